@@ -1,0 +1,181 @@
+// Autograd (backward, .grad, grad mode) and the optimizer updates, one native call per step over all parameters.
+#include "common.h"
+
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+
+namespace tl {
+namespace {
+
+using Info = Napi::CallbackInfo;
+
+// (h, grad?, retainGraph, createGraph)
+Napi::Value backward(const Info& info) {
+  auto& t = tensorArg(info, 0);
+  auto grad = optTensorArg(info, 1);
+  if (!t.requires_grad()) throw ArgError("element 0 of tensors does not require grad and does not have a grad_fn");
+  if (!grad && t.numel() != 1) throw ArgError("grad can be implicitly created only for scalar outputs");
+  bool create = boolArg(info, 3);
+  t.backward(grad.value_or(at::Tensor()), hasArg(info, 2) ? c10::optional<bool>(boolArg(info, 2)) : c10::nullopt, create);
+  return info.Env().Undefined();
+}
+
+// (h) -> handle of .grad, or null
+Napi::Value grad(const Info& info) {
+  auto& t = tensorArg(info, 0);
+  const auto& g = t.grad();
+  if (!g.defined()) return info.Env().Null();
+  return wrap(info.Env(), g);
+}
+// (h, grad|null)
+Napi::Value setGrad(const Info& info) {
+  auto& t = tensorArg(info, 0);
+  auto g = optTensorArg(info, 1);
+  t.mutable_grad() = g ? *g : at::Tensor();
+  return info.Env().Undefined();
+}
+Napi::Value requiresGrad_(const Info& info) {
+  tensorArg(info, 0).requires_grad_(hasArg(info, 1) ? boolArg(info, 1) : true);
+  return info.Env().Undefined();
+}
+Napi::Value retainGrad(const Info& info) {
+  tensorArg(info, 0).retain_grad();
+  return info.Env().Undefined();
+}
+Napi::Value isGradEnabled(const Info& info) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
+Napi::Value setGradEnabled(const Info& info) {
+  c10::GradMode::set_enabled(boolArg(info, 0));
+  return info.Env().Undefined();
+}
+
+// (params[], setToNone)
+Napi::Value zeroGrad(const Info& info) {
+  bool setToNone = boolArg(info, 1);
+  for (auto& p : tensorListArg(info, 0)) {
+    auto& g = p.mutable_grad();
+    if (!g.defined()) continue;
+    if (setToNone) g = at::Tensor();
+    else {
+      if (g.grad_fn()) g = g.detach();
+      else g.requires_grad_(false);
+      g.zero_();
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// Adam and AdamW exactly as torch.optim's single-tensor path computes them.
+// (params[], expAvg[], expAvgSq[], maxExpAvgSq[]|null, steps[], lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled, maximize)
+Napi::Value adamStep(const Info& info) {
+  at::NoGradGuard noGrad;
+  auto params = tensorListArg(info, 0);
+  auto expAvg = tensorListArg(info, 1);
+  auto expAvgSq = tensorListArg(info, 2);
+  bool amsgrad = boolArg(info, 10);
+  std::vector<at::Tensor> maxSq = amsgrad ? tensorListArg(info, 3) : std::vector<at::Tensor>();
+  auto steps = intListArg(info, 4);
+  double lr = numberArg(info, 5), beta1 = numberArg(info, 6), beta2 = numberArg(info, 7), eps = numberArg(info, 8);
+  double wd = numberArg(info, 9);
+  bool decoupled = boolArg(info, 11), maximize = boolArg(info, 12);
+  if (expAvg.size() != params.size() || expAvgSq.size() != params.size() || steps.size() != params.size() ||
+      (amsgrad && maxSq.size() != params.size()))
+    throw ArgError("optimizer state lists must have one entry per parameter");
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& p = params[i];
+    auto g = p.grad();
+    if (!g.defined()) continue;
+    if (maximize) g = -g;
+    double step = static_cast<double>(steps[i]);
+    if (wd != 0) {
+      if (decoupled) p.mul_(1 - lr * wd);
+      else g = g.add(p, wd);
+    }
+    expAvg[i].mul_(beta1).add_(g, 1 - beta1);
+    expAvgSq[i].mul_(beta2).addcmul_(g, g, 1 - beta2);
+    double bc1 = 1 - std::pow(beta1, step);
+    double bc2 = 1 - std::pow(beta2, step);
+    double stepSize = lr / bc1;
+    double bc2Sqrt = std::sqrt(bc2);
+    at::Tensor denom;
+    if (amsgrad) {
+      at::maximum_out(maxSq[i], maxSq[i], expAvgSq[i]);
+      denom = (maxSq[i].sqrt() / bc2Sqrt).add_(eps);
+    } else {
+      denom = (expAvgSq[i].sqrt() / bc2Sqrt).add_(eps);
+    }
+    p.addcdiv_(expAvg[i], denom, -stepSize);
+  }
+  return info.Env().Undefined();
+}
+
+// SGD as torch.optim computes it. (params[], momentumBuffers[]|null, firstStep, lr, momentum, dampening, weightDecay, nesterov, maximize)
+Napi::Value sgdStep(const Info& info) {
+  at::NoGradGuard noGrad;
+  auto params = tensorListArg(info, 0);
+  double momentum = numberArg(info, 4);
+  std::vector<at::Tensor> bufs = momentum != 0 ? tensorListArg(info, 1) : std::vector<at::Tensor>();
+  bool first = boolArg(info, 2);
+  double lr = numberArg(info, 3), dampening = numberArg(info, 5), wd = numberArg(info, 6);
+  bool nesterov = boolArg(info, 7), maximize = boolArg(info, 8);
+  if (momentum != 0 && bufs.size() != params.size()) throw ArgError("one momentum buffer per parameter is required");
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& p = params[i];
+    auto d = p.grad();
+    if (!d.defined()) continue;
+    if (maximize) d = -d;
+    if (wd != 0) d = d.add(p, wd);
+    if (momentum != 0) {
+      auto& buf = bufs[i];
+      if (first) buf.copy_(d);
+      else buf.mul_(momentum).add_(d, 1 - dampening);
+      d = nesterov ? d.add(buf, momentum) : buf;
+    }
+    p.add_(d, -lr);
+  }
+  return info.Env().Undefined();
+}
+
+// torch.nn.utils.clip_grad_norm_: scales every .grad so that their joint norm is at most maxNorm; returns that norm.
+// (params[], maxNorm, normType)
+Napi::Value clipGradNorm(const Info& info) {
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> grads;
+  for (auto& p : tensorListArg(info, 0)) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  double maxNorm = numberArg(info, 1);
+  double normType = hasArg(info, 2) ? numberArg(info, 2) : 2.0;
+  if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
+  at::Tensor total;
+  if (std::isinf(normType)) {
+    std::vector<at::Tensor> maxes;
+    for (auto& g : grads) maxes.push_back(g.detach().abs().max());
+    total = at::stack(maxes).max();
+  } else {
+    std::vector<at::Tensor> norms;
+    for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType));
+    total = at::norm(at::stack(norms), normType);
+  }
+  auto coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
+  for (auto& g : grads) g.detach().mul_(coef.to(g.device()));
+  return Napi::Number::New(info.Env(), total.item<double>());
+}
+
+}  // namespace
+
+void registerAutograd(Napi::Env env, Napi::Object exports) {
+  TL_EXPORT(exports, "backward", backward);
+  TL_EXPORT(exports, "grad", grad);
+  TL_EXPORT(exports, "setGrad", setGrad);
+  TL_EXPORT(exports, "requiresGrad_", requiresGrad_);
+  TL_EXPORT(exports, "retainGrad", retainGrad);
+  TL_EXPORT(exports, "isGradEnabled", isGradEnabled);
+  TL_EXPORT(exports, "setGradEnabled", setGradEnabled);
+  TL_EXPORT(exports, "zeroGrad", zeroGrad);
+  TL_EXPORT(exports, "adamStep", adamStep);
+  TL_EXPORT(exports, "sgdStep", sgdStep);
+  TL_EXPORT(exports, "clipGradNorm", clipGradNorm);
+}
+
+}  // namespace tl

@@ -1,0 +1,79 @@
+// Shared by every translation unit: the tensor handle table, argument readers and the exception guard.
+// Only ATen and autograd headers are included (torch/torch.h costs ~30 s of compile time per file).
+#pragma once
+#include <napi.h>
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tl {
+
+// Tensors live in a per-thread table (one per Node environment: the main thread or a worker) and JavaScript
+// holds plain integer handles. Creating a JS object per tensor in C++ costs more than the op itself.
+class TensorTable {
+ public:
+  uint32_t insert(at::Tensor t);
+  at::Tensor& get(int64_t handle);  // throws on a bad or disposed handle
+  bool valid(int64_t handle) const;
+  void release(int64_t handle);
+  size_t live() const { return live_; }
+  const std::vector<at::Tensor>& slots() const { return slots_; }
+  void flushExternalMemory(napi_env env);
+  int64_t pendingBytes() const { return pendingBytes_; }
+  void clear();
+
+ private:
+  std::vector<at::Tensor> slots_;
+  std::vector<uint32_t> free_;
+  size_t live_ = 0;
+  int64_t pendingBytes_ = 0;  // external-memory delta not yet reported to V8
+};
+
+TensorTable& table();
+void initTable(Napi::Env env);
+
+// Thrown for argument errors detected before libtorch is called.
+struct ArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---- argument readers ----
+at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i);  // -1, null or undefined -> none
+std::vector<at::Tensor> tensorListArg(const Napi::CallbackInfo& info, size_t i);
+double numberArg(const Napi::CallbackInfo& info, size_t i);
+int64_t intArg(const Napi::CallbackInfo& info, size_t i);
+bool boolArg(const Napi::CallbackInfo& info, size_t i);
+bool hasArg(const Napi::CallbackInfo& info, size_t i);  // present and not null/undefined
+std::string stringArg(const Napi::CallbackInfo& info, size_t i);
+std::vector<int64_t> intListArg(const Napi::CallbackInfo& info, size_t i);
+at::ScalarType dtypeArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::ScalarType> optDtypeArg(const Napi::CallbackInfo& info, size_t i);  // -1 or missing -> none
+at::Device deviceArg(const Napi::CallbackInfo& info, size_t i);
+at::Scalar scalarArg(const Napi::CallbackInfo& info, size_t i);  // number or boolean
+
+// ---- results ----
+Napi::Value wrap(Napi::Env env, at::Tensor t);  // inserts into the table, returns the handle
+Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
+
+// Every native entry point runs inside this guard: libtorch's exceptions become JavaScript errors that carry
+// the op name and the first line of libtorch's message. Nothing escapes into Node as a C++ exception.
+using Impl = Napi::Value (*)(const Napi::CallbackInfo&);
+Napi::Value guarded(const Napi::CallbackInfo& info, Impl impl);
+
+template <Impl F>
+Napi::Value Guard(const Napi::CallbackInfo& info) {
+  return guarded(info, F);
+}
+
+#define TL_EXPORT(exports, name, fn)                                                                   \
+  exports.Set(name, Napi::Function::New(exports.Env(), ::tl::Guard<fn>, name, const_cast<char*>(name)))
+
+void registerCore(Napi::Env env, Napi::Object exports);
+void registerOps(Napi::Env env, Napi::Object exports);
+void registerNN(Napi::Env env, Napi::Object exports);
+void registerAutograd(Napi::Env env, Napi::Object exports);
+
+}  // namespace tl
