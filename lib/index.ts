@@ -1,0 +1,14 @@
+// torch-lora: the package root, shaped like `import torch`.
+export { Tensor, where } from './tensor';
+export type { Shape, Scalar, NestedArray } from './tensor';
+export type { DType } from './dtype';
+export {
+  tensor, fromBuffer, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
+  zerosLike, onesLike, emptyLike, fullLike, randLike, randnLike, manualSeed, cat, stack,
+} from './creation';
+export type { TensorOptions } from './creation';
+export { tidy, keep, dispose, memory } from './scope';
+export type { MemoryInfo } from './scope';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
+export { cuda, backend } from './cuda';
+export * as F from './functional';

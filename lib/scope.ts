@@ -1,0 +1,96 @@
+// Tensor lifetimes. Tensors made inside `tidy` belong to its scope and are freed when it ends, without any
+// per-tensor finalizer cost; tensors made outside any scope, or that escape one, get a GC finalizer as a
+// safety net. `dispose()` (or `using`) frees a tensor at once.
+import { N } from './native';
+
+export interface Disposable { _h: number; _kept: boolean; _registered: boolean; dispose(): void }
+
+const scopes: Disposable[][] = [];
+let top: Disposable[] | null = null;
+
+const finalizers = new FinalizationRegistry<number>((h) => N.dispose(h));
+
+export function track(t: Disposable): void {
+  if (top !== null) top.push(t);
+  else register(t);
+}
+
+function register(t: Disposable): void {
+  if (t._registered || t._h < 0) return;
+  t._registered = true;
+  finalizers.register(t, t._h, t);
+}
+
+export function untrack(t: Disposable): void {
+  if (t._registered) {
+    finalizers.unregister(t);
+    t._registered = false;
+  }
+}
+
+/** Runs fn and frees every tensor it created, except the ones it returns (also inside arrays and objects) or `keep`s. */
+export function tidy<T>(fn: () => T): T {
+  const scope: Disposable[] = [];
+  scopes.push(scope);
+  top = scope;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    endScope(scope, new Set());
+    throw e;
+  }
+  if (result instanceof Promise) {
+    endScope(scope, new Set());
+    throw new Error('tidy: fn returned a Promise; tidy only tracks synchronous code (await outside of tidy)');
+  }
+  endScope(scope, collect(result, new Set()));
+  return result;
+}
+
+function endScope(scope: Disposable[], survivors: Set<Disposable>): void {
+  scopes.pop();
+  top = scopes.length ? scopes[scopes.length - 1] : null;
+  const dead: number[] = [];
+  for (const t of scope) {
+    if (t._h < 0) continue;
+    if (t._kept || survivors.has(t)) track(t);
+    else {
+      dead.push(t._h);
+      t._h = -1;
+    }
+  }
+  if (dead.length) N.disposeMany(dead);
+}
+
+function collect(value: unknown, into: Set<Disposable>, depth = 0): Set<Disposable> {
+  if (value === null || typeof value !== 'object' || depth > 6) return into;
+  if ('_h' in value && '_kept' in value) into.add(value as Disposable);
+  else if (Array.isArray(value)) value.forEach((v) => collect(v, into, depth + 1));
+  else if (value instanceof Map) value.forEach((v) => collect(v, into, depth + 1));
+  else if (Object.getPrototypeOf(value) === Object.prototype) Object.values(value).forEach((v) => collect(v, into, depth + 1));
+  return into;
+}
+
+/** Keeps a tensor alive past the end of every enclosing `tidy`; free it later with `dispose()`. */
+export function keep<T extends Disposable>(t: T): T {
+  t._kept = true;
+  return t;
+}
+
+/** Frees tensors (or arrays/objects of tensors) now. */
+export function dispose(value: unknown): void {
+  collect(value, new Set()).forEach((t) => t.dispose());
+}
+
+export interface MemoryInfo { numTensors: number; numBytes: number; bytesByDevice: Record<string, number> }
+
+/** Live tensors and their bytes per device (a storage shared by views counts once). */
+export function memory(): MemoryInfo {
+  const m = N.memory();
+  return { numTensors: m.numTensors, numBytes: m.numBytes, bytesByDevice: m.bytesByDevice };
+}
+
+export function inTidy(): boolean {
+  return top !== null;
+}
