@@ -12,3 +12,5 @@ export type { MemoryInfo } from './scope';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
 export { cuda, backend } from './cuda';
 export * as F from './functional';
+export * as nn from './nn';
+export * as optim from './optim';

@@ -63,6 +63,8 @@ export class Tensor {
     return h === null ? null : wrap(h);
   }
   set grad(g: Tensor | null) { N.setGrad(this._h, g === null ? -1 : g._h); }
+  /** Whether .grad is set, without making a handle for it. */
+  get hasGrad(): boolean { return N.hasGrad(this._h); }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
     N.backward(this._h, gradient ? gradient._h : -1, opts.retainGraph, opts.createGraph ?? false);
   }

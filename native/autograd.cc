@@ -28,6 +28,7 @@ Napi::Value grad(const Info& info) {
   if (!g.defined()) return info.Env().Null();
   return wrap(info.Env(), g);
 }
+Napi::Value hasGrad(const Info& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).grad().defined()); }
 // (h, grad|null)
 Napi::Value setGrad(const Info& info) {
   auto& t = tensorArg(info, 0);
@@ -168,6 +169,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "backward", backward);
   TL_EXPORT(exports, "grad", grad);
   TL_EXPORT(exports, "setGrad", setGrad);
+  TL_EXPORT(exports, "hasGrad", hasGrad);
   TL_EXPORT(exports, "requiresGrad_", requiresGrad_);
   TL_EXPORT(exports, "retainGrad", retainGrad);
   TL_EXPORT(exports, "isGradEnabled", isGradEnabled);

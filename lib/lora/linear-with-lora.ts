@@ -1,0 +1,96 @@
+// LinearWithLoRA: a frozen Linear plus one or more named LoRA adapters, of which one (or none) is active.
+import { N } from '../native';
+import { Tensor, wrap } from '../tensor';
+import { noGrad } from '../autograd';
+import { Module } from '../nn/module';
+import { Linear } from '../nn/layers';
+import { ModuleDict } from '../nn/containers';
+import { LoRALayer, LoraOptions } from './lora-layer';
+
+export const DEFAULT_ADAPTER = 'default';
+
+export class LinearWithLoRA extends Module {
+  linear!: Linear;
+  /** The adapters by name; the state-dict keys read `<name>.lora.<adapter>.A`. */
+  lora!: ModuleDict<LoRALayer>;
+  activeAdapter: string | null;
+  /** The adapter whose update is currently added into linear.weight, if any. */
+  mergedAdapter: string | null = null;
+
+  constructor(linear: Linear, rankOrOptions: number | LoraOptions, alpha?: number, adapterName = DEFAULT_ADAPTER) {
+    super();
+    const opts = typeof rankOrOptions === 'number' ? { rank: rankOrOptions, alpha: alpha ?? 1 } : rankOrOptions;
+    this.registerModule('linear', linear);
+    this.registerModule('lora', new ModuleDict<LoRALayer>());
+    this.activeAdapter = adapterName;
+    this.addAdapter(adapterName, opts);
+  }
+
+  get inFeatures(): number { return this.linear.inFeatures; }
+  get outFeatures(): number { return this.linear.outFeatures; }
+
+  addAdapter(name: string, opts: LoraOptions): LoRALayer {
+    if (this.lora.has(name)) throw new Error(`adapter '${name}' already exists`);
+    const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, { device: this.linear.weight.device, ...opts });
+    this.lora.set(name, layer);
+    return layer;
+  }
+  deleteAdapter(name: string): void {
+    const layer = this.adapter(name);
+    if (this.mergedAdapter === name) this.unmerge();
+    this.lora.delete(name);
+    layer.dispose();
+    if (this.activeAdapter === name) this.activeAdapter = null;
+  }
+  adapter(name = this.activeAdapter ?? DEFAULT_ADAPTER): LoRALayer {
+    const a = this.lora.get(name);
+    if (!a) throw new Error(`no LoRA adapter named '${name}' (have: ${this.lora.keys().join(', ') || 'none'})`);
+    return a;
+  }
+  setAdapter(name: string | null): void {
+    if (name !== null) this.adapter(name);
+    if (this.mergedAdapter !== null && this.mergedAdapter !== name) throw new Error(`unmerge adapter '${this.mergedAdapter}' before switching adapters`);
+    this.activeAdapter = name;
+  }
+
+  /** The active adapter's A and B (Raschka's `layer.lora.A`). */
+  get A(): Tensor { return this.adapter().A; }
+  get B(): Tensor { return this.adapter().B; }
+
+  forward(x: Tensor): Tensor {
+    const l = this.linear;
+    if (this.activeAdapter === null || this.mergedAdapter === this.activeAdapter) return l.forward(x);
+    const a = this.adapter(this.activeAdapter);
+    // One native call: linear + scaling·((x A) B), the sum accumulated in place.
+    return wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
+  }
+
+  /** The dense update scaling · (A B)ᵀ, shaped like linear.weight [out, in]. */
+  deltaWeight(name = this.activeAdapter ?? DEFAULT_ADAPTER): Tensor {
+    const a = this.adapter(name);
+    return noGrad(() => a.A.matmul(a.B).t().mul(a.scaling));
+  }
+
+  /** W += scaling · (A B)ᵀ: inference then costs one plain Linear. */
+  merge(name = this.activeAdapter ?? DEFAULT_ADAPTER): void {
+    if (this.mergedAdapter === name) return;
+    if (this.mergedAdapter !== null) throw new Error(`adapter '${this.mergedAdapter}' is already merged`);
+    const d = this.deltaWeight(name);
+    noGrad(() => this.linear.weight.add_(d));
+    d.dispose();
+    this.mergedAdapter = name;
+    this.activeAdapter = name;
+  }
+  /** The exact inverse of merge: W -= scaling · (A B)ᵀ. */
+  unmerge(): void {
+    if (this.mergedAdapter === null) return;
+    const d = this.deltaWeight(this.mergedAdapter);
+    noGrad(() => this.linear.weight.sub_(d));
+    d.dispose();
+    this.mergedAdapter = null;
+  }
+
+  extraRepr(): string {
+    return `active=${this.activeAdapter ?? 'none'}${this.mergedAdapter ? `, merged=${this.mergedAdapter}` : ''}`;
+  }
+}

@@ -1,0 +1,48 @@
+// Merging adapters into the base weights, and model-wide adapter switching.
+import { Module } from '../nn/module';
+import { LinearWithLoRA } from './linear-with-lora';
+import { loraLayers } from './replace';
+
+/** W += scaling·(A B)ᵀ in every adapted layer, so inference costs what the base model costs. */
+export function mergeLora(model: Module, adapterName?: string): void {
+  for (const [, l] of loraLayers(model)) l.merge(adapterName ?? l.activeAdapter ?? undefined);
+}
+/** Undoes mergeLora. */
+export function unmergeLora(model: Module): void {
+  for (const [, l] of loraLayers(model)) l.unmerge();
+}
+/** Merges the active adapter and puts plain Linear layers back in place of every LinearWithLoRA. */
+export function mergeAndUnload(model: Module): Module {
+  for (const [name, l] of loraLayers(model)) {
+    if (l.activeAdapter !== null) l.merge(l.activeAdapter);
+    const dot = name.lastIndexOf('.');
+    const parent = dot < 0 ? model : model.getSubmodule(name.slice(0, dot));
+    parent.setChild(name.slice(dot + 1), l.linear);
+    for (const a of l.lora.keys()) l.lora.get(a)!.dispose();
+  }
+  return model;
+}
+
+/** Makes `name` the active adapter of every adapted layer that has it (layers without it fall back to the base). */
+export function setAdapter(model: Module, name: string): void {
+  const layers = loraLayers(model);
+  if (!layers.some(([, l]) => l.lora.has(name))) throw new Error(`no layer has an adapter named '${name}'`);
+  for (const [, l] of layers) l.setAdapter(l.lora.has(name) ? name : null);
+}
+/** Runs the base model alone until enableAdapter / setAdapter. */
+export function disableAdapter(model: Module): void {
+  for (const [, l] of loraLayers(model)) l.setAdapter(null);
+}
+export function deleteAdapter(model: Module, name: string): void {
+  for (const [, l] of loraLayers(model)) if (l.lora.has(name)) l.deleteAdapter(name);
+}
+export function listAdapters(model: Module): string[] {
+  const names = new Set<string>();
+  for (const [, l] of loraLayers(model)) l.lora.keys().forEach((k) => names.add(k));
+  return [...names];
+}
+export function activeAdapter(model: Module): string | null {
+  const first = loraLayers(model)[0];
+  return first ? first[1].activeAdapter : null;
+}
+export { LinearWithLoRA };

@@ -1,0 +1,56 @@
+// replaceLinearWithLora: swaps every chosen Linear for a LinearWithLoRA, recursively (Raschka's replace_linear_with_lora).
+import { Module } from '../nn/module';
+import { Linear } from '../nn/layers';
+import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
+import { LoraOptions } from './lora-layer';
+import { matchesTarget, TargetSpec } from './targets';
+
+export interface ReplaceOptions extends LoraOptions {
+  /** Modules to adapt; all Linear layers when omitted. */
+  targets?: TargetSpec;
+  /** Modules never to adapt, matched the same way. */
+  exclude?: TargetSpec;
+  /** Name of the adapter to create; an existing LinearWithLoRA gets it as an extra adapter. */
+  adapterName?: string;
+}
+
+/** Returns the dotted names of the modules that now carry the adapter. Applying it again never wraps a wrapper. */
+export function replaceLinearWithLora(model: Module, opts: ReplaceOptions): string[] {
+  const adapterName = opts.adapterName ?? DEFAULT_ADAPTER;
+  const { targets, exclude, adapterName: _a, ...lora } = opts;
+  const replaced: string[] = [];
+  visit(model, '');
+  if (replaced.length === 0 && targets !== undefined) {
+    throw new Error(`replaceLinearWithLora: no Linear module matched the targets ${describe(targets)}`);
+  }
+  return replaced;
+
+  function visit(parent: Module, prefix: string): void {
+    for (const [childName, child] of [...parent.namedChildren()]) {
+      const name = prefix ? `${prefix}.${childName}` : childName;
+      const chosen = (targets === undefined || matchesTarget(targets, name, child)) && !(exclude && matchesTarget(exclude, name, child));
+      if (child instanceof LinearWithLoRA) {
+        if (chosen && !child.lora.has(adapterName)) {
+          child.addAdapter(adapterName, lora);
+          replaced.push(name);
+        }
+      } else if (child instanceof Linear) {
+        if (chosen) {
+          parent.setChild(childName, new LinearWithLoRA(child, lora, undefined, adapterName));
+          replaced.push(name);
+        }
+      } else {
+        visit(child, name);
+      }
+    }
+  }
+}
+
+/** Every LinearWithLoRA in the model with its dotted name. */
+export function loraLayers(model: Module): [string, LinearWithLoRA][] {
+  return [...model.namedModules()].filter((e): e is [string, LinearWithLoRA] => e[1] instanceof LinearWithLoRA);
+}
+
+function describe(t: TargetSpec): string {
+  return Array.isArray(t) ? `[${t.join(', ')}]` : String(t);
+}

@@ -1,0 +1,219 @@
+// nn.Module: parameters, buffers and child modules registered by name, with PyTorch's traversal and state-dict API.
+import { Tensor } from '../tensor';
+import { keep } from '../scope';
+import { noGrad } from '../autograd';
+import type { DType } from '../dtype';
+
+export type StateDict = Record<string, Tensor>;
+
+export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+
+export abstract class Module {
+  training = true;
+  protected readonly _parameters = new Map<string, Tensor | null>();
+  protected readonly _buffers = new Map<string, Tensor | null>();
+  protected readonly _modules = new Map<string, Module | null>();
+
+  abstract forward(...args: never[]): unknown;
+
+  // ------------------------------------------------------------ registration
+  /** Registers a parameter (it requires grad unless told otherwise) and sets it as a property of the same name. */
+  registerParameter(name: string, t: Tensor | null, requiresGrad = true): Tensor {
+    if (t) {
+      keep(t);
+      if (t.requiresGrad !== requiresGrad) t.requiresGrad_(requiresGrad);
+    }
+    this._parameters.set(name, t);
+    this.setProperty(name, t);
+    return t as Tensor;
+  }
+  registerBuffer(name: string, t: Tensor | null): Tensor {
+    if (t) keep(t);
+    this._buffers.set(name, t);
+    this.setProperty(name, t);
+    return t as Tensor;
+  }
+  registerModule<M extends Module | null>(name: string, m: M): M {
+    if (name.includes('.') || name === '') throw new Error(`module name '${name}' must be non-empty and contain no '.'`);
+    this._modules.set(name, m);
+    this.setProperty(name, m);
+    return m;
+  }
+  /** Replaces a child by name, as `setattr(parent, name, module)` does in PyTorch. */
+  setChild(name: string, m: Module): void {
+    if (!this._modules.has(name)) throw new Error(`${this.constructor.name} has no child module '${name}'`);
+    this.registerModule(name, m);
+  }
+  getChild(name: string): Module | null {
+    return this._modules.get(name) ?? null;
+  }
+  /** The submodule at a dotted path such as 'distilbert.transformer.layer.0'. */
+  getSubmodule(path: string): Module {
+    if (path === '') return this;
+    let m: Module = this;
+    for (const part of path.split('.')) {
+      const next = m._modules.get(part);
+      if (!next) throw new Error(`${m.constructor.name} has no submodule '${part}' (in path '${path}')`);
+      m = next;
+    }
+    return m;
+  }
+  /** Replaces a parameter tensor (e.g. after moving it to another device); the old one is disposed. */
+  protected replaceParameter(name: string, t: Tensor): void {
+    const old = this._parameters.get(name);
+    this.registerParameter(name, t, old ? old.requiresGrad : true);
+    if (old && old !== t) old.dispose();
+  }
+  private setProperty(name: string, value: unknown): void {
+    (this as unknown as Record<string, unknown>)[name] = value;
+  }
+
+  // ------------------------------------------------------------ traversal
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [n, m] of this._modules) if (m) yield [n, m];
+  }
+  *children(): Generator<Module> {
+    for (const [, m] of this.namedChildren()) yield m;
+  }
+  *namedModules(prefix = '', seen = new Set<Module>()): Generator<[string, Module]> {
+    if (seen.has(this)) return;
+    seen.add(this);
+    yield [prefix, this];
+    for (const [n, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${n}` : n, seen);
+  }
+  *modules(): Generator<Module> {
+    for (const [, m] of this.namedModules()) yield m;
+  }
+  *namedParameters(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const mods: Iterable<[string, Module]> = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    for (const [mp, m] of mods) {
+      for (const [n, p] of m._parameters) {
+        if (!p || seen.has(p)) continue;
+        seen.add(p);
+        yield [mp ? `${mp}.${n}` : n, p];
+      }
+    }
+  }
+  parameters(recurse = true): Tensor[] {
+    return [...this.namedParameters('', recurse)].map(([, p]) => p);
+  }
+  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
+    for (const [mp, m] of this.namedModules(prefix)) {
+      for (const [n, b] of m._buffers) if (b) yield [mp ? `${mp}.${n}` : n, b];
+    }
+  }
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, b]) => b);
+  }
+  /** Calls fn on every submodule (children first) and then on this module, like Module.apply. */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  // ------------------------------------------------------------ modes and placement
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+  /** Moves or casts every parameter and buffer (floating dtypes only are cast, as in PyTorch). */
+  to(target: string | DType | { device?: string; dtype?: DType }): this {
+    const opts = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    noGrad(() => {
+      for (const m of this.modules()) {
+        for (const [n, p] of [...m._parameters]) {
+          if (!p) continue;
+          const moved = p.to({ device: opts.device, dtype: isFloatDType(p.dtype) ? opts.dtype : undefined });
+          m.replaceParameter(n, moved);
+        }
+        for (const [n, b] of [...m._buffers]) {
+          if (!b) continue;
+          const moved = b.to({ device: opts.device, dtype: isFloatDType(b.dtype) ? opts.dtype : undefined });
+          m.registerBuffer(n, moved);
+          b.dispose();
+        }
+      }
+    });
+    return this;
+  }
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(requiresGrad);
+    return this;
+  }
+
+  // ------------------------------------------------------------ state dict
+  /** Parameters and buffers under PyTorch's dotted names. The values are the module's own tensors: do not dispose them. */
+  stateDict(prefix = ''): StateDict {
+    const out: StateDict = {};
+    for (const [mp, m] of this.namedModules(prefix)) {
+      for (const [n, p] of m._parameters) if (p) out[mp ? `${mp}.${n}` : n] = p;
+      for (const [n, b] of m._buffers) if (b) out[mp ? `${mp}.${n}` : n] = b;
+    }
+    return out;
+  }
+  /** Copies tensors into this module's parameters and buffers, checking shapes; strict mode throws on missing or unexpected keys. */
+  loadStateDict(sd: StateDict | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const strict = opts.strict ?? true;
+    const source = sd instanceof Map ? sd : new Map(Object.entries(sd));
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !source.has(k));
+    const unexpectedKeys = [...source.keys()].filter((k) => !(k in own));
+    const errors: string[] = [];
+    if (strict && (missingKeys.length || unexpectedKeys.length)) {
+      if (missingKeys.length) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+      if (unexpectedKeys.length) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    }
+    for (const [k, target] of Object.entries(own)) {
+      const src = source.get(k);
+      if (!src) continue;
+      const a = target.shape;
+      const b = src.shape;
+      if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+        errors.push(`size mismatch for ${k}: copying a param with shape [${b}] from checkpoint, the shape in current model is [${a}].`);
+      }
+    }
+    if (errors.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
+    noGrad(() => {
+      for (const [k, target] of Object.entries(own)) {
+        const src = source.get(k);
+        if (src) target.copy_(src);
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  // ------------------------------------------------------------ printing
+  /** The part inside the parentheses of this module's line, e.g. 'in_features=768, out_features=2, bias=True'. */
+  extraRepr(): string {
+    return '';
+  }
+  toString(): string {
+    const lines: string[] = [];
+    for (const [n, m] of this.namedChildren()) {
+      const child = m.toString().split('\n').join('\n  ');
+      lines.push(`  (${n}): ${child}`);
+    }
+    const extra = this.extraRepr();
+    if (lines.length === 0) return `${this.constructor.name}(${extra})`;
+    return `${this.constructor.name}(${extra ? `\n  ${extra}` : ''}\n${lines.join('\n')}\n)`;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /** Frees every parameter and buffer now. */
+  dispose(): void {
+    for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
+  }
+}
+
+const isDevice = (s: string) => s === 'cpu' || s.startsWith('cuda') || s === 'meta';
+const isFloatDType = (d: DType) => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
