@@ -5,5 +5,4 @@ module.exports = {
   testTimeout: 120000,
   // Two cores: more workers only fight over libtorch's threads.
   maxWorkers: 2,
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 };

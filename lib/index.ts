@@ -14,3 +14,7 @@ export { cuda, backend } from './cuda';
 export * as F from './functional';
 export * as nn from './nn';
 export * as optim from './optim';
+export * from './lora';
+export * from './models/distilbert';
+export type { FromPretrainedOptions, LoadingInfo } from './models/pretrained';
+export * as io from './io';

@@ -1,0 +1,10 @@
+export { LoRALayer, loraScaling } from './lora-layer';
+export type { LoraOptions, LoraInit, LoraScaling } from './lora-layer';
+export { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
+export { replaceLinearWithLora, loraLayers } from './replace';
+export type { ReplaceOptions } from './replace';
+export { matchesTarget } from './targets';
+export type { TargetSpec } from './targets';
+export { freeze, unfreeze, markOnlyLoraAsTrainable, countParameters, printTrainableParameters } from './freeze';
+export type { TrainableOptions } from './freeze';
+export { mergeLora, unmergeLora, mergeAndUnload, setAdapter, disableAdapter, deleteAdapter, listAdapters, activeAdapter } from './merge';

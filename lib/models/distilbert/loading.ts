@@ -1,0 +1,60 @@
+// Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
+import { DistilBertConfig, distilBertConfig } from './config';
+import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, readConfigJson, resolveCheckpointDir, savePretrained } from '../pretrained';
+import { Module } from '../../nn/module';
+import { Embedding, LayerNorm, Linear } from '../../nn/layers';
+import * as init from '../../nn/init';
+import { tidy } from '../../scope';
+import { manualSeed } from '../../creation';
+
+/** transformers' _init_weights: N(0, initializer_range) for Linear and Embedding weights, zero biases and padding rows. */
+export function initDistilBertWeights(model: Module, config: DistilBertConfig): void {
+  model.apply((m) => {
+    if (m instanceof Linear) {
+      init.normal_(m.weight, 0, config.initializer_range);
+      if (m.bias) init.zeros_(m.bias);
+    } else if (m instanceof Embedding) {
+      if (m.weight.requiresGrad) init.normal_(m.weight, 0, config.initializer_range);
+      if (m.paddingIdx !== undefined) tidy(() => init.zeros_(m.weight.select(0, m.paddingIdx!)));
+    } else if (m instanceof LayerNorm) {
+      if (m.weight) init.ones_(m.weight);
+      if (m.bias) init.zeros_(m.bias);
+    }
+  });
+}
+
+
+type DistilBertClass<M> = new (config: DistilBertConfig) => M;
+
+/** A model with HF-style weights initialised from a seed, for tests and benchmarks (no checkpoint needed). */
+export function randomDistilBert<M extends Module>(cls: DistilBertClass<M>, config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number): M {
+  const cfg = distilBertConfig(config);
+  if (seed !== undefined) manualSeed(seed);
+  const model = new cls(cfg);
+  initDistilBertWeights(model, cfg);
+  return model;
+}
+
+/** Builds the model from a folder's config.json and loads its weights; keys the checkpoint lacks are initialised as transformers does. */
+export async function fromPretrained<M extends Module>(
+  cls: DistilBertClass<M>, pathOrId: string, opts: FromPretrainedOptions = {},
+): Promise<M & { loadingInfo: LoadingInfo }> {
+  const dir = await resolveCheckpointDir(pathOrId, opts);
+  const raw = readConfigJson(dir);
+  if (raw.model_type && raw.model_type !== 'distilbert') throw new Error(`${dir}: model_type is '${raw.model_type}', not 'distilbert'`);
+  const config = distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: opts.numLabels });
+  const model = new cls(config);
+  initDistilBertWeights(model, config);
+  const info = loadCheckpointInto(model, dir, 'distilbert.', opts);
+  if (info.missingKeys.length) {
+    console.warn(`Some weights of ${cls.name} were not in the checkpoint at ${dir} and are newly initialized: ${info.missingKeys.join(', ')}`);
+  }
+  if (opts.dtype) model.to(opts.dtype);
+  if (opts.device) model.to(opts.device);
+  return Object.assign(model, { loadingInfo: info });
+}
+
+export function saveDistilBert(model: Module & { config: DistilBertConfig }, dir: string): void {
+  savePretrained(model, dir, { ...model.config, num_labels: undefined });
+}
+

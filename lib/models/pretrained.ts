@@ -1,0 +1,112 @@
+// Loading and saving Hugging Face checkpoint folders: config.json + model.safetensors / pytorch_model.bin (sharded too).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../tensor';
+import { noGrad } from '../autograd';
+import { tidy } from '../scope';
+import { Module } from '../nn/module';
+import { DType } from '../dtype';
+import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
+import { LinearWithLoRA } from '../lora/linear-with-lora';
+
+export interface FromPretrainedOptions {
+  numLabels?: number;
+  dtype?: DType;
+  device?: string;
+  /** Re-initialise weights whose shape differs from the checkpoint (e.g. a classifier with another label count). */
+  ignoreMismatchedSizes?: boolean;
+  revision?: string;
+  cacheDir?: string;
+  offline?: boolean;
+}
+
+export interface LoadingInfo {
+  /** Weights the checkpoint lacked, initialised as transformers does (e.g. a new classification head). */
+  missingKeys: string[];
+  /** Checkpoint tensors the model has no place for (e.g. an MLM head when loading a classifier). */
+  unexpectedKeys: string[];
+  mismatchedKeys: string[];
+  files: string[];
+  format: string;
+}
+
+export async function resolveCheckpointDir(pathOrId: string, opts: FromPretrainedOptions): Promise<string> {
+  return resolveModelPath(pathOrId, { revision: opts.revision, cacheDir: opts.cacheDir, offline: opts.offline });
+}
+
+export function readConfigJson(dir: string): Record<string, unknown> {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Copies a checkpoint's tensors into the model. Keys are matched exactly, or with the base-model prefix added or removed
+ * (a bare `DistilBertModel` checkpoint into a classifier, or the reverse).
+ */
+export function loadCheckpointInto(model: Module, dir: string, basePrefix: string, opts: FromPretrainedOptions = {}): LoadingInfo {
+  const ckpt = loadCheckpointFolder(dir);
+  const own = model.stateDict();
+  const source = remapPrefix(ckpt.tensors, Object.keys(own), basePrefix);
+  const used = new Set<string>();
+  const loaded = new Set<Tensor>();
+  const missingKeys: string[] = [];
+  const mismatchedKeys: string[] = [];
+  const errors: string[] = [];
+  noGrad(() => {
+    for (const [key, target] of Object.entries(own)) {
+      const raw = source.get(key);
+      if (!raw) {
+        missingKeys.push(key);
+        continue;
+      }
+      used.add(key);
+      const want = target.shape;
+      if (want.length !== raw.shape.length || want.some((d, i) => d !== raw.shape[i])) {
+        const msg = `size mismatch for ${key}: checkpoint has [${raw.shape}], the model needs [${want}]`;
+        if (opts.ignoreMismatchedSizes) mismatchedKeys.push(key);
+        else errors.push(msg);
+        continue;
+      }
+      tidy(() => target.copy_(rawToTensor(raw)));
+      loaded.add(target);
+    }
+  });
+  if (errors.length) {
+    throw new Error(`Error(s) loading ${dir} into ${model.constructor.name}:\n\t${errors.join('\n\t')}\n\tPass ignoreMismatchedSizes: true to re-initialise these weights.`);
+  }
+  // A tied weight (vocab_projector.weight = word_embeddings.weight) is loaded through its other name.
+  const stillMissing = missingKeys.filter((k) => !loaded.has(own[k]));
+  const unexpectedKeys = [...source.keys()].filter((k) => !used.has(k) && !k.endsWith('position_ids'));
+  return { missingKeys: stillMissing, unexpectedKeys, mismatchedKeys, files: ckpt.files, format: ckpt.format };
+}
+
+function remapPrefix(tensors: Map<string, RawTensor>, ownKeys: string[], prefix: string): Map<string, RawTensor> {
+  const ownHasPrefix = ownKeys.some((k) => k.startsWith(prefix));
+  const ckptHasPrefix = [...tensors.keys()].some((k) => k.startsWith(prefix));
+  if (ownHasPrefix === ckptHasPrefix) return tensors;
+  const out = new Map<string, RawTensor>();
+  for (const [k, v] of tensors) {
+    if (ownHasPrefix) out.set(prefix + k, v);
+    else if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+    else out.set(k, v);
+  }
+  return out;
+}
+
+/** Writes config.json and model.safetensors (each atomically) so that Python transformers loads the folder. */
+export function savePretrained(model: Module, dir: string, config: Record<string, unknown>): void {
+  const wrapped = [...model.namedModules()].find(([, m]) => m instanceof LinearWithLoRA);
+  if (wrapped) {
+    throw new Error(`savePretrained: '${wrapped[0]}' still has LoRA adapters; call mergeAndUnload(model) first, or saveAdapter() to save the adapter alone`);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const full = { ...config, architectures: [model.constructor.name], torch_dtype: model.parameters()[0]?.dtype ?? 'float32' };
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(full, null, 2) + '\n')]);
+  writeSafetensors(path.join(dir, 'model.safetensors'), stateDictToRaw(model.stateDict()), { format: 'pt' });
+}
