@@ -19,8 +19,9 @@ export function replaceLinearWithLora(model: Module, opts: ReplaceOptions): stri
   const adapterName = opts.adapterName ?? DEFAULT_ADAPTER;
   const { targets, exclude, adapterName: _a, ...lora } = opts;
   const replaced: string[] = [];
+  let matched = 0;
   visit(model, '');
-  if (replaced.length === 0 && targets !== undefined) {
+  if (matched === 0 && targets !== undefined) {
     throw new Error(`replaceLinearWithLora: no Linear module matched the targets ${describe(targets)}`);
   }
   return replaced;
@@ -29,6 +30,7 @@ export function replaceLinearWithLora(model: Module, opts: ReplaceOptions): stri
     for (const [childName, child] of [...parent.namedChildren()]) {
       const name = prefix ? `${prefix}.${childName}` : childName;
       const chosen = (targets === undefined || matchesTarget(targets, name, child)) && !(exclude && matchesTarget(exclude, name, child));
+      if (chosen && (child instanceof Linear || child instanceof LinearWithLoRA)) matched++;
       if (child instanceof LinearWithLoRA) {
         if (chosen && !child.lora.has(adapterName)) {
           child.addAdapter(adapterName, lora);

@@ -1,0 +1,95 @@
+// Loading a state dict from a single weights file or from a Hugging Face checkpoint folder.
+import * as fs from 'fs';
+import * as path from 'path';
+import { RawTensor } from './raw-tensor';
+import { parseSafetensors } from './safetensors';
+import { isZip, parseTorchCheckpoint } from './torch-pickle';
+
+export type CheckpointFormat = 'safetensors' | 'torch';
+
+export interface LoadedCheckpoint {
+  tensors: Map<string, RawTensor>;
+  /** The weight files read, absolute (the shards, for a sharded checkpoint). */
+  files: string[];
+  format: CheckpointFormat;
+}
+
+/** Reads a .safetensors file or a torch.save zip checkpoint, recognised by its first bytes or extension. */
+export function loadStateDictFile(file: string): Map<string, RawTensor> {
+  const buf = fs.readFileSync(file);
+  return detectFormat(file, buf) === 'safetensors' ? parseSafetensors(buf, file).tensors : parseTorchCheckpoint(buf, file);
+}
+
+export function detectFormat(file: string, head: Buffer): CheckpointFormat {
+  if (isZip(head)) return 'torch';
+  if (file.endsWith('.safetensors') || looksLikeSafetensors(head)) return 'safetensors';
+  return 'torch'; // the torch reader explains what is wrong with anything else
+}
+
+// A u64 header length, then the JSON header's opening brace.
+function looksLikeSafetensors(head: Buffer): boolean {
+  return head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) <= BigInt(head.length - 8);
+}
+
+interface Candidate { file: string; format: CheckpointFormat; sharded: boolean }
+
+// In the order transformers prefers them.
+const CANDIDATES: readonly Candidate[] = [
+  { file: 'model.safetensors', format: 'safetensors', sharded: false },
+  { file: 'model.safetensors.index.json', format: 'safetensors', sharded: true },
+  { file: 'pytorch_model.bin', format: 'torch', sharded: false },
+  { file: 'pytorch_model.bin.index.json', format: 'torch', sharded: true },
+];
+
+/** Loads the weights of a Hugging Face model folder. */
+export function loadCheckpointFolder(dir: string): LoadedCheckpoint {
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${dir}: not a directory`);
+  const found = CANDIDATES.find((c) => fs.existsSync(path.join(dir, c.file)));
+  if (!found) {
+    throw new Error(`${dir}: no checkpoint found; looked for ${CANDIDATES.map((c) => c.file).join(', ')}`);
+  }
+  const file = path.resolve(dir, found.file);
+  if (found.sharded) return { ...loadSharded(file), format: found.format };
+  return { tensors: loadStateDictFile(file), files: [file], format: found.format };
+}
+
+/** A sharded checkpoint: an index {"weight_map": {tensor name: shard file}} next to the shards. */
+function loadSharded(indexFile: string): { tensors: Map<string, RawTensor>; files: string[] } {
+  const weightMap = readWeightMap(indexFile);
+  const dir = path.dirname(indexFile);
+  const shards = new Map<string, Map<string, RawTensor>>();
+  for (const shard of new Set(Object.values(weightMap))) {
+    shards.set(shard, loadStateDictFile(shardPath(dir, shard, indexFile)));
+  }
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, shard] of Object.entries(weightMap)) {
+    const tensor = shards.get(shard)!.get(name);
+    if (!tensor) throw new Error(`${indexFile}: '${name}' should be in ${shard} but is not`);
+    tensors.set(name, tensor);
+  }
+  return { tensors, files: [...shards.keys()].map((s) => path.join(dir, s)) };
+}
+
+function readWeightMap(indexFile: string): Record<string, string> {
+  let index: unknown;
+  try {
+    index = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${indexFile}: cannot read the shard index (${(e as Error).message})`);
+  }
+  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new Error(`${indexFile}: no "weight_map" object`);
+  }
+  for (const [name, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string') throw new Error(`${indexFile}: shard of '${name}' is not a file name`);
+  }
+  return weightMap as Record<string, string>;
+}
+
+// Shards live in the folder itself: an index must not point elsewhere.
+function shardPath(dir: string, shard: string, indexFile: string): string {
+  const file = path.resolve(dir, shard);
+  if (path.dirname(file) !== path.resolve(dir)) throw new Error(`${indexFile}: shard '${shard}' is outside the folder`);
+  return file;
+}

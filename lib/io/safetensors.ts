@@ -1,0 +1,205 @@
+// The safetensors format: u64 LE header length N, N bytes of JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {key: value}}, then the tensor bytes.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import {
+  DType, RawTensor, assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
+} from './raw-tensor';
+
+export interface SafetensorsContents {
+  tensors: Map<string, RawTensor>;
+  metadata: Record<string, string>;
+}
+
+export type TensorDict = Map<string, RawTensor> | Record<string, RawTensor>;
+
+const METADATA_KEY = '__metadata__';
+// The Python library refuses larger headers; a bigger length is a sign of a corrupt file.
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** Reads a .safetensors file; every tensor's data is a view into the one Buffer holding the file. */
+export function readSafetensors(file: string): SafetensorsContents {
+  return parseSafetensors(fs.readFileSync(file), file);
+}
+
+/** Parses safetensors bytes; `source` names the input in error messages. */
+export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsContents {
+  const fail = (msg: string): never => { throw new Error(`${source}: ${msg}`); };
+  const { header, dataStart } = readHeader(buf, fail);
+  const metadata = parseMetadata(header[METADATA_KEY], fail);
+  const entries = Object.entries(header)
+    .filter(([name]) => name !== METADATA_KEY)
+    .map(([name, info]) => parseEntry(name, info, fail));
+  const data = buf.subarray(dataStart);
+  checkOffsets(entries, data.length, fail);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
+  }
+  return { tensors, metadata };
+}
+
+interface HeaderEntry { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+type Fail = (msg: string) => never;
+
+function readHeader(buf: Buffer, fail: Fail): { header: Record<string, unknown>; dataStart: number } {
+  if (buf.length < 8) fail(`file is too short to be safetensors (${buf.length} bytes, the header length alone is 8)`);
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(buf.length - 8)) fail(`header length ${n} is beyond the file size (${buf.length} bytes)`);
+  if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} is larger than the ${MAX_HEADER_BYTES} bytes allowed`);
+  const dataStart = 8 + Number(n);
+  let header: unknown;
+  try {
+    header = JSON.parse(buf.toString('utf8', 8, dataStart));
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) fail('header is not a JSON object');
+  return { header: header as Record<string, unknown>, dataStart };
+}
+
+function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) fail(`"${METADATA_KEY}" is not an object`);
+  const entries = Object.entries(value as object);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') fail(`"${METADATA_KEY}" value for '${k}' is not a string`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function parseEntry(name: string, info: unknown, fail: Fail): HeaderEntry {
+  if (!isPlainObject(info)) fail(`tensor '${name}': header entry is not an object`);
+  const { dtype: rawDtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+  const dtype = typeof rawDtype === 'string' ? fromSafetensorsDType(rawDtype) : undefined;
+  if (!dtype) fail(`tensor '${name}': unknown dtype ${JSON.stringify(rawDtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`tensor '${name}': invalid shape ${JSON.stringify(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
+    fail(`tensor '${name}': invalid data_offsets ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as number[];
+  return { name, dtype: dtype as DType, shape: shape as number[], begin, end };
+}
+
+/** Offsets must lie inside the data, not overlap, and span exactly numel * itemsize bytes. */
+function checkOffsets(entries: HeaderEntry[], dataLength: number, fail: Fail): void {
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let previous: HeaderEntry | undefined;
+  for (const e of entries) {
+    const where = `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}]`;
+    if (e.end < e.begin || e.end > dataLength) {
+      fail(`${where} are out of range (the data section has ${dataLength} bytes; is the file truncated?)`);
+    }
+    const expected = byteLength(e.dtype, e.shape);
+    if (e.end - e.begin !== expected) {
+      fail(`${where} span ${e.end - e.begin} bytes but ${toSafetensorsDType(e.dtype)}${JSON.stringify(e.shape)} needs ${expected}`);
+    }
+    if (e.begin === e.end) continue; // an empty tensor overlaps nothing
+    if (previous && e.begin < previous.end) fail(`${where} overlap tensor '${previous.name}'`);
+    previous = e;
+  }
+}
+
+/** Writes tensors atomically (temp file in the same directory, fsync, rename). */
+export function writeSafetensors(file: string, tensors: TensorDict, metadata?: Record<string, string>): void {
+  const ordered = orderLikeSafetensors(toEntries(tensors));
+  const header = encodeHeader(ordered, metadata);
+  writeFileAtomic(file, [header, ...ordered.map(([, t]) => t.data)]);
+}
+
+/** The file's bytes, for callers that want them in memory. */
+export function serializeSafetensors(tensors: TensorDict, metadata?: Record<string, string>): Buffer {
+  const ordered = orderLikeSafetensors(toEntries(tensors));
+  return Buffer.concat([encodeHeader(ordered, metadata), ...ordered.map(([, t]) => t.data)]);
+}
+
+function toEntries(tensors: TensorDict): [string, RawTensor][] {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  for (const [name, t] of entries) {
+    if (name === METADATA_KEY) throw new Error(`'${METADATA_KEY}' cannot be used as a tensor name`);
+    assertRawTensor(t, name);
+  }
+  return entries;
+}
+
+// The safetensors dtype enum is declared in increasing alignment; the Python library writes the
+// largest alignment first, then by name (byte order), so every tensor starts aligned.
+const ALIGNMENT_RANK: Readonly<Record<DType, number>> = {
+  bool: 0, uint8: 1, int8: 2, int16: 3, float16: 4, bfloat16: 5, int32: 6, float32: 7, float64: 8, int64: 9,
+};
+
+function orderLikeSafetensors(entries: [string, RawTensor][]): [string, RawTensor][] {
+  return [...entries].sort(([aName, a], [bName, b]) =>
+    ALIGNMENT_RANK[b.dtype] - ALIGNMENT_RANK[a.dtype] || Buffer.compare(Buffer.from(aName), Buffer.from(bName)));
+}
+
+function encodeHeader(ordered: [string, RawTensor][], metadata?: Record<string, string>): Buffer {
+  // Built by hand: a JS object would move integer-like tensor names ahead of "__metadata__".
+  const fields: string[] = [];
+  if (metadata !== undefined) fields.push(`${JSON.stringify(METADATA_KEY)}:${encodeMetadata(metadata)}`);
+  let offset = 0;
+  for (const [name, t] of ordered) {
+    const info = { dtype: toSafetensorsDType(t.dtype), shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    fields.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
+    offset += t.data.length;
+  }
+  const json = Buffer.from(`{${fields.join(',')}}`, 'utf8');
+  const padded = Buffer.alloc(Math.ceil(json.length / 8) * 8, ' ');
+  json.copy(padded);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(padded.length));
+  return Buffer.concat([length, padded]);
+}
+
+function encodeMetadata(metadata: Record<string, string>): string {
+  const fields = Object.entries(metadata).map(([k, v]) => {
+    if (typeof v !== 'string') throw new Error(`safetensors metadata value for '${k}' must be a string`);
+    return `${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  });
+  return `{${fields.join(',')}}`;
+}
+
+/**
+ * Writes `chunks` to `file` so that readers see either the old file or the complete new one:
+ * a temp file in the same directory (same filesystem, so rename is atomic), fsync, rename.
+ */
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+  const dir = path.dirname(path.resolve(file));
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined = fs.openSync(temp, 'wx');
+  try {
+    for (const chunk of chunks) writeAll(fd, chunk);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw e;
+  }
+  fsyncDirectory(dir);
+}
+
+function writeAll(fd: number, chunk: Uint8Array): void {
+  for (let done = 0; done < chunk.length;) done += fs.writeSync(fd, chunk, done, chunk.length - done);
+}
+
+// Makes the rename itself durable; not possible on every platform (Windows), hence best effort.
+function fsyncDirectory(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  } catch {
+    // best effort
+  }
+}
+
+function isPlainObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isIndex(v: unknown): boolean {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
