@@ -1,0 +1,530 @@
+/**
+ * A Hugging Face compatible BERT WordPiece tokenizer (as used by bert-base-uncased and distilbert-base-uncased),
+ * loaded from a model folder's `tokenizer.json` or, failing that, its `vocab.txt` + `tokenizer_config.json`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { BertNormalizer, BertNormalizerOptions } from './bert-normalizer';
+import { BertPreTokenizer } from './bert-pretokenizer';
+import { WordPiece } from './wordpiece';
+
+export interface SpecialTokens {
+  pad: string;
+  unk: string;
+  cls: string;
+  sep: string;
+  mask: string;
+}
+
+/** A token matched as a whole in the input, before (normalized: false) or after (true) normalization. */
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+  normalized: boolean;
+}
+
+export interface BertTokenizerConfig {
+  vocab: ReadonlyMap<string, number>;
+  normalizer?: BertNormalizerOptions;
+  continuingSubwordPrefix?: string;
+  maxInputCharsPerWord?: number;
+  specialTokens?: Partial<SpecialTokens>;
+  /** Defaults to the special tokens, matched in the raw text. */
+  addedTokens?: AddedToken[];
+  modelMaxLength?: number;
+}
+
+export interface VocabFileOptions {
+  doLowerCase?: boolean;
+  stripAccents?: boolean | null;
+  tokenizeChineseChars?: boolean;
+  specialTokens?: Partial<SpecialTokens>;
+  modelMaxLength?: number;
+}
+
+export interface EncodeOptions {
+  maxLength?: number;
+  /** Defaults to true when maxLength is given. Without maxLength, truncates to modelMaxLength. */
+  truncation?: boolean;
+  addSpecialTokens?: boolean;
+}
+
+export interface BatchEncodeOptions {
+  /** Defaults to modelMaxLength. */
+  maxLength?: number;
+  truncation?: boolean;
+  /** Defaults to 'longest'. */
+  padding?: 'longest' | 'max_length' | false;
+  addSpecialTokens?: boolean;
+}
+
+export interface BatchEncoding {
+  inputIds: number[][];
+  attentionMask: number[][];
+}
+
+export interface DecodeOptions {
+  skipSpecialTokens?: boolean;
+  /** Removes the space tokenization put before . , ! ? and in contractions, as transformers does. */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+const DEFAULT_SPECIAL_TOKENS: SpecialTokens = {
+  pad: '[PAD]',
+  unk: '[UNK]',
+  cls: '[CLS]',
+  sep: '[SEP]',
+  mask: '[MASK]',
+};
+const DEFAULT_MODEL_MAX_LENGTH = 512;
+const WORD_CACHE_LIMIT = 1 << 18;
+
+/** Text still to tokenize, or the id of an added token found in it. */
+type Segment = string | number;
+
+class AddedTokenMatcher {
+  private readonly ids: ReadonlyMap<string, number>;
+  private readonly pattern: RegExp;
+
+  constructor(tokens: AddedToken[], contentOf: (token: AddedToken) => string) {
+    this.ids = new Map(tokens.map((token) => [contentOf(token), token.id]));
+    // Longest first, so that the regex finds the leftmost-longest match as `tokenizers` does.
+    const alternatives = [...this.ids.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.pattern = new RegExp(alternatives.join('|'), 'g');
+  }
+
+  split(text: string): Segment[] {
+    const segments: Segment[] = [];
+    let last = 0;
+    this.pattern.lastIndex = 0;
+    for (let match = this.pattern.exec(text); match !== null; match = this.pattern.exec(text)) {
+      if (match.index > last) segments.push(text.slice(last, match.index));
+      segments.push(this.ids.get(match[0]) as number);
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) segments.push(text.slice(last));
+    return segments;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function matcherFor(tokens: AddedToken[], contentOf: (token: AddedToken) => string): AddedTokenMatcher | undefined {
+  const matchable = tokens.filter((token) => contentOf(token) !== '');
+  return matchable.length > 0 ? new AddedTokenMatcher(matchable, contentOf) : undefined;
+}
+
+function splitOn(text: string, matcher: AddedTokenMatcher | undefined): Segment[] {
+  return matcher ? matcher.split(text) : [text];
+}
+
+function padTo(ids: number[], length: number, padId: number): { ids: number[]; mask: number[] } {
+  const padCount = Math.max(0, length - ids.length);
+  return {
+    ids: padCount > 0 ? ids.concat(new Array<number>(padCount).fill(padId)) : ids,
+    mask: new Array<number>(ids.length).fill(1).concat(new Array<number>(padCount).fill(0)),
+  };
+}
+
+/** transformers' clean_up_tokenization. */
+function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
+export class BertTokenizer {
+  readonly normalizer: BertNormalizer;
+  readonly preTokenizer = new BertPreTokenizer();
+  readonly model: WordPiece;
+  readonly specialTokens: SpecialTokens;
+  readonly modelMaxLength: number;
+  readonly padTokenId: number;
+  readonly unkTokenId: number;
+  readonly clsTokenId: number;
+  readonly sepTokenId: number;
+  readonly maskTokenId: number;
+
+  private readonly vocab: ReadonlyMap<string, number>;
+  private readonly idToToken: string[] = [];
+  private readonly addedTokenIds: ReadonlyMap<string, number>;
+  private readonly specialIds: ReadonlySet<number>;
+  private readonly rawTokenMatcher: AddedTokenMatcher | undefined;
+  private readonly normalizedTokenMatcher: AddedTokenMatcher | undefined;
+  private readonly wordCache = new Map<string, number[]>();
+
+  constructor(config: BertTokenizerConfig) {
+    this.vocab = config.vocab;
+    this.specialTokens = { ...DEFAULT_SPECIAL_TOKENS, ...config.specialTokens };
+    this.normalizer = new BertNormalizer(config.normalizer);
+    this.model = new WordPiece(this.vocab, {
+      unkToken: this.specialTokens.unk,
+      continuingSubwordPrefix: config.continuingSubwordPrefix,
+      maxInputCharsPerWord: config.maxInputCharsPerWord,
+    });
+    this.modelMaxLength = config.modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+    this.padTokenId = this.requireId(this.specialTokens.pad);
+    this.unkTokenId = this.requireId(this.specialTokens.unk);
+    this.clsTokenId = this.requireId(this.specialTokens.cls);
+    this.sepTokenId = this.requireId(this.specialTokens.sep);
+    this.maskTokenId = this.requireId(this.specialTokens.mask);
+
+    const addedTokens = config.addedTokens ?? this.specialAddedTokens();
+    for (const [token, id] of this.vocab) this.idToToken[id] = token;
+    for (const token of addedTokens) this.idToToken[token.id] = token.content;
+    this.addedTokenIds = new Map(addedTokens.map((token) => [token.content, token.id]));
+    this.specialIds = new Set([
+      ...Object.values(this.specialTokens).map((token) => this.requireId(token)),
+      ...addedTokens.filter((token) => token.special).map((token) => token.id),
+    ]);
+    this.rawTokenMatcher = matcherFor(
+      addedTokens.filter((token) => !token.normalized),
+      (token) => token.content,
+    );
+    this.normalizedTokenMatcher = matcherFor(
+      addedTokens.filter((token) => token.normalized),
+      (token) => this.normalizer.normalize(token.content),
+    );
+  }
+
+  /** Loads `tokenizer.json` from a model folder, or else `vocab.txt` (+ `tokenizer_config.json`). */
+  static fromPretrained(dir: string): BertTokenizer {
+    return loadFromFolder(dir, 'BertTokenizer');
+  }
+
+  static fromVocabFile(file: string, options: VocabFileOptions = {}): BertTokenizer {
+    const vocab = readVocabFile(file);
+    return new BertTokenizer({
+      vocab,
+      normalizer: {
+        lowercase: options.doLowerCase ?? true,
+        stripAccents: options.stripAccents,
+        handleChineseChars: options.tokenizeChineseChars ?? true,
+      },
+      specialTokens: options.specialTokens,
+      modelMaxLength: options.modelMaxLength,
+    });
+  }
+
+  /** The size of the WordPiece vocabulary (added tokens with new ids not counted, as in transformers). */
+  get vocabSize(): number {
+    return this.vocab.size;
+  }
+
+  tokenize(text: string): string[] {
+    return this.convertIdsToTokens(this.textToIds(text));
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    const addSpecialTokens = options.addSpecialTokens ?? true;
+    const truncation = options.truncation ?? options.maxLength !== undefined;
+    const maxLength = options.maxLength ?? this.modelMaxLength;
+    const ids = this.textToIds(text, truncation ? this.contentBudget(maxLength, addSpecialTokens) : Infinity);
+    return addSpecialTokens ? [this.clsTokenId, ...ids, this.sepTokenId] : ids;
+  }
+
+  encodeBatch(texts: readonly string[], options: BatchEncodeOptions = {}): BatchEncoding {
+    const maxLength = options.maxLength ?? this.modelMaxLength;
+    const padding = options.padding ?? 'longest';
+    const encoded = texts.map((text) =>
+      this.encode(text, {
+        maxLength,
+        truncation: options.truncation ?? true,
+        addSpecialTokens: options.addSpecialTokens,
+      }),
+    );
+    const width = padding === 'max_length' ? maxLength : padding === 'longest' ? longest(encoded) : 0;
+    const padded = encoded.map((ids) => padTo(ids, width, this.padTokenId));
+    return { inputIds: padded.map((row) => row.ids), attentionMask: padded.map((row) => row.mask) };
+  }
+
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    const kept = options.skipSpecialTokens ? ids.filter((id) => !this.specialIds.has(id)) : ids;
+    const prefix = this.model.continuingSubwordPrefix;
+    const text = this.convertIdsToTokens(kept)
+      .map((token, i) => (i === 0 ? token : token.startsWith(prefix) ? token.slice(prefix.length) : ` ${token}`))
+      .join('');
+    return (options.cleanUpTokenizationSpaces ?? true) ? cleanUpTokenization(text) : text;
+  }
+
+  /** Unknown tokens map to the [UNK] id. */
+  convertTokensToIds(tokens: readonly string[]): number[] {
+    return tokens.map((token) => this.vocab.get(token) ?? this.addedTokenIds.get(token) ?? this.unkTokenId);
+  }
+
+  convertIdsToTokens(ids: readonly number[]): string[] {
+    return ids.map((id) => {
+      const token = this.idToToken[id];
+      if (token === undefined) throw new RangeError(`BertTokenizer: no token has id ${id}`);
+      return token;
+    });
+  }
+
+  /**
+   * Stops soon after `limit` ids: tokenization runs left to right, so the first ids of a text do not depend on
+   * what follows them, and truncated encodes need not tokenize the rest.
+   */
+  private textToIds(text: string, limit = Infinity): number[] {
+    const ids: number[] = [];
+    for (const segment of splitOn(text, this.rawTokenMatcher)) {
+      if (ids.length >= limit) break;
+      if (typeof segment === 'number') ids.push(segment);
+      else this.pushNormalizedTextIds(this.normalizer.normalize(segment), ids, limit);
+    }
+    return ids.length > limit ? ids.slice(0, limit) : ids;
+  }
+
+  private pushNormalizedTextIds(normalized: string, ids: number[], limit: number): void {
+    for (const segment of splitOn(normalized, this.normalizedTokenMatcher)) {
+      if (ids.length >= limit) return;
+      if (typeof segment === 'number') {
+        ids.push(segment);
+        continue;
+      }
+      this.preTokenizer.forEachWord(segment, (start, end) => {
+        const id = this.model.wholeWordId(segment, start, end);
+        if (id >= 0) ids.push(id);
+        else for (const pieceId of this.wordPieceIds(segment.slice(start, end))) ids.push(pieceId);
+        return ids.length < limit;
+      });
+    }
+  }
+
+  /** Words that need several pieces cost a search each, and natural text repeats them: hence the cache. */
+  private wordPieceIds(word: string): number[] {
+    let ids = this.wordCache.get(word);
+    if (ids === undefined) {
+      ids = this.model.tokenize(word);
+      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
+      this.wordCache.set(word, ids);
+    }
+    return ids;
+  }
+
+  private contentBudget(maxLength: number, addSpecialTokens: boolean): number {
+    const specialCount = addSpecialTokens ? 2 : 0;
+    if (!Number.isInteger(maxLength) || maxLength < specialCount) {
+      throw new RangeError(`BertTokenizer: maxLength ${maxLength} leaves no room for the ${specialCount} special tokens`);
+    }
+    return maxLength - specialCount;
+  }
+
+  private requireId(token: string): number {
+    const id = this.vocab.get(token);
+    if (id === undefined) throw new Error(`BertTokenizer: special token ${token} is not in the vocabulary`);
+    return id;
+  }
+
+  private specialAddedTokens(): AddedToken[] {
+    return Object.values(this.specialTokens).map((content) => ({
+      id: this.requireId(content),
+      content,
+      special: true,
+      normalized: false,
+    }));
+  }
+}
+
+function longest(rows: number[][]): number {
+  return rows.reduce((max, row) => Math.max(max, row.length), 0);
+}
+
+/** The Hugging Face entry point: only BERT WordPiece tokenizers are supported. */
+export class AutoTokenizer {
+  static fromPretrained(dir: string): BertTokenizer {
+    return loadFromFolder(dir, 'AutoTokenizer');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loading from a model folder
+
+const BERT_TOKENIZER_CLASSES = new Set([
+  'BertTokenizer',
+  'BertTokenizerFast',
+  'DistilBertTokenizer',
+  'DistilBertTokenizerFast',
+]);
+
+/** The parts of a `tokenizer.json` this tokenizer reads. */
+interface TokenizerJson {
+  added_tokens?: Array<{ id: number; content: string; special?: boolean; normalized?: boolean }>;
+  normalizer?: {
+    type: string;
+    clean_text?: boolean;
+    handle_chinese_chars?: boolean;
+    strip_accents?: boolean | null;
+    lowercase?: boolean;
+  } | null;
+  pre_tokenizer?: { type: string } | null;
+  post_processor?: {
+    type: string;
+    cls?: [string, number];
+    sep?: [string, number];
+    single?: Array<{ SpecialToken?: { id: string } }>;
+  } | null;
+  padding?: { pad_token?: string } | null;
+  model: {
+    type?: string;
+    vocab: Record<string, number>;
+    unk_token?: string;
+    continuing_subword_prefix?: string;
+    max_input_chars_per_word?: number;
+  };
+}
+
+/** The parts of a `tokenizer_config.json` this tokenizer reads; tokens may be strings or AddedToken objects. */
+interface TokenizerConfigJson {
+  tokenizer_class?: string;
+  do_lower_case?: boolean;
+  strip_accents?: boolean | null;
+  tokenize_chinese_chars?: boolean;
+  model_max_length?: number;
+  pad_token?: unknown;
+  unk_token?: unknown;
+  cls_token?: unknown;
+  sep_token?: unknown;
+  mask_token?: unknown;
+}
+
+function loadFromFolder(dir: string, caller: string): BertTokenizer {
+  const folder = path.resolve(dir);
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
+    throw new Error(`${caller}: tokenizer folder not found: ${folder}`);
+  }
+  const config = readJsonIfExists<TokenizerConfigJson>(path.join(folder, 'tokenizer_config.json')) ?? {};
+  const tokenizerClass = config.tokenizer_class;
+  if (tokenizerClass !== undefined && !BERT_TOKENIZER_CLASSES.has(tokenizerClass)) {
+    throw new Error(`${caller}: unsupported tokenizer_class ${tokenizerClass} in ${folder} (only BERT WordPiece)`);
+  }
+  const tokenizerJson = readJsonIfExists<TokenizerJson>(path.join(folder, 'tokenizer.json'));
+  if (tokenizerJson !== undefined) return fromTokenizerJson(tokenizerJson, config, folder, caller);
+  const vocabFile = path.join(folder, 'vocab.txt');
+  if (!fs.existsSync(vocabFile)) {
+    throw new Error(`${caller}: ${folder} has neither tokenizer.json nor vocab.txt`);
+  }
+  return BertTokenizer.fromVocabFile(vocabFile, {
+    doLowerCase: config.do_lower_case,
+    stripAccents: config.strip_accents,
+    tokenizeChineseChars: config.tokenize_chinese_chars,
+    specialTokens: specialTokensFromConfig(config),
+    modelMaxLength: modelMaxLengthFrom(config),
+  });
+}
+
+function fromTokenizerJson(
+  json: TokenizerJson,
+  config: TokenizerConfigJson,
+  folder: string,
+  caller: string,
+): BertTokenizer {
+  const { model } = json;
+  const unsupported = (what: string) =>
+    new Error(`${caller}: unsupported tokenizer type in ${folder}: ${what} (only BERT WordPiece)`);
+  if (model?.type !== 'WordPiece') throw unsupported(`model ${model?.type}`);
+  if (json.normalizer && json.normalizer.type !== 'BertNormalizer') throw unsupported(`normalizer ${json.normalizer.type}`);
+  if (json.pre_tokenizer?.type !== 'BertPreTokenizer') throw unsupported(`pre_tokenizer ${json.pre_tokenizer?.type}`);
+
+  return new BertTokenizer({
+    vocab: new Map(Object.entries(model.vocab)),
+    normalizer: normalizerOptionsFrom(json.normalizer ?? null),
+    continuingSubwordPrefix: model.continuing_subword_prefix,
+    maxInputCharsPerWord: model.max_input_chars_per_word,
+    specialTokens: {
+      ...specialTokensFromConfig(config),
+      ...specialTokensFromPostProcessor(json.post_processor ?? null),
+      ...(json.padding?.pad_token !== undefined && { pad: json.padding.pad_token }),
+      ...(model.unk_token !== undefined && { unk: model.unk_token }),
+    },
+    addedTokens: (json.added_tokens ?? []).map((token) => ({
+      id: token.id,
+      content: token.content,
+      special: token.special ?? false,
+      normalized: token.normalized ?? !token.special,
+    })),
+    modelMaxLength: modelMaxLengthFrom(config),
+  });
+}
+
+function normalizerOptionsFrom(normalizer: TokenizerJson['normalizer']): BertNormalizerOptions {
+  if (normalizer === null || normalizer === undefined) {
+    return { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
+  }
+  return {
+    cleanText: normalizer.clean_text,
+    handleChineseChars: normalizer.handle_chinese_chars,
+    stripAccents: normalizer.strip_accents,
+    lowercase: normalizer.lowercase,
+  };
+}
+
+function specialTokensFromPostProcessor(processor: TokenizerJson['post_processor']): Partial<SpecialTokens> {
+  if (processor?.type === 'BertProcessing' && processor.cls && processor.sep) {
+    return { cls: processor.cls[0], sep: processor.sep[0] };
+  }
+  if (processor?.type === 'TemplateProcessing' && processor.single) {
+    // The single-sequence template reads [CLS] $A [SEP].
+    const specials = processor.single.flatMap((piece) => (piece.SpecialToken ? [piece.SpecialToken.id] : []));
+    if (specials.length === 2) return { cls: specials[0], sep: specials[1] };
+  }
+  return {};
+}
+
+function specialTokensFromConfig(config: TokenizerConfigJson): Partial<SpecialTokens> {
+  const entries: Array<[keyof SpecialTokens, unknown]> = [
+    ['pad', config.pad_token],
+    ['unk', config.unk_token],
+    ['cls', config.cls_token],
+    ['sep', config.sep_token],
+    ['mask', config.mask_token],
+  ];
+  const tokens: Partial<SpecialTokens> = {};
+  for (const [name, value] of entries) {
+    const content = tokenContent(value);
+    if (content !== undefined) tokens[name] = content;
+  }
+  return tokens;
+}
+
+function tokenContent(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** transformers writes a huge placeholder (1e30) when a model has no limit; keep the default then. */
+function modelMaxLengthFrom(config: TokenizerConfigJson): number | undefined {
+  const length = config.model_max_length;
+  return typeof length === 'number' && Number.isSafeInteger(length) && length > 0 ? length : undefined;
+}
+
+function readVocabFile(file: string): Map<string, number> {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const vocab = new Map<string, number>();
+  lines.forEach((line, id) => vocab.set(line.endsWith('\r') ? line.slice(0, -1) : line, id));
+  return vocab;
+}
+
+function readJsonIfExists<T>(file: string): T | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,79 @@
+/** Training metrics as JSON Lines: one record per line, appended as training goes, readable while it runs. */
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type MetricSplit = 'train' | 'validation' | 'test';
+
+export interface MetricRecord {
+  step: number;
+  epoch: number;
+  split: MetricSplit;
+  loss?: number;
+  /** A fraction in [0, 1]. */
+  accuracy?: number;
+  lr?: number;
+  tokensPerSec?: number;
+  /** ISO 8601 timestamp. */
+  time: string;
+}
+
+export type MetricInput = Omit<MetricRecord, 'time'> & { time?: string };
+
+const NUMBER_FIELDS = new Set(['step', 'epoch', 'loss', 'accuracy', 'lr', 'tokensPerSec']);
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/** Appends records to a .jsonl file (created with its folder if missing; existing records are kept). */
+export class MetricsLogger {
+  private fd: number | null;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'a');
+  }
+
+  /** Writes one record as one line in a single write, so a crash leaves at most the last line torn. */
+  log(input: MetricInput): MetricRecord {
+    if (this.fd === null) throw new Error(`metrics log ${this.path} is closed`);
+    const record: MetricRecord = { ...input, time: input.time ?? new Date().toISOString() };
+    writeSync(this.fd, `${JSON.stringify(record, encodeNonFinite)}\n`);
+    return record;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Reads a metrics log back. A last line without its newline is the torn write of an interrupted run and is
+ * ignored if it does not parse; any other bad line is an error naming the line.
+ */
+export function readMetrics(path: string): MetricRecord[] {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const records: MetricRecord[] = [];
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line, decodeNonFinite) as MetricRecord);
+    } catch (error) {
+      const tornLastLine = index === lines.length - 1;
+      if (!tornLastLine) throw new Error(`${path}:${index + 1}: invalid JSON: ${(error as Error).message}`);
+    }
+  });
+  return records;
+}
+
+// JSON has no NaN or Infinity, and a NaN loss is exactly what a log must not lose: write them as strings.
+function encodeNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+}
+
+function decodeNonFinite(key: string, value: unknown): unknown {
+  return NUMBER_FIELDS.has(key) && typeof value === 'string' && NON_FINITE.has(value) ? Number(value) : value;
+}
