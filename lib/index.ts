@@ -9,7 +9,7 @@ export {
 export type { TensorOptions } from './creation';
 export { tidy, keep, dispose, memory } from './scope';
 export type { MemoryInfo } from './scope';
-export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, autocast } from './autograd';
 export { cuda, backend } from './cuda';
 export * as F from './functional';
 export * as nn from './nn';
@@ -18,3 +18,7 @@ export * from './lora';
 export * from './models/distilbert';
 export type { FromPretrainedOptions, LoadingInfo } from './models/pretrained';
 export * as io from './io';
+export * from './train';
+export * from './tokenizer';
+export * as data from './data';
+export * from './recipes';

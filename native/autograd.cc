@@ -1,7 +1,9 @@
 // Autograd (backward, .grad, grad mode) and the optimizer updates, one native call per step over all parameters.
 #include "common.h"
 
+#include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
+#include <torch/version.h>
 
 #include <cmath>
 
@@ -47,6 +49,29 @@ Napi::Value retainGrad(const Info& info) {
 Napi::Value isGradEnabled(const Info& info) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
 Napi::Value setGradEnabled(const Info& info) {
   c10::GradMode::set_enabled(boolArg(info, 0));
+  return info.Env().Undefined();
+}
+
+// Mixed precision: ops inside run in `dtype` where autocast's op lists allow it. (enabled, deviceType 'cpu'|'cuda', dtype)
+Napi::Value setAutocast(const Info& info) {
+  bool enabled = boolArg(info, 0);
+  bool cuda = stringArg(info, 1) == "cuda";
+  auto dtype = dtypeArg(info, 2);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  auto dev = cuda ? at::kCUDA : at::kCPU;
+  at::autocast::set_autocast_enabled(dev, enabled);
+  at::autocast::set_autocast_dtype(dev, dtype);
+#else
+  if (cuda) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+#endif
+  if (enabled) at::autocast::increment_nesting();
+  else if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   return info.Env().Undefined();
 }
 
@@ -175,6 +200,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "isGradEnabled", isGradEnabled);
   TL_EXPORT(exports, "setGradEnabled", setGradEnabled);
   TL_EXPORT(exports, "zeroGrad", zeroGrad);
+  TL_EXPORT(exports, "setAutocast", setAutocast);
   TL_EXPORT(exports, "adamStep", adamStep);
   TL_EXPORT(exports, "sgdStep", sgdStep);
   TL_EXPORT(exports, "clipGradNorm", clipGradNorm);

@@ -1,0 +1,81 @@
+// The seed's experiment as a function: which layers get LoRA (Raschka's switches), what trains, then the Trainer.
+import * as path from 'path';
+import { Module } from '../nn/module';
+import { DistilBertForSequenceClassification } from '../models/distilbert/modeling';
+import { replaceLinearWithLora } from '../lora/replace';
+import { freeze, markOnlyLoraAsTrainable, countParameters } from '../lora/freeze';
+import { saveAdapter } from '../lora/adapter-io';
+import { Trainer, TrainerOptions, TrainResult } from '../train/trainer';
+import type { LoraScaling } from '../lora/lora-layer';
+
+export type Method = 'lora' | 'last-layers' | 'full';
+
+export interface LoraSwitches {
+  query?: boolean;
+  key?: boolean;
+  value?: boolean;
+  projection?: boolean;
+  mlp?: boolean;
+  head?: boolean;
+  rank?: number;
+  alpha?: number;
+  scaling?: LoraScaling;
+  /** Also train pre_classifier and classifier fully (PEFT's modules_to_save). */
+  trainHead?: boolean;
+}
+
+/** Raschka's --lora_query ... --lora_head switches as module-name targets. */
+export function loraTargets(s: LoraSwitches): string[] {
+  const t: string[] = [];
+  if (s.query ?? true) t.push('q_lin');
+  if (s.key) t.push('k_lin');
+  if (s.value ?? true) t.push('v_lin');
+  if (s.projection) t.push('out_lin');
+  if (s.mlp) t.push('lin1', 'lin2');
+  if (s.head) t.push('pre_classifier', 'classifier');
+  return t;
+}
+
+/** Applies the method to the model: LoRA layers and freezing, last two layers only, or everything. */
+export function prepareModel(model: Module, method: Method, lora: LoraSwitches = {}): { trainable: number; total: number; targets: string[] } {
+  let targets: string[] = [];
+  if (method === 'lora') {
+    targets = loraTargets(lora);
+    replaceLinearWithLora(model, { rank: lora.rank ?? 8, alpha: lora.alpha ?? 16, scaling: lora.scaling ?? 'alpha', targets });
+    markOnlyLoraAsTrainable(model, { modulesToSave: lora.trainHead ? ['pre_classifier', 'classifier'] : undefined });
+  } else if (method === 'last-layers') {
+    freeze(model);
+    for (const name of ['pre_classifier', 'classifier']) for (const p of model.getSubmodule(name).parameters()) p.requiresGrad_(true);
+  } else {
+    for (const p of model.parameters()) p.requiresGrad_(true);
+  }
+  return { ...countParameters(model), targets };
+}
+
+export interface FinetuneOptions extends Omit<TrainerOptions, 'model'> {
+  model: DistilBertForSequenceClassification;
+  method: Method;
+  lora?: LoraSwitches;
+  baseModelName?: string;
+}
+
+export interface FinetuneResult extends TrainResult {
+  method: Method;
+  trainable: number;
+  total: number;
+  adapterDir?: string;
+}
+
+/** Prepares, trains and evaluates; with an outputDir, the LoRA adapter (PEFT format) is written to outputDir/adapter. */
+export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
+  const { method, lora, baseModelName, model, ...trainerOpts } = o;
+  const counts = prepareModel(model, method, lora);
+  const trainer = new Trainer({ ...trainerOpts, model });
+  const result = await trainer.train();
+  let adapterDir: string | undefined;
+  if (o.outputDir && method === 'lora') {
+    adapterDir = path.join(o.outputDir, 'adapter');
+    saveAdapter(model, adapterDir, { modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName });
+  }
+  return { ...result, method, trainable: counts.trainable, total: counts.total, adapterDir };
+}

@@ -1,0 +1,12 @@
+export { Trainer } from './trainer';
+export type { TrainerOptions, TrainResult, EvalResult, SequenceClassifier } from './trainer';
+export { encodeExamples, collate } from './encode';
+export type { EncodedExamples, Batch, TokenizerLike } from './encode';
+export { saveTrainingCheckpoint, loadTrainingCheckpoint } from './state';
+export type { TrainerState } from './state';
+export { MetricsLogger, readMetrics } from './metrics-log';
+export type { MetricRecord } from './metrics-log';
+export { plotMetricsSvg, writePlot } from './plot';
+export { ProgressBar } from './progress';
+export { pretrainMlm, maskTokens, maskedLmLoss } from './mlm';
+export type { MlmOptions, MlmResult, MaskingOptions } from './mlm';

@@ -1,0 +1,250 @@
+// The fine-tuning loop for sequence classification: length-bucketed batches, AdamW with warm-up and decay, gradient
+// accumulation and clipping, evaluation each epoch, best-weights keeping, resumable checkpoints, metrics and a plot.
+import * as path from 'path';
+import { Tensor } from '../tensor';
+import { keep, tidy } from '../scope';
+import { noGrad, autocast } from '../autograd';
+import * as F from '../functional';
+import { Module } from '../nn/module';
+import { clipGradNorm_ } from '../nn/utils';
+import { AdamW } from '../optim/adam';
+import { LambdaLR, cosineScheduleWithWarmup, linearScheduleWithWarmup } from '../optim/schedulers';
+import { lengthBucketedBatches, sequentialBatches } from '../data/batching';
+import type { TextExample } from '../data/dataset';
+import { MetricsLogger } from './metrics-log';
+import { plotMetricsSvg, writePlot } from './plot';
+import { readMetrics } from './metrics-log';
+import { ProgressBar } from './progress';
+import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
+
+export interface SequenceClassifier extends Module {
+  forward(inputIds: Tensor, attentionMask?: Tensor | null): { logits: Tensor };
+}
+
+export interface TrainerOptions {
+  model: SequenceClassifier;
+  tokenizer: TokenizerLike;
+  train: readonly TextExample[];
+  validation?: readonly TextExample[];
+  test?: readonly TextExample[];
+  epochs?: number;
+  batchSize?: number;
+  evalBatchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  /** Fraction of all optimizer steps spent warming up. */
+  warmupRatio?: number;
+  schedule?: 'linear' | 'cosine' | 'constant';
+  gradientAccumulation?: number;
+  maxGradNorm?: number | null;
+  maxLength?: number;
+  seed?: number;
+  device?: string;
+  /** bf16 autocast; meant for CUDA (on CPU it is allowed but rarely faster). */
+  mixedPrecision?: 'bf16' | null;
+  /** metrics.jsonl, metrics.svg and checkpoint/ go here. */
+  outputDir?: string;
+  /** Continue from outputDir/checkpoint when it exists. */
+  resume?: boolean;
+  /** Put the best validation weights back before the test evaluation (default true). */
+  restoreBest?: boolean;
+  /** Stop after this many optimizer steps / seconds (the current epoch ends early; evaluation still runs). */
+  maxSteps?: number;
+  timeBudgetSec?: number;
+  logEvery?: number;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface EvalResult { loss: number; accuracy: number; examples: number }
+export interface TrainResult {
+  epochs: { epoch: number; trainLoss: number; trainAccuracy: number; validation?: EvalResult; seconds: number }[];
+  bestEpoch: number | null;
+  bestValidationAccuracy: number | null;
+  test?: EvalResult;
+  steps: number;
+  seconds: number;
+  tokensPerSec: number;
+}
+
+export class Trainer {
+  readonly opts: Required<Pick<TrainerOptions, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'warmupRatio' | 'schedule' | 'gradientAccumulation' | 'maxLength' | 'seed' | 'device' | 'logEvery'>> & TrainerOptions;
+  readonly optimizer: AdamW;
+  private readonly data: { train: EncodedExamples; validation?: EncodedExamples; test?: EncodedExamples };
+  private scheduler!: LambdaLR;
+  private readonly metrics?: MetricsLogger;
+  private readonly log: (line: string) => void;
+
+  constructor(options: TrainerOptions) {
+    this.opts = {
+      epochs: 3, batchSize: 16, lr: 5e-4, weightDecay: 0.01, warmupRatio: 0, schedule: 'linear', gradientAccumulation: 1,
+      maxLength: 256, seed: 123, device: 'cpu', logEvery: 20, ...options,
+    };
+    this.log = options.log ?? ((l) => console.log(l));
+    const params = options.model.parameters().filter((p) => p.requiresGrad);
+    if (params.length === 0) throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
+    this.optimizer = new AdamW(params, { lr: this.opts.lr, weightDecay: this.opts.weightDecay });
+    const enc = (ex?: readonly TextExample[]) => (ex && ex.length ? encodeExamples(options.tokenizer, ex, this.opts.maxLength) : undefined);
+    this.data = { train: enc(options.train)!, validation: enc(options.validation), test: enc(options.test) };
+    if (!this.data.train) throw new Error('Trainer: the training set is empty');
+    if (options.outputDir) this.metrics = new MetricsLogger(path.join(options.outputDir, 'metrics.jsonl'));
+  }
+
+  private get stepsPerEpoch(): number {
+    return Math.ceil(Math.ceil(this.data.train.ids.length / this.opts.batchSize) / this.opts.gradientAccumulation);
+  }
+
+  async train(): Promise<TrainResult> {
+    const o = this.opts;
+    const model = o.model;
+    const total = o.maxSteps ?? this.stepsPerEpoch * o.epochs;
+    const warmup = Math.round(total * o.warmupRatio);
+    this.scheduler = o.schedule === 'cosine' ? cosineScheduleWithWarmup(this.optimizer, warmup, total)
+      : o.schedule === 'linear' ? linearScheduleWithWarmup(this.optimizer, warmup, total)
+      : new LambdaLR(this.optimizer, () => 1);
+
+    let state: TrainerState = { epoch: 0, globalStep: 0, bestMetric: null, bestEpoch: null };
+    const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
+    if (o.resume && checkpointDir && require('fs').existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
+      state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
+      if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
+      this.log(`resumed from ${checkpointDir} after epoch ${state.epoch} (step ${state.globalStep})`);
+    }
+
+    const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
+    let best: Map<Tensor, Tensor> | null = null;
+    const started = Date.now();
+    let tokensSeen = 0;
+    let stop = false;
+    for (let epoch = state.epoch + 1; epoch <= o.epochs && !stop; epoch++) {
+      const epochStart = Date.now();
+      model.train();
+      const batches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
+      const bar = o.progress === false ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
+      let lossSum = 0, correct = 0, seen = 0, micro = 0;
+      let windowLoss = 0, windowCount = 0;
+      this.optimizer.zeroGrad();
+      for (let b = 0; b < batches.length; b++) {
+        const { loss, right, tokens } = this.trainStep(batches[b]);
+        tokensSeen += tokens;
+        lossSum += loss * batches[b].length;
+        correct += right;
+        seen += batches[b].length;
+        windowLoss += loss;
+        windowCount++;
+        micro++;
+        if (micro % o.gradientAccumulation === 0 || b === batches.length - 1) {
+          if (o.maxGradNorm) clipGradNorm_(this.optimizer.paramGroups[0].params, o.maxGradNorm);
+          this.optimizer.step();
+          this.optimizer.zeroGrad();
+          this.scheduler.step();
+          state.globalStep++;
+          result.steps++;
+          if (state.globalStep % o.logEvery === 0) {
+            this.metrics?.log({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
+            windowLoss = 0;
+            windowCount = 0;
+          }
+          const outOfTime = o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec;
+          if ((o.maxSteps !== undefined && state.globalStep >= o.maxSteps) || outOfTime) {
+            stop = true;
+            break;
+          }
+        }
+        bar?.update({ step: b + 1, total: batches.length, loss: lossSum / seen, acc: correct / seen, tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
+        await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
+      }
+      bar?.done();
+      const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
+      this.metrics?.log({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
+      if (this.data.validation) {
+        entry.validation = this.evaluateEncoded(this.data.validation);
+        this.metrics?.log({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
+        if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
+          state.bestMetric = entry.validation.accuracy;
+          state.bestEpoch = epoch;
+          best?.forEach((v) => v.dispose());
+          best = this.snapshotTrainable();
+        }
+      }
+      result.epochs.push(entry);
+      this.log(`epoch ${epoch}: train loss ${entry.trainLoss.toFixed(4)} acc ${(100 * entry.trainAccuracy).toFixed(2)}%` +
+        (entry.validation ? ` | validation loss ${entry.validation.loss.toFixed(4)} acc ${(100 * entry.validation.accuracy).toFixed(2)}%` : '') +
+        ` | ${entry.seconds.toFixed(1)} s`);
+      state.epoch = epoch;
+      state.scheduler = this.scheduler.stateDict();
+      if (checkpointDir) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, state);
+      this.writePlot();
+    }
+    result.bestEpoch = state.bestEpoch;
+    result.bestValidationAccuracy = state.bestMetric;
+    if (best && (o.restoreBest ?? true)) this.restoreSnapshot(best);
+    best?.forEach((v) => v.dispose());
+    if (this.data.test) {
+      result.test = this.evaluateEncoded(this.data.test);
+      this.metrics?.log({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy });
+    }
+    result.seconds = (Date.now() - started) / 1000;
+    result.tokensPerSec = tokensSeen / Math.max(1e-9, result.seconds);
+    this.writePlot();
+    return result;
+  }
+
+  /** One forward + backward on a batch of example indices; the caller steps the optimizer. */
+  private trainStep(indices: number[]): { loss: number; right: number; tokens: number } {
+    const o = this.opts;
+    return tidy(() => {
+      const batch = collate(this.data.train, indices, o.tokenizer.padTokenId, o.device);
+      const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
+      const logits = o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward();
+      const loss = F.crossEntropy(logits.float(), batch.labels);
+      (o.gradientAccumulation > 1 ? loss.div(o.gradientAccumulation) : loss).backward();
+      const right = logits.argmax(-1).eq(batch.labels).sum().item() as number;
+      return { loss: loss.item() as number, right, tokens: batch.tokens };
+    });
+  }
+
+  /** Loss and accuracy on examples (eval mode, no grad); the model's mode is restored afterwards. */
+  evaluate(examples: readonly TextExample[]): EvalResult {
+    return this.evaluateEncoded(encodeExamples(this.opts.tokenizer, examples, this.opts.maxLength));
+  }
+
+  private evaluateEncoded(data: EncodedExamples): EvalResult {
+    const o = this.opts;
+    const wasTraining = o.model.training;
+    o.model.eval();
+    const order = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
+    let lossSum = 0, correct = 0;
+    for (const chunk of sequentialBatches(order.length, o.evalBatchSize ?? o.batchSize * 2)) {
+      const idx = chunk.map((i) => order[i]);
+      noGrad(() => tidy(() => {
+        const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
+        const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
+        const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
+        lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
+        correct += logits.argmax(-1).eq(batch.labels).sum().item() as number;
+      }));
+    }
+    o.model.train(wasTraining);
+    return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), examples: order.length };
+  }
+
+  private snapshotTrainable(): Map<Tensor, Tensor> {
+    const snap = new Map<Tensor, Tensor>();
+    noGrad(() => {
+      for (const p of this.optimizer.paramGroups[0].params) snap.set(p, keep(p.detach().clone()));
+    });
+    return snap;
+  }
+
+  private restoreSnapshot(snap: Map<Tensor, Tensor>): void {
+    noGrad(() => snap.forEach((v, p) => p.copy_(v)));
+  }
+
+  private writePlot(): void {
+    if (!this.opts.outputDir || !this.metrics) return;
+    const file = path.join(this.opts.outputDir, 'metrics.svg');
+    writePlot(file, plotMetricsSvg(readMetrics(this.metrics.path), { title: 'torch-lora fine-tuning' }));
+  }
+}
