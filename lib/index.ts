@@ -22,3 +22,5 @@ export * from './train';
 export * from './tokenizer';
 export * as data from './data';
 export * from './recipes';
+export { resolveModelPath } from './io/hub';
+export * from './serving';

@@ -6,9 +6,10 @@ export class Sequential extends Module {
     super();
     modules.forEach((m, i) => this.registerModule(String(i), m));
   }
+  /** Runs every module in order; a module that appears twice (the same instance) runs twice, as in PyTorch. */
   forward(x: unknown): unknown {
     let out = x;
-    for (const m of this.children()) out = (m.forward as (a: unknown) => unknown)(out);
+    for (const m of this._modules.values()) if (m) out = (m.forward as (a: unknown) => unknown)(out);
     return out;
   }
   get length(): number {
@@ -35,7 +36,7 @@ export class ModuleList<M extends Module = Module> extends Module {
     return this.getSubmodule(String(i < 0 ? this._modules.size + i : i)) as M;
   }
   [Symbol.iterator](): Iterator<M> {
-    return (this.children() as Generator<M>)[Symbol.iterator]();
+    return ([...this._modules.values()].filter((m) => m !== null) as M[])[Symbol.iterator]();
   }
   forward(): never {
     throw new Error('ModuleList is a container and has no forward(); iterate over it');
@@ -65,7 +66,7 @@ export class ModuleDict<M extends Module = Module> extends Module {
     return [...this._modules.keys()];
   }
   entries(): [string, M][] {
-    return [...this.namedChildren()] as [string, M][];
+    return [...this._modules].filter(([, m]) => m !== null) as [string, M][];
   }
   get size(): number {
     return this._modules.size;

@@ -1,6 +1,8 @@
 // torch.nn.init: in-place initialisers, drawing from libtorch's generator exactly as PyTorch does.
 import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
+import { tidy } from '../scope';
+import { tensor } from '../creation';
 
 type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
@@ -56,17 +58,65 @@ export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
 }
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
-  const bound = Math.sqrt(3) * gain * Math.sqrt(2 / (fanIn + fanOut));
+  const std = gain * Math.sqrt(2 / (fanIn + fanOut));
+  const bound = Math.sqrt(3) * std; // the same rounding as PyTorch's
   return uniform_(t, -bound, bound);
 }
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
-/** N(mean, std) redrawn until inside [a, b], as used by Hugging Face's initialisers. */
+/**
+ * N(mean, std) truncated to [a, b], by PyTorch's inverse-CDF method (the same random draws: one uniform_ over the
+ * tensor): u ~ U(2Φ(α)−1, 2Φ(β)−1), x = mean + std·√2·erfinv(u), clamped to [a, b].
+ */
 export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
-  return noGrad(() => {
-    t.normal_(mean, std);
-    return t.clamp_(a, b);
-  });
+  return noGrad(() => tidy(() => {
+    const erf = (xs: Float64Array) => tensor(xs).erf().dataSync() as Float64Array;
+    const [ea, eb] = erf(Float64Array.of((a - mean) / std / Math.SQRT2, (b - mean) / std / Math.SQRT2));
+    const l = (1 + ea) / 2;
+    const u = (1 + eb) / 2;
+    t.uniform_(2 * l - 1, 2 * u - 1);
+    const y = t.double().dataSync() as Float64Array;
+    const x = erfinvApprox(y);
+    // Two Newton steps, as ATen's calc_erfinv does after its rational approximation.
+    for (let it = 0; it < 2; it++) {
+      const e = erf(x);
+      for (let i = 0; i < x.length; i++) {
+        if (!Number.isFinite(x[i])) continue;
+        x[i] -= (e[i] - y[i]) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-x[i] * x[i]));
+      }
+    }
+    const scale = std * Math.sqrt(2);
+    for (let i = 0; i < x.length; i++) x[i] = Math.min(Math.max(x[i] * scale + mean, a), b);
+    t.copy_(tensor(x).reshape(t.shape));
+    return t;
+  }));
+}
+
+/** The rational first approximation of erfinv in ATen's calc_erfinv (refined by Newton steps by the caller). */
+function erfinvApprox(y: Float64Array): Float64Array {
+  const A = [0.886226899, -1.645349621, 0.914624893, -0.140543331];
+  const B = [-2.118377725, 1.442710462, -0.329097515, 0.012229801];
+  const C = [-1.970840454, -1.624906493, 3.429567803, 1.641345311];
+  const D = [3.5438892, 1.6370678];
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    const abs = Math.abs(v);
+    if (abs > 1) out[i] = NaN;
+    else if (abs === 1) out[i] = v > 0 ? Infinity : -Infinity;
+    else if (abs <= 0.7) {
+      const z = v * v;
+      const num = ((A[3] * z + A[2]) * z + A[1]) * z + A[0];
+      const dem = (((B[3] * z + B[2]) * z + B[1]) * z + B[0]) * z + 1;
+      out[i] = (v * num) / dem;
+    } else {
+      const z = Math.sqrt(-Math.log((1 - abs) / 2));
+      const num = ((C[3] * z + C[2]) * z + C[1]) * z + C[0];
+      const dem = (D[1] * z + D[0]) * z + 1;
+      out[i] = (v < 0 ? -num : num) / dem;
+    }
+  }
+  return out;
 }

@@ -68,7 +68,7 @@ export class LayerNorm extends Module {
     return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
   extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')},), eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
+    return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
   }
 }
 
@@ -91,7 +91,7 @@ export class ReLU extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
   forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
-  extraRepr(): string { return this.approximate === 'none' ? '' : `approximate='${this.approximate}'`; }
+  extraRepr(): string { return `approximate='${this.approximate}'`; }
 }
 export class Tanh extends Module {
   forward(x: Tensor): Tensor { return x.tanh(); }
@@ -106,9 +106,29 @@ export class Identity extends Module {
   forward(x: Tensor): Tensor { return x; }
 }
 
-/** Python's float repr for the common cases (1e-12 → 1e-12, 0.1 → 0.1, 1 → 1.0). */
+/**
+ * Python's repr of a float (1e-12 → '1e-12', 1e-5 → '1e-05', 0.1 → '0.1', 1 → '1.0', 1e16 → '1e+16'): the shortest
+ * round-trip digits, in exponent form when the decimal point lies before the 4th digit after it or beyond the 16th.
+ */
 export function pyFloat(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
-  const s = String(v);
-  return s.replace(/e([+-])(\d)$/, 'e$10$2');
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  const sign = v < 0 || Object.is(v, -0) ? '-' : '';
+  if (v === 0) return `${sign}0.0`;
+  const [mantissa, expText] = Math.abs(v).toExponential().split('e');
+  const digits = mantissa.replace('.', '');
+  const exp = Number(expText);
+  const decpt = exp + 1; // digits d1 d2 ... with the decimal point after `decpt` of them
+  if (decpt <= -4 || decpt > 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+  if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+  return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+}
+
+/** Python's repr of a tuple of ints: (8,) or (2, 3). */
+export function pyTuple(values: number[]): string {
+  return `(${values.join(', ')}${values.length === 1 ? ',' : ''})`;
 }

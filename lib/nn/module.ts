@@ -13,6 +13,8 @@ export abstract class Module {
   protected readonly _parameters = new Map<string, Tensor | null>();
   protected readonly _buffers = new Map<string, Tensor | null>();
   protected readonly _modules = new Map<string, Module | null>();
+  /** Names of buffers registered with persistent=false: they are left out of the state dict. */
+  protected readonly _nonPersistentBuffers = new Set<string>();
 
   abstract forward(...args: never[]): unknown;
 
@@ -27,9 +29,12 @@ export abstract class Module {
     this.setProperty(name, t);
     return t as Tensor;
   }
-  registerBuffer(name: string, t: Tensor | null): Tensor {
+  /** Registers a buffer; a non-persistent one (persistent=false) is not part of the state dict, as in PyTorch. */
+  registerBuffer(name: string, t: Tensor | null, persistent = true): Tensor {
     if (t) keep(t);
     this._buffers.set(name, t);
+    if (persistent) this._nonPersistentBuffers.delete(name);
+    else this._nonPersistentBuffers.add(name);
     this.setProperty(name, t);
     return t as Tensor;
   }
@@ -69,8 +74,14 @@ export abstract class Module {
   }
 
   // ------------------------------------------------------------ traversal
+  /** Direct children; a module registered under several names is yielded once (under its first name), as in PyTorch. */
   *namedChildren(): Generator<[string, Module]> {
-    for (const [n, m] of this._modules) if (m) yield [n, m];
+    const seen = new Set<Module>();
+    for (const [n, m] of this._modules) {
+      if (!m || seen.has(m)) continue;
+      seen.add(m);
+      yield [n, m];
+    }
   }
   *children(): Generator<Module> {
     for (const [, m] of this.namedChildren()) yield m;
@@ -98,13 +109,19 @@ export abstract class Module {
   parameters(recurse = true): Tensor[] {
     return [...this.namedParameters('', recurse)].map(([, p]) => p);
   }
-  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
-    for (const [mp, m] of this.namedModules(prefix)) {
-      for (const [n, b] of m._buffers) if (b) yield [mp ? `${mp}.${n}` : n, b];
+  *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const mods: Iterable<[string, Module]> = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    for (const [mp, m] of mods) {
+      for (const [n, b] of m._buffers) {
+        if (!b || seen.has(b)) continue;
+        seen.add(b);
+        yield [mp ? `${mp}.${n}` : n, b];
+      }
     }
   }
-  buffers(): Tensor[] {
-    return [...this.namedBuffers()].map(([, b]) => b);
+  buffers(recurse = true): Tensor[] {
+    return [...this.namedBuffers('', recurse)].map(([, b]) => b);
   }
   /** Calls fn on every submodule (children first) and then on this module, like Module.apply. */
   apply(fn: (m: Module) => void): this {
@@ -121,24 +138,29 @@ export abstract class Module {
   eval(): this {
     return this.train(false);
   }
-  /** Moves or casts every parameter and buffer (floating dtypes only are cast, as in PyTorch). */
+  /**
+   * Moves or casts every parameter and buffer (floating dtypes only are cast, as in PyTorch). A tensor shared by
+   * several modules (tied weights) is converted once and stays shared. The parameters are new tensors: build the
+   * optimizer after calling this.
+   */
   to(target: string | DType | { device?: string; dtype?: DType }): this {
     const opts = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    const converted = new Map<Tensor, Tensor>();
+    const convert = (t: Tensor) => {
+      let out = converted.get(t);
+      if (!out) {
+        out = t.to({ device: opts.device, dtype: isFloatDType(t.dtype) ? opts.dtype : undefined });
+        converted.set(t, out);
+      }
+      return out;
+    };
     noGrad(() => {
       for (const m of this.modules()) {
-        for (const [n, p] of [...m._parameters]) {
-          if (!p) continue;
-          const moved = p.to({ device: opts.device, dtype: isFloatDType(p.dtype) ? opts.dtype : undefined });
-          m.replaceParameter(n, moved);
-        }
-        for (const [n, b] of [...m._buffers]) {
-          if (!b) continue;
-          const moved = b.to({ device: opts.device, dtype: isFloatDType(b.dtype) ? opts.dtype : undefined });
-          m.registerBuffer(n, moved);
-          b.dispose();
-        }
+        for (const [n, p] of [...m._parameters]) if (p) m.registerParameter(n, convert(p), p.requiresGrad);
+        for (const [n, b] of [...m._buffers]) if (b) m.registerBuffer(n, convert(b), !m._nonPersistentBuffers.has(n));
       }
     });
+    for (const [old, moved] of converted) if (old !== moved) old.dispose();
     return this;
   }
   zeroGrad(): void {
@@ -150,16 +172,25 @@ export abstract class Module {
   }
 
   // ------------------------------------------------------------ state dict
-  /** Parameters and buffers under PyTorch's dotted names. The values are the module's own tensors: do not dispose them. */
+  /**
+   * Parameters and persistent buffers under PyTorch's dotted names, in PyTorch's order (a module's own parameters,
+   * then its buffers, then each child's entries). As in PyTorch, a module or tensor registered under several names
+   * appears under each of them. The values are the module's own tensors: do not dispose them.
+   */
   stateDict(prefix = ''): StateDict {
     const out: StateDict = {};
-    for (const [mp, m] of this.namedModules(prefix)) {
+    const visit = (m: Module, mp: string) => {
       for (const [n, p] of m._parameters) if (p) out[mp ? `${mp}.${n}` : n] = p;
-      for (const [n, b] of m._buffers) if (b) out[mp ? `${mp}.${n}` : n] = b;
-    }
+      for (const [n, b] of m._buffers) if (b && !m._nonPersistentBuffers.has(n)) out[mp ? `${mp}.${n}` : n] = b;
+      for (const [n, c] of m._modules) if (c) visit(c, mp ? `${mp}.${n}` : n);
+    };
+    visit(this, prefix);
     return out;
   }
-  /** Copies tensors into this module's parameters and buffers, checking shapes; strict mode throws on missing or unexpected keys. */
+  /**
+   * Copies tensors into this module's parameters and buffers, checking shapes; strict mode throws on missing or
+   * unexpected keys, with PyTorch's message. Nothing is copied when it throws.
+   */
   loadStateDict(sd: StateDict | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
     const source = sd instanceof Map ? sd : new Map(Object.entries(sd));
@@ -168,8 +199,8 @@ export abstract class Module {
     const unexpectedKeys = [...source.keys()].filter((k) => !(k in own));
     const errors: string[] = [];
     if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      if (missingKeys.length) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
-      if (unexpectedKeys.length) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+      if (missingKeys.length) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+      if (unexpectedKeys.length) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
     }
     for (const [k, target] of Object.entries(own)) {
       const src = source.get(k);
@@ -177,7 +208,7 @@ export abstract class Module {
       const a = target.shape;
       const b = src.shape;
       if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-        errors.push(`size mismatch for ${k}: copying a param with shape [${b}] from checkpoint, the shape in current model is [${a}].`);
+        errors.push(`size mismatch for ${k}: copying a param with shape ${torchSize(b)} from checkpoint, the shape in current model is ${torchSize(a)}.`);
       }
     }
     if (errors.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
@@ -195,15 +226,22 @@ export abstract class Module {
   extraRepr(): string {
     return '';
   }
+  /** The same text as PyTorch's repr(module) / print(model). */
   toString(): string {
-    const lines: string[] = [];
-    for (const [n, m] of this.namedChildren()) {
-      const child = m.toString().split('\n').join('\n  ');
-      lines.push(`  (${n}): ${child}`);
-    }
     const extra = this.extraRepr();
-    if (lines.length === 0) return `${this.constructor.name}(${extra})`;
-    return `${this.constructor.name}(${extra ? `\n  ${extra}` : ''}\n${lines.join('\n')}\n)`;
+    const extraLines = extra ? extra.split('\n') : [];
+    const childLines: string[] = [];
+    for (const [n, m] of this._modules) {
+      const child = (m ? m.toString() : 'None').split('\n').join('\n  ');
+      childLines.push(`(${n}): ${child}`);
+    }
+    const lines = [...extraLines, ...childLines];
+    let out = `${this.constructor.name}(`;
+    if (lines.length) {
+      if (extraLines.length === 1 && childLines.length === 0) out += extraLines[0];
+      else out += `\n  ${lines.join('\n  ')}\n`;
+    }
+    return `${out})`;
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
@@ -215,5 +253,6 @@ export abstract class Module {
   }
 }
 
+const torchSize = (shape: number[]) => `torch.Size([${shape.join(', ')}])`;
 const isDevice = (s: string) => s === 'cpu' || s.startsWith('cuda') || s === 'meta';
 const isFloatDType = (d: DType) => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';

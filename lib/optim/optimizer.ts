@@ -79,7 +79,11 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
     for (const [id, s] of Object.entries(sd.state)) {
       const p = params[Number(id)];
       const copy: Record<string, Tensor | number> = {};
-      for (const [k, v] of Object.entries(fromSnakeCase(s))) copy[k] = v instanceof Tensor ? this.stateTensor(v.clone()) : (v as number);
+      for (const [k, v] of Object.entries(fromSnakeCase(s))) {
+        // torch ≥ 1.12 saves Adam's step as a 0-dim tensor; ours is a number.
+        if (k === 'step' && v instanceof Tensor) copy[k] = Number(v.item());
+        else copy[k] = v instanceof Tensor ? this.stateTensor(v.clone()) : (v as number);
+      }
       this.state.set(p, copy as S);
     }
   }

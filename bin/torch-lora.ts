@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// The command line: `npx torch-lora finetune ...` with the switches of Raschka's LoRA experiments.
+import * as path from 'path';
+import { parseArgs } from 'util';
+import {
+  AutoTokenizer, DistilBertForSequenceClassification, finetune, loadTextDataset, loadAdapter, backend, cuda, noGrad, tidy, tensor, Method,
+} from '../lib';
+
+const HELP = `torch-lora — LoRA fine-tuning of Hugging Face DistilBERT from Node.js
+
+Usage:
+  torch-lora finetune --model <dir|hub id> --data <imdb.tar.gz|aclImdb|sst2 dir|file.csv|file.jsonl> [options]
+  torch-lora predict  --model <dir|hub id> [--adapter <dir>] "text" ["text" ...]
+
+Fine-tuning method (default: LoRA on query and value):
+  --lora-query --lora-key --lora-value --lora-projection --lora-mlp --lora-head
+                        which Linear layers get LoRA adapters (Raschka's switches; none given = query + value)
+  --rank <r>            LoRA rank (default 8)
+  --alpha <a>           LoRA alpha (default 16); the update is alpha * x A B (Raschka) unless --scaling is set
+  --scaling <alpha|alpha/r|rslora>
+  --train-head          also train pre_classifier and classifier fully (PEFT's modules_to_save)
+  --train-last-layers   baseline: only pre_classifier and classifier train
+  --full                full fine-tuning: every weight trains
+Data and training:
+  --text-column, --label-column   for CSV/JSONL/TSV
+  --train-size, --val-size, --test-size   subsample each split (class-balanced, seeded)
+  --epochs (3) --batch-size (16) --lr (5e-4) --weight-decay (0.01) --warmup-ratio (0) --max-length (256)
+  --grad-accum (1) --seed (123) --device (cpu|cuda[:N]) --bf16 --threads N --time-budget SECONDS --resume
+  --output <dir>        metrics.jsonl, metrics.svg, checkpoint/, adapter/ (default runs/<dataset>-<method>)
+`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
+  const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
+  const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
+    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'output'];
+  const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
+}
+
+const num = (v: Values, k: string, d?: number): number | undefined => {
+  if (v[k] === undefined) return d;
+  const n = Number(v[k]);
+  if (!Number.isFinite(n)) throw new Error(`--${k} must be a number, got '${v[k]}'`);
+  return n;
+};
+
+async function finetuneCommand(v: Values): Promise<void> {
+  if (!v.model || !v.data) throw new Error('finetune needs --model and --data (see --help)');
+  if (v.threads) backend.setNumThreads(num(v, 'threads')!);
+  const device = (v.device as string) ?? 'cpu';
+  if (device.startsWith('cuda') && !cuda.isAvailable()) throw new Error(`--device ${device}: CUDA is not available in this build of libtorch`);
+  const method: Method = v.full ? 'full' : v['train-last-layers'] ? 'last-layers' : 'lora';
+  const anyLora = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head'].some((k) => v[k]);
+  const lora = {
+    query: anyLora ? !!v['lora-query'] : true, key: !!v['lora-key'], value: anyLora ? !!v['lora-value'] : true,
+    projection: !!v['lora-projection'], mlp: !!v['lora-mlp'], head: !!v['lora-head'],
+    rank: num(v, 'rank', 8), alpha: num(v, 'alpha', 16), scaling: (v.scaling as 'alpha' | 'alpha/r' | 'rslora') ?? 'alpha', trainHead: !!v['train-head'],
+  };
+  const seed = num(v, 'seed', 123)!;
+  const data = await loadTextDataset(v.data as string, {
+    textColumn: v['text-column'] as string, labelColumn: v['label-column'] as string, seed,
+    trainSize: num(v, 'train-size'), validationSize: num(v, 'val-size'), testSize: num(v, 'test-size'),
+  });
+  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, { numLabels: data.labels.length, ignoreMismatchedSizes: true, device });
+  const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, v.model as string));
+  const output = (v.output as string) ?? path.join('runs', `${data.name}-${method}`);
+  console.log(`data: ${data.name} — train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}; labels ${data.labels.join(', ')}`);
+  const result = await finetune({
+    model, tokenizer, method, lora, train: data.train, validation: data.validation, test: data.test,
+    epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
+    warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1), seed,
+    device, mixedPrecision: v.bf16 ? 'bf16' : null, timeBudgetSec: num(v, 'time-budget'), resume: !!v.resume, outputDir: output,
+    baseModelName: v.model as string,
+  });
+  console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
+  const last = result.epochs[result.epochs.length - 1];
+  console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%`);
+  console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
+}
+
+function modelDir(model: { loadingInfo?: { files: string[] } }, fallback: string): string {
+  const f = model.loadingInfo?.files[0];
+  return f ? path.dirname(f) : fallback;
+}
+
+async function predictCommand(v: Values, texts: string[]): Promise<void> {
+  if (!v.model) throw new Error('predict needs --model');
+  if (texts.length === 0) throw new Error('predict needs at least one text');
+  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string);
+  if (v.adapter) loadAdapter(model, v.adapter as string);
+  const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, v.model as string));
+  const enc = tokenizer.encodeBatch(texts, { maxLength: 512, truncation: true });
+  const probs = noGrad(() => tidy(() => model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.softmax(-1).toArray())) as number[][];
+  const names = model.config.id2label;
+  texts.forEach((t, i) => {
+    const best = probs[i].indexOf(Math.max(...probs[i]));
+    console.log(`${names[best] ?? best}\t${probs[i][best].toFixed(4)}\t${t}`);
+  });
+}
+
+async function main(): Promise<void> {
+  const { command, values, positionals } = parse(process.argv.slice(2));
+  if (values.help || command === 'help') {
+    console.log(HELP);
+    return;
+  }
+  if (command === 'finetune') await finetuneCommand(values);
+  else if (command === 'predict') await predictCommand(values, positionals);
+  else throw new Error(`unknown command '${command}' (try --help)`);
+}
+
+main().catch((e: Error) => {
+  console.error(`torch-lora: ${e.message}`);
+  process.exitCode = 1;
+});
