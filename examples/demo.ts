@@ -39,7 +39,7 @@ async function findPretrained(): Promise<string | null> {
 }
 
 // A small DistilBERT (same architecture and vocabulary, fewer and narrower layers) pretrained on IMDb's training texts.
-const SMALL = { dim: 256, n_layers: 3, n_heads: 4, hidden_dim: 1024, dropout: 0.1, attention_dropout: 0.1, seq_classif_dropout: 0.1 };
+const SMALL = { dim: 128, n_layers: 2, n_heads: 2, hidden_dim: 512, dropout: 0.1, attention_dropout: 0.1, seq_classif_dropout: 0.1 };
 
 async function smallPretrained(tokenizerDir: string, texts: string[], seconds: number): Promise<string> {
   const dir = path.join(cacheRoot, `mlm-imdb-d${SMALL.dim}-l${SMALL.n_layers}-${Math.round(seconds)}s`);
@@ -64,7 +64,7 @@ interface Row { method: string; result: FinetuneResult }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (args.threads) backend.setNumThreads(Number(args.threads));
+  backend.setNumThreads(Number(args.threads ?? os.cpus().length));
   const dataPath = args.data ?? path.join(SHARED, 'data', 'aclImdb_v1.tar.gz');
   const pretrained = await findPretrained();
   let modelDir: string;

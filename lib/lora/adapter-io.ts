@@ -187,8 +187,26 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   }
   const missing = [...weights.keys()].filter((k) => k.includes('.lora_A.') && !adapted.some((n) => k === `${KEY_PREFIX}${n}.lora_A.weight`));
   if (missing.length) throw new Error(`${weightsFile}: no matching Linear module for ${missing.slice(0, 5).join(', ')}`);
-  for (const name of config.modules_to_save ?? []) loadSavedModule(model, name, weights, weightsFile, opts.isTrainable ?? false);
+  for (const [name, m] of savedModules(model, config.modules_to_save ?? [], weights, weightsFile)) {
+    for (const [pn, p] of m.namedParameters()) {
+      copyInto(p, weights, `${KEY_PREFIX}${name}.${pn}`, false);
+      p.requiresGrad_(opts.isTrainable ?? false);
+    }
+  }
   return adapted;
+}
+
+/**
+ * The modules whose full weights the adapter in `dir` carries (PEFT's modules_to_save) and loadAdapter copies into the
+ * model, by dotted name. See savedModules for PEFT's matching rule (which, for DistilBERT, includes pre_classifier when
+ * modules_to_save lists 'classifier').
+ */
+export function adapterSavedModules(model: Module, dir: string): string[] {
+  const config = readAdapterConfig(dir);
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
+  if (!fs.existsSync(weightsFile)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS}`);
+  const weights = stripAdapterName(readSafetensors(weightsFile).tensors, DEFAULT_ADAPTER);
+  return savedModules(model, config.modules_to_save ?? [], weights, weightsFile).map(([n]) => n);
 }
 
 // PEFT writes keys without the adapter name; accept files that kept it ('lora_A.default.weight').
@@ -201,9 +219,19 @@ function stripAdapterName(tensors: Map<string, RawTensor>, adapterName: string):
   return out;
 }
 
+// PEFT's lookup: the first key that, as a regular expression, matches the whole module name or a dotted suffix of it
+// (re.match(rf'(.*\.)?({key})$', name)); a key that is not a valid JS RegExp is compared literally.
 function patternValue(pattern: Record<string, number> | undefined, name: string): number | undefined {
   if (!pattern) return undefined;
-  for (const [k, v] of Object.entries(pattern)) if (name === k || name.endsWith('.' + k)) return v;
+  for (const [k, v] of Object.entries(pattern)) {
+    let re: RegExp | null = null;
+    try {
+      re = new RegExp(`^(?:.*\\.)?(?:${k})$`);
+    } catch {
+      re = null;
+    }
+    if (re ? re.test(name) : name === k || name.endsWith('.' + k)) return v;
+  }
   return undefined;
 }
 
@@ -221,14 +249,24 @@ function copyInto(target: import('../tensor').Tensor, weights: Map<string, RawTe
   }));
 }
 
-function loadSavedModule(model: Module, name: string, weights: Map<string, RawTensor>, file: string, trainable: boolean): void {
-  const matches = [...model.namedModules()].filter(([n, m]) => n && matchesTarget([name], n, m));
-  for (const [n, m] of matches) {
-    for (const [pn, p] of m.namedParameters()) {
-      const key = `${KEY_PREFIX}${n}.${pn}`;
-      if (!weights.has(key)) throw new Error(`${file}: modules_to_save lists '${name}' but '${key}' is missing`);
-      copyInto(p, weights, key, false);
-      p.requiresGrad_(trainable);
+// PEFT (0.13 and earlier at least) wraps every module whose name ends with a modules_to_save entry, with no dot
+// boundary ('classifier' also wraps, trains and saves DistilBERT's 'pre_classifier'), and for SEQ_CLS it appends
+// 'classifier' and 'score' to the list. So: a module named by an entry (exactly or as a dotted suffix) must have its
+// weights in the file; a module matched only by PEFT's plain suffix rule is loaded when the file has its weights.
+function savedModules(model: Module, entries: string[], weights: Map<string, RawTensor>, file: string): [string, Module][] {
+  const out: [string, Module][] = [];
+  if (entries.length === 0) return out;
+  for (const [n, m] of model.namedModules()) {
+    if (!n || !entries.some((e) => n.endsWith(e))) continue;
+    const keys = [...m.namedParameters()].map(([pn]) => `${KEY_PREFIX}${n}.${pn}`);
+    if (keys.length === 0) continue;
+    const present = keys.filter((k) => weights.has(k));
+    const named = matchesTarget(entries, n, m);
+    if (present.length === keys.length) out.push([n, m]);
+    else if (named || present.length > 0) {
+      const entry = entries.find((e) => n.endsWith(e));
+      throw new Error(`${file}: modules_to_save lists '${entry}' but '${keys.find((k) => !weights.has(k))}' is missing`);
     }
   }
+  return out;
 }
