@@ -233,7 +233,7 @@ export class Trainer {
   private snapshotTrainable(): Map<Tensor, Tensor> {
     const snap = new Map<Tensor, Tensor>();
     noGrad(() => {
-      for (const p of this.optimizer.paramGroups[0].params) snap.set(p, keep(p.detach().clone()));
+      for (const p of this.optimizer.paramGroups[0].params) snap.set(p, tidy(() => keep(p.detach().clone())));
     });
     return snap;
   }

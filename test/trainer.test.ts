@@ -1,0 +1,150 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync, spawnSync } from 'child_process';
+import {
+  DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset,
+  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets,
+} from '../lib';
+import { TINY_MODEL, SHARED } from './helpers/paths';
+
+const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
+const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);
+const sst2 = datasets.loadSst2(path.join(SHARED, 'data', 'sst2'));
+const small = (n: number, seed: number) => datasets.subsample(sst2.train, n, seed);
+const quiet = { progress: false, log: () => undefined };
+
+describe('Trainer', () => {
+  it('trains, evaluates, logs metrics and a plot, checkpoints, and resumes from the checkpoint', async () => {
+    const out = tmp('trainer-');
+    manualSeed(0);
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    prepareModel(model, 'lora', { rank: 4, alpha: 8, trainHead: true });
+    const opts = { model, tokenizer, train: small(96, 1), validation: small(32, 2), test: small(32, 3), batchSize: 16, maxLength: 64, lr: 5e-3, outputDir: out, logEvery: 2, ...quiet };
+    const first = await new Trainer({ ...opts, epochs: 1 }).train();
+    expect(first.epochs).toHaveLength(1);
+    expect(first.steps).toBe(6);
+    expect(first.test!.examples).toBe(32);
+    expect(first.bestEpoch).toBe(1);
+    for (const f of ['metrics.jsonl', 'metrics.svg', 'checkpoint/trainer_state.json', 'checkpoint/trainable.safetensors', 'checkpoint/optimizer.safetensors']) {
+      expect(fs.existsSync(path.join(out, f))).toBe(true);
+    }
+    const records = readMetrics(path.join(out, 'metrics.jsonl'));
+    expect(records.some((r) => r.split === 'validation' && typeof r.accuracy === 'number')).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'metrics.svg'), 'utf8')).toMatch(/^<svg/);
+
+    const resumed = await new Trainer({ ...opts, epochs: 2, resume: true }).train();
+    expect(resumed.epochs.map((e) => e.epoch)).toEqual([2]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'))).toMatchObject({ epoch: 2, globalStep: 12 });
+  });
+
+  it('learns a learnable task and holds memory flat across epochs', async () => {
+    // Sentences that say "good" are positive and "bad" negative: the tiny model must fit this quickly.
+    const words = ['film', 'plot', 'actor', 'scene', 'music', 'story', 'ending', 'cast'];
+    const make = (n: number, seed: number) => Array.from({ length: n }, (_, i) => {
+      const w = words[(i * 7 + seed) % words.length];
+      return i % 2 ? { text: `the ${w} was good , really good`, label: 1 } : { text: `the ${w} was bad , really bad`, label: 0 };
+    });
+    manualSeed(1);
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    prepareModel(model, 'full');
+    const trainer = new Trainer({ model, tokenizer, train: make(64, 0), validation: make(16, 3), epochs: 4, batchSize: 8, lr: 3e-3, maxLength: 16, ...quiet });
+    const before = memory().numTensors;
+    const r = await trainer.train();
+    expect(r.bestValidationAccuracy).toBe(1);
+    // What stays is AdamW's two moments per parameter; nothing per step or per epoch.
+    expect(memory().numTensors - before).toBe(2 * model.parameters().length);
+  });
+
+  it('refuses a model with nothing to train', async () => {
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    model.requiresGrad_(false);
+    expect(() => new Trainer({ model, tokenizer, train: small(8, 1) })).toThrow(/no trainable parameters/);
+  });
+
+  it('finetune() writes a PEFT adapter for LoRA and reports parameter counts', async () => {
+    const out = tmp('finetune-');
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    const r = await finetune({ model, tokenizer, method: 'lora', lora: { rank: 2, alpha: 4 }, train: small(32, 4), epochs: 1, batchSize: 16, maxLength: 32, outputDir: out, ...quiet });
+    expect(r.trainable).toBe(4 * 2 * (32 + 32));
+    expect(fs.existsSync(path.join(out, 'adapter', 'adapter_config.json'))).toBe(true);
+  });
+});
+
+describe('masked-language-model pretraining', () => {
+  const opts = { maskTokenId: 103, vocabSize: 30522, specialIds: new Set([0, 101, 102]) };
+
+  it('masks 15% of ordinary tokens, 80/10/10 mask/random/keep, never special tokens', () => {
+    const n = 200_000;
+    const ids = Int32Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 101 : i % 50 === 49 ? 102 : 1000 + (i % 997)));
+    const { inputs, labels } = maskTokens(ids, opts, datasets.mulberry32(3));
+    let chosen = 0, masked = 0, kept = 0, special = 0, touchedUnchosen = 0;
+    for (let i = 0; i < n; i++) {
+      if (labels[i] === -100) {
+        if (inputs[i] !== ids[i]) touchedUnchosen++;
+        continue;
+      }
+      chosen++;
+      if (opts.specialIds.has(ids[i])) special++;
+      if (inputs[i] === 103) masked++;
+      else if (inputs[i] === ids[i]) kept++;
+    }
+    const ordinary = n - (2 * n) / 50;
+    expect(special).toBe(0);
+    expect(touchedUnchosen).toBe(0);
+    expect(chosen / ordinary).toBeCloseTo(0.15, 2);
+    expect(masked / chosen).toBeCloseTo(0.8, 1);
+    expect(kept / chosen).toBeGreaterThan(0.08); // 10% kept, plus the rare random draw of the same token
+    expect(kept / chosen).toBeLessThan(0.12);
+  });
+
+  it('computes the loss at chosen positions only, equal to the full head with ignore_index', () => {
+    const mlm = DistilBertForMaskedLM.random({ dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 }, 5);
+    mlm.eval();
+    noGrad(() => tidy(() => {
+      const ids = tensor([[101, 2000, 103, 2003, 102], [101, 103, 2010, 102, 0]], { dtype: 'int64' });
+      const mask = tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], { dtype: 'int64' });
+      const labels = tensor([[-100, -100, 2001, -100, -100], [-100, 2500, -100, -100, -100]], { dtype: 'int64' });
+      const full = mlm.forward(ids, mask, labels).loss!.item() as number;
+      const fast = maskedLmLoss(mlm, ids, mask, labels.view(-1)).item() as number;
+      expect(Math.abs(full - fast)).toBeLessThan(1e-5);
+    }));
+  });
+
+  it('lowers the MLM loss on repeated text', async () => {
+    const mlm = DistilBertForMaskedLM.random({ dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 }, 6);
+    const texts = Array.from({ length: 64 }, () => 'the movie was a wonderful story about love and music');
+    const r = await pretrainMlm({ model: mlm, tokenizer, texts, batchSize: 8, lr: 1e-2, maxLength: 16, progress: false, seed: 1 });
+    expect(r.steps).toBe(8);
+    expect(r.lastLoss).toBeLessThan(r.firstLoss);
+  });
+});
+
+describe('datasets for the pipeline and the CLI', () => {
+  it("loads IMDb with Raschka's split, subsampled", async () => {
+    const d = await loadTextDataset(path.join(SHARED, 'data', 'aclImdb_v1.tar.gz'), { trainSize: 100, validationSize: 20, testSize: 40 });
+    expect([d.train.length, d.validation.length, d.test.length]).toEqual([100, 20, 40]);
+    expect(d.labels).toEqual(['neg', 'pos']);
+  });
+
+  it('runs `torch-lora finetune` end to end and fails clearly on bad input', () => {
+    const repo = path.resolve(__dirname, '..');
+    execFileSync('node', ['scripts/bootstrap.js', '--quiet'], { cwd: repo });
+    const out = tmp('cli-');
+    const cli = path.join(repo, 'dist', 'bin', 'torch-lora.js');
+    const stdout = execFileSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', path.join(SHARED, 'data', 'sst2'), '--train-size', '48',
+      '--val-size', '16', '--test-size', '16', '--epochs', '1', '--max-length', '32', '--lora-query', '--lora-value', '--rank', '2', '--output', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(stdout).toMatch(/trainable parameters: 512 of/);
+    expect(stdout).toMatch(/test \d+\.\d+%/);
+    expect(fs.existsSync(path.join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    const predicted = execFileSync('node', [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(out, 'adapter'), 'a fine film'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(predicted).toMatch(/^LABEL_[01]\t0\.\d{4}\ta fine film/);
+    const bad = spawnSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', '/nonexistent.csv'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/torch-lora: /);
+  });
+});
+
+it('AutoTokenizer reads the base tokenizer files', () => {
+  expect(AutoTokenizer.fromPretrained(path.join(SHARED, 'models', 'distilbert-base-uncased')).vocabSize).toBe(30522);
+});
