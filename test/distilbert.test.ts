@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DistilBertForSequenceClassification, DistilBertModel, DistilBertForMaskedLM, tensor, noGrad, tidy } from '../lib';
+import { DistilBertForSequenceClassification, DistilBertModel, DistilBertForMaskedLM, tensor, noGrad, tidy, nn } from '../lib';
 import { TINY_MODEL, fixture } from './helpers/paths';
 import { maxAbsDiff } from './helpers/compare';
 
@@ -66,6 +66,26 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
       expect(maxAbsDiff(again.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(1e-4);
     }));
   });
+
+  for (const dtype of ['float16', 'bfloat16'] as const) {
+    it(`loads a ${dtype} checkpoint, into float32 or kept in ${dtype}`, async () => {
+      const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${dtype}-`));
+      model.to(dtype).savePretrained(dir);
+      const header = fs.readFileSync(path.join(dir, 'model.safetensors')).subarray(8, 400).toString();
+      expect(header).toContain(dtype === 'float16' ? '"F16"' : '"BF16"');
+      const widened = await DistilBertForSequenceClassification.fromPretrained(dir);
+      expect((widened.getSubmodule('classifier') as nn.Linear).weight.dtype).toBe('float32');
+      const kept = await DistilBertForSequenceClassification.fromPretrained(dir, { dtype });
+      expect((kept.getSubmodule('classifier') as nn.Linear).weight.dtype).toBe(dtype);
+      noGrad(() => tidy(() => {
+        const ids = tensor(expected.input_ids, { dtype: 'int64' });
+        const mask = tensor(expected.attention_mask, { dtype: 'int64' });
+        // Rounding every weight to 16 bits moves the logits a little, not more.
+        expect(maxAbsDiff(widened.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(dtype === 'float16' ? 5e-3 : 3e-2);
+      }));
+    });
+  }
 
   it('explains a folder without weights or config', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'empty-'));

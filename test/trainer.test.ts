@@ -26,7 +26,7 @@ describe('Trainer', () => {
     expect(first.steps).toBe(6);
     expect(first.test!.examples).toBe(32);
     expect(first.bestEpoch).toBe(1);
-    for (const f of ['metrics.jsonl', 'metrics.svg', 'checkpoint/trainer_state.json', 'checkpoint/trainable.safetensors', 'checkpoint/optimizer.safetensors']) {
+    for (const f of ['metrics.jsonl', 'metrics.svg', 'checkpoint/trainer_state.json', 'checkpoint/trainable.safetensors', 'checkpoint/optimizer.safetensors', 'best/trainable.safetensors', 'best/best.json']) {
       expect(fs.existsSync(path.join(out, f))).toBe(true);
     }
     const records = readMetrics(path.join(out, 'metrics.jsonl'));

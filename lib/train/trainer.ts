@@ -1,6 +1,9 @@
 // The fine-tuning loop for sequence classification: length-bucketed batches, AdamW with warm-up and decay, gradient
 // accumulation and clipping, evaluation each epoch, best-weights keeping, resumable checkpoints, metrics and a plot.
+import * as fs from 'fs';
 import * as path from 'path';
+import { writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { tensorToRaw } from '../io/tensor-bridge';
 import { Tensor } from '../tensor';
 import { keep, tidy } from '../scope';
 import { noGrad, autocast } from '../autograd';
@@ -106,7 +109,7 @@ export class Trainer {
 
     let state: TrainerState = { epoch: 0, globalStep: 0, bestMetric: null, bestEpoch: null };
     const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
-    if (o.resume && checkpointDir && require('fs').existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
+    if (o.resume && checkpointDir && fs.existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
       this.log(`resumed from ${checkpointDir} after epoch ${state.epoch} (step ${state.globalStep})`);
@@ -166,6 +169,7 @@ export class Trainer {
           state.bestEpoch = epoch;
           best?.forEach((v) => v.dispose());
           best = this.snapshotTrainable();
+          if (o.outputDir) this.saveBest(path.join(o.outputDir, 'best'), epoch, entry.validation);
         }
       }
       result.epochs.push(entry);
@@ -236,6 +240,15 @@ export class Trainer {
       for (const p of this.optimizer.paramGroups[0].params) snap.set(p, tidy(() => keep(p.detach().clone())));
     });
     return snap;
+  }
+
+  /** The best weights so far on disk: every trainable tensor by name, plus which epoch and score they come from. */
+  private saveBest(dir: string, epoch: number, validation: EvalResult): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const weights = new Map<string, RawTensor>();
+    for (const [n, p] of this.opts.model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
+    writeSafetensors(path.join(dir, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
+    writeFileAtomic(path.join(dir, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
   }
 
   private restoreSnapshot(snap: Map<Tensor, Tensor>): void {
