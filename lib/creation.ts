@@ -16,7 +16,8 @@ const shapeOf = (s: number | Shape) => (typeof s === 'number' ? [s] : s);
  * torch.tensor: from nested arrays, a TypedArray or a scalar. Numbers default to float32 (JavaScript cannot tell
  * 1 from 1.0), booleans to bool, bigints to int64; a TypedArray keeps its own dtype unless one is given.
  */
-export function tensor(data: NestedArray | ArrayBufferView | bigint[], opts: TensorOptions = {}): Tensor {
+type NestedBigInts = bigint | NestedBigInts[];
+export function tensor(data: NestedArray | ArrayBufferView | NestedBigInts[], opts: TensorOptions = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const src = dtypeOfTypedArray(data);
     const t = wrap(N.fromBuffer(data, [(data as unknown as { length: number }).length], dtypeCode(src), 'cpu', false));
@@ -28,9 +29,12 @@ export function tensor(data: NestedArray | ArrayBufferView | bigint[], opts: Ten
   const first = flat[0];
   const inferred: DType = typeof first === 'boolean' ? 'bool' : typeof first === 'bigint' ? 'int64' : 'float32';
   const dtype = opts.dtype ?? inferred;
-  const buf = packValues(flat, inferred);
-  const t = wrap(N.fromBuffer(buf, shape, dtypeCode(inferred), 'cpu', false));
-  return finish(t, inferred, { ...opts, dtype });
+  // Numbers meant for another dtype than float32 (float64, int64, ...) are packed as float64, so that they are
+  // not first rounded to float32 (torch.tensor([0.1], dtype=torch.float64) is exactly 0.1).
+  const packed: DType = inferred === 'float32' && dtype !== 'float32' ? 'float64' : inferred;
+  const buf = packValues(flat, packed);
+  const t = wrap(N.fromBuffer(buf, shape, dtypeCode(packed), 'cpu', false));
+  return finish(t, packed, { ...opts, dtype });
 }
 
 function finish(t: Tensor, src: DType, opts: TensorOptions): Tensor {
@@ -45,6 +49,8 @@ function finish(t: Tensor, src: DType, opts: TensorOptions): Tensor {
 
 function flattenNested(value: unknown, depth: number, shape: number[], out: unknown[]): void {
   if (Array.isArray(value)) {
+    // Elements already seen at this depth (out.length > 0 with shape.length === depth) were scalars: [1, [2]].
+    if (shape.length === depth && out.length > 0) throw new Error(`tensor: ragged nested array (a sequence where a scalar was expected at dim ${depth})`);
     if (shape.length === depth) shape.push(value.length);
     else if (shape[depth] !== value.length) throw new Error(`tensor: expected a sequence of length ${shape[depth]} at dim ${depth} (got ${value.length})`);
     for (const v of value) flattenNested(v, depth + 1, shape, out);
@@ -60,6 +66,7 @@ function flattenNested(value: unknown, depth: number, shape: number[], out: unkn
 function packValues(values: unknown[], dtype: DType): ArrayBufferView {
   if (dtype === 'bool') return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
   if (dtype === 'int64') return BigInt64Array.from(values as bigint[], (v) => BigInt(v));
+  if (dtype === 'float64') return Float64Array.from(values as number[]);
   return Float32Array.from(values as number[]);
 }
 

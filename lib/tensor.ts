@@ -8,6 +8,10 @@ export type Shape = number[];
 export type Scalar = number | boolean;
 export type NestedArray = number | boolean | NestedArray[];
 
+// `using t = ...` needs Symbol.dispose: Node 18.18+/20+ define it, older runtimes and jest's vm contexts do not.
+// Without this the method below would be installed under the key "undefined".
+(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('nodejs.dispose');
+
 // Handles are plain integers; a disposed tensor's handle is -1, which the native side reports as disposed.
 export class Tensor {
   /** @internal */ _h: number;
@@ -62,11 +66,11 @@ export class Tensor {
     const h = N.grad(this._h);
     return h === null ? null : wrap(h);
   }
-  set grad(g: Tensor | null) { N.setGrad(this._h, g === null ? -1 : g._h); }
+  set grad(g: Tensor | null) { N.setGrad(this._h, g === null ? -1 : arg(g)); }
   /** Whether .grad is set, without making a handle for it. */
   get hasGrad(): boolean { return N.hasGrad(this._h); }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    N.backward(this._h, gradient ? gradient._h : -1, opts.retainGraph, opts.createGraph ?? false);
+    N.backward(this._h, gradient ? arg(gradient) : -1, opts.retainGraph, opts.createGraph ?? false);
   }
   retainGrad(): this { N.retainGrad(this._h); return this; }
   detach(): Tensor { return wrap(N.detach(this._h)); }
@@ -78,7 +82,14 @@ export class Tensor {
     let device: string | undefined;
     if (typeof target === 'string') {
       if (isDeviceString(target)) device = target;
-      else dtype = target as DType;
+      else {
+        try {
+          dtypeCode(target);
+        } catch {
+          throw new TypeError(`to: '${target}' is neither a dtype (float32, float64, float16, bfloat16, int64, ...) nor a device (cpu, cuda, cuda:N)`);
+        }
+        dtype = target as DType;
+      }
     } else ({ dtype, device } = target);
     return wrap(N.to(this._h, dtype ? dtypeCode(dtype) : -1, device ?? null, opts.copy ?? false));
   }
@@ -107,7 +118,7 @@ export class Tensor {
     return nest(values, this.shape);
   }
   tolist(): NestedArray { return this.toArray(); }
-  toString(): string { return formatTensor(this); }
+  toString(): string { return this._h < 0 ? 'Tensor(disposed)' : formatTensor(this); }
   [Symbol.for('nodejs.util.inspect.custom')](): string { return this._h < 0 ? 'Tensor(disposed)' : formatTensor(this); }
 
   // ------------------------------------------------------------ arithmetic (tensor or scalar, broadcasting)
@@ -329,7 +340,11 @@ export function wrap(h: number): Tensor {
 
 /** @internal The handle of a tensor argument, with a clear error for anything else. */
 export function arg(t: unknown): number {
-  if (t instanceof Tensor) return t._h;
+  if (t instanceof Tensor) {
+    // A disposed handle is -1, which the native side would read as "no tensor" where an argument is optional.
+    if (t._h < 0) throw new Error('expected a Tensor, got one that has been disposed');
+    return t._h;
+  }
   throw new TypeError(`expected a Tensor, got ${t === null ? 'null' : Array.isArray(t) ? 'an array' : typeof t}`);
 }
 
@@ -362,7 +377,7 @@ export function where(condition: Tensor, a: Tensor | Scalar, b: Tensor | Scalar)
   const ta = asTensor(a);
   const tb = asTensor(b);
   try {
-    return wrap(N.where(arg(condition), ta._h, tb._h));
+    return wrap(N.where(arg(condition), arg(ta), arg(tb)));
   } finally {
     if (ta !== a) ta.dispose();
     if (tb !== b) tb.dispose();

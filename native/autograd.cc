@@ -3,6 +3,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/function.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -31,6 +32,14 @@ Napi::Value grad(const Info& info) {
   return wrap(info.Env(), g);
 }
 Napi::Value hasGrad(const Info& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).grad().defined()); }
+// (h) -> the name of the node that made this tensor (e.g. "MulBackward0"), or null for leaves; for printing.
+Napi::Value gradFnName(const Info& info) {
+  const auto& fn = tensorArg(info, 0).grad_fn();
+  if (!fn) return info.Env().Null();
+  std::string name = fn->name();
+  auto pos = name.rfind("::");
+  return Napi::String::New(info.Env(), pos == std::string::npos ? name : name.substr(pos + 2));
+}
 // (h, grad|null)
 Napi::Value setGrad(const Info& info) {
   auto& t = tensorArg(info, 0);
@@ -194,6 +203,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "backward", backward);
   TL_EXPORT(exports, "grad", grad);
   TL_EXPORT(exports, "setGrad", setGrad);
+  TL_EXPORT(exports, "gradFnName", gradFnName);
   TL_EXPORT(exports, "hasGrad", hasGrad);
   TL_EXPORT(exports, "requiresGrad_", requiresGrad_);
   TL_EXPORT(exports, "retainGrad", retainGrad);

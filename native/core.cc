@@ -5,6 +5,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <unordered_set>
@@ -192,14 +193,32 @@ c10::optional<at::ScalarType> optDtypeArg(const Napi::CallbackInfo& info, size_t
 at::Device deviceArg(const Napi::CallbackInfo& info, size_t i) {
   if (!hasArg(info, i)) return at::Device(at::kCPU);
   std::string s = stringArg(info, i);
-  return at::Device(s);  // throws c10::Error with libtorch's message for an unknown device string
+  at::Device d(s);  // throws c10::Error with libtorch's message for an unknown device string
+  // Without this check a CUDA device on a CPU-only build fails deep inside the dispatcher with a page-long
+  // "Could not run 'aten::empty_strided' with arguments from the 'CUDA' backend" message.
+  if (d.is_cuda()) {
+    int64_t n = at::hasCUDA() ? static_cast<int64_t>(at::getNumGPUs()) : 0;
+    if (n == 0) throw ArgError("device '" + s + "' requested, but CUDA is not available (no GPU, or libtorch was built without CUDA)");
+    if (d.has_index() && d.index() >= n)
+      throw ArgError("device '" + s + "' does not exist: " + std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s") + " available");
+  }
+  return d;
 }
 
 at::Scalar scalarArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
   if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
+  if (v.IsBigInt()) {
+    bool lossless;
+    return at::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
+  }
   if (!v.IsNumber()) throw ArgError(nth(i) + " must be a number");
-  return at::Scalar(v.As<Napi::Number>().DoubleValue());
+  double d = v.As<Napi::Number>().DoubleValue();
+  // JavaScript has one number type; an integral value is passed as an integer Scalar, the way Python passes `2`
+  // (not `2.0`), so that int64 + 2 stays int64 as in PyTorch. -0 and values beyond 2^53 stay doubles.
+  constexpr double kMaxExact = 9007199254740992.0;
+  if (std::trunc(d) == d && std::fabs(d) <= kMaxExact && !(d == 0 && std::signbit(d))) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
 }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
