@@ -1,0 +1,93 @@
+// Per-adapter copies of the modules an adapter saves whole (PEFT's modules_to_save, e.g. the classifier head).
+// loadAdapter copies those weights into the model's own modules, so with several adapters the last one loaded would
+// win. Here every adapter gets its own parameter tensors for them, and switching adapters re-points the modules'
+// parameters at that adapter's tensors (or back at the base model's): no weights are copied per batch.
+import { Module } from '../nn/module';
+import { Tensor } from '../tensor';
+import { keep } from '../scope';
+import { noGrad } from '../autograd';
+import { loadAdapter, readAdapterConfig, deleteAdapter, matchesTarget } from '../lora';
+
+/** One parameter of a saved module: the module that owns it and its local name. */
+interface Slot {
+  owner: Module;
+  name: string;
+}
+
+export class AdapterHeads {
+  private readonly slots = new Map<string, Slot>();
+  /** The base model's tensor for every slot any adapter uses. */
+  private readonly base = new Map<string, Tensor>();
+  private readonly byAdapter = new Map<string, Map<string, Tensor>>();
+  private active: string | null = null;
+
+  constructor(private readonly model: Module) {}
+
+  /** loadAdapter, with the adapter's saved modules loaded into its own tensors; the model's modules stay as they were. */
+  load(name: string, dir: string): void {
+    const saved = readAdapterConfig(dir).modules_to_save ?? [];
+    this.use(null);
+    const own = new Map<string, Tensor>();
+    for (const [key, slot] of this.slotsOf(saved)) {
+      const baseTensor = this.param(slot);
+      if (!this.base.has(key)) this.base.set(key, baseTensor);
+      const copy = keep(noGrad(() => baseTensor.clone()));
+      slot.owner.registerParameter(slot.name, copy, false);
+      own.set(key, copy);
+    }
+    try {
+      loadAdapter(this.model, dir, { adapterName: name, activate: false });
+    } catch (e) {
+      deleteAdapter(this.model, name);
+      own.forEach((t) => t.dispose());
+      throw e;
+    } finally {
+      this.pointAt(this.base, own.keys());
+    }
+    this.byAdapter.set(name, own);
+  }
+
+  /** Points the saved modules at `name`'s tensors (null: the base model's). */
+  use(name: string | null): void {
+    if (name === this.active) return;
+    if (this.active !== null) this.pointAt(this.base, this.byAdapter.get(this.active)?.keys() ?? []);
+    const own = name === null ? undefined : this.byAdapter.get(name);
+    if (own) this.pointAt(own, own.keys());
+    this.active = name;
+  }
+
+  remove(name: string): void {
+    if (this.active === name) this.use(null);
+    this.byAdapter.get(name)?.forEach((t) => t.dispose());
+    this.byAdapter.delete(name);
+  }
+
+  private slotsOf(saved: string[]): Map<string, Slot> {
+    const out = new Map<string, Slot>();
+    if (saved.length === 0) return out;
+    for (const [moduleName, m] of this.model.namedModules()) {
+      if (!moduleName || !matchesTarget(saved, moduleName, m)) continue;
+      for (const [subName, sub] of m.namedModules(moduleName)) {
+        for (const [pn] of sub.namedParameters('', false)) {
+          const key = `${subName}.${pn}`;
+          if (!this.slots.has(key)) this.slots.set(key, { owner: sub, name: pn });
+          out.set(key, this.slots.get(key)!);
+        }
+      }
+    }
+    return out;
+  }
+
+  private param(slot: Slot): Tensor {
+    const t = (slot.owner as unknown as Record<string, unknown>)[slot.name];
+    if (!(t instanceof Tensor)) throw new Error(`${slot.owner.constructor.name}.${slot.name} is not a parameter tensor`);
+    return t;
+  }
+
+  private pointAt(tensors: Map<string, Tensor>, keys: Iterable<string>): void {
+    for (const key of keys) {
+      const slot = this.slots.get(key)!;
+      slot.owner.registerParameter(slot.name, tensors.get(key)!, false);
+    }
+  }
+}

@@ -1,0 +1,273 @@
+// The main-thread API: createClassifier starts model workers and batches requests to them dynamically.
+// Nothing here touches tensors: tokenization and inference run in the workers, so the event loop stays free.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { Batcher } from './batcher';
+import { ServingError } from './errors';
+import { LatencySummary, LatencyWindow } from './latency';
+import { WorkerPool } from './worker-pool';
+
+export interface ClassifierOptions {
+  /** A Hugging Face DistilBertForSequenceClassification folder (config.json + weights). */
+  model: string;
+  /** The tokenizer folder; defaults to the model folder. */
+  tokenizer?: string;
+  /** PEFT LoRA adapter folders by name. */
+  adapters?: Record<string, string>;
+  /** 'cpu' (default) or 'cuda' / 'cuda:N'. */
+  device?: string;
+  /** The most texts in one forward pass (default 32). */
+  maxBatchSize?: number;
+  /** How long a text may wait for a fuller batch (default 5 ms). */
+  maxWaitMs?: number;
+  /** Model worker threads (default 1); each holds its own copy of the model and adapters. */
+  workers?: number;
+  /** The most texts waiting for a batch; more are rejected with QUEUE_FULL (default 1024). */
+  maxQueue?: number;
+  /** Longer texts are truncated to this many tokens (default 512). */
+  maxLength?: number;
+  /** libtorch threads per worker (default: the CPU count less one, divided among the workers). */
+  threadsPerWorker?: number;
+  /** The compiled worker script; by default lib/serving/worker.js beside this file, or in dist/ from TypeScript sources. */
+  workerScript?: string;
+  /** Called when a worker crashes or fails to restart (it is restarted); default: console.error. */
+  onWorkerError?: (message: string) => void;
+}
+
+export interface ClassifyOptions {
+  /** The adapter to run; the base model when omitted. */
+  adapter?: string;
+}
+
+export interface Classification {
+  /** id2label of the most probable class. */
+  label: string;
+  score: number;
+  /** Softmax probabilities by class index. */
+  scores: number[];
+}
+
+export interface BatchEvent {
+  adapter: string | null;
+  size: number;
+  ms: number;
+  ok: boolean;
+}
+
+export interface ClassifierStats {
+  workers: number;
+  readyWorkers: number;
+  /** Texts waiting for a batch. */
+  queueDepth: number;
+  /** Texts in batches running on workers. */
+  inFlight: number;
+  batches: number;
+  meanBatchSize: number;
+  requests: number;
+  failedRequests: number;
+  /** Per request, from classify() to its result, over the last 1024 requests. */
+  latencyMs: LatencySummary;
+}
+
+const ADAPTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const BASE_KEY = ''; // the batcher's key for the base model; never a valid adapter name
+
+export async function createClassifier(opts: ClassifierOptions): Promise<Classifier> {
+  const classifier = new Classifier(opts);
+  try {
+    await classifier.ready;
+  } catch (e) {
+    await classifier.close();
+    throw e;
+  }
+  return classifier;
+}
+
+export class Classifier {
+  /** Resolves once every worker has loaded the model and adapters. */
+  readonly ready: Promise<void>;
+  private labels: string[] = [];
+  /** Adapters workers load at (re)start: includes one being added. */
+  private readonly dirs = new Map<string, string>();
+  /** Adapters requests may name. */
+  private readonly servable = new Set<string>();
+  private readonly pool: WorkerPool;
+  private readonly batcher: Batcher<string, Classification>;
+  private readonly latency = new LatencyWindow();
+  private readonly batchListeners = new Set<(b: BatchEvent) => void>();
+  private requests = 0;
+  private failedRequests = 0;
+  private closing: Promise<void> | null = null;
+
+  constructor(opts: ClassifierOptions) {
+    const model = path.resolve(opts.model);
+    if (!fs.existsSync(path.join(model, 'config.json'))) throw new Error(`createClassifier: no config.json in model folder ${model}`);
+    for (const [name, dir] of Object.entries(opts.adapters ?? {})) {
+      checkAdapterName(name);
+      this.dirs.set(name, path.resolve(dir));
+    }
+    const workers = opts.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
+    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    // One core stays with the main thread: libtorch threads that spin on every core starve the event loop.
+    const threads = opts.threadsPerWorker ?? Math.max(1, Math.floor((cpus - 1) / workers));
+    const onWorkerError = opts.onWorkerError ?? ((m: string) => console.error(`torch-lora: ${m}`));
+
+    this.batcher = new Batcher<string, Classification>({
+      maxBatchSize: opts.maxBatchSize ?? 32,
+      maxWaitMs: opts.maxWaitMs ?? 5,
+      maxQueue: opts.maxQueue ?? 1024,
+      hasCapacity: () => this.pool.hasIdle(),
+      run: (key, texts) => this.runBatch(key === BASE_KEY ? null : key, texts),
+      onBatch: (b) => this.emitBatch({ adapter: b.key === BASE_KEY ? null : b.key, size: b.size, ms: b.ms, ok: b.ok }),
+    });
+    this.pool = new WorkerPool({
+      script: opts.workerScript ?? defaultWorkerScript(),
+      size: workers,
+      init: () => ({
+        model,
+        tokenizer: path.resolve(opts.tokenizer ?? model),
+        adapters: [...this.dirs],
+        device: opts.device,
+        maxLength: opts.maxLength ?? 512,
+        threads,
+      }),
+      onIdle: () => this.batcher.pump(),
+      onCrash: onWorkerError,
+    });
+    this.ready = this.pool.ready().then((labels) => {
+      this.labels = labels;
+      this.dirs.forEach((_, name) => this.servable.add(name));
+    });
+    this.ready.catch(() => undefined); // createClassifier reports it
+  }
+
+  /** One result per text, in order. Rejects with a ServingError: UNKNOWN_ADAPTER, QUEUE_FULL, WORKER_CRASHED, CLOSED, ... */
+  async classify(texts: string[], opts: ClassifyOptions = {}): Promise<Classification[]> {
+    if (this.closing) throw new ServingError('CLOSED', 'the classifier is closed');
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
+      throw new ServingError('INVALID_INPUT', 'texts must be an array of strings');
+    }
+    const adapter = opts.adapter ?? null;
+    if (adapter !== null && !this.servable.has(adapter)) throw unknownAdapter(adapter, this.adapters());
+    const started = performance.now();
+    try {
+      const results = await this.batcher.submit(adapter ?? BASE_KEY, texts);
+      this.latency.add(performance.now() - started);
+      this.requests++;
+      return results;
+    } catch (e) {
+      this.failedRequests++;
+      throw e;
+    }
+  }
+
+  /** Loads a PEFT adapter folder into every worker; requests may name it once this resolves. */
+  async addAdapter(name: string, dir: string): Promise<void> {
+    if (this.closing) throw new ServingError('CLOSED', 'the classifier is closed');
+    checkAdapterName(name);
+    if (this.dirs.has(name)) throw new ServingError('ADAPTER_EXISTS', `an adapter named '${name}' is already loaded`);
+    const abs = path.resolve(dir);
+    this.dirs.set(name, abs);
+    try {
+      await this.pool.broadcast({ type: 'addAdapter', name, dir: abs });
+    } catch (e) {
+      this.dirs.delete(name);
+      // Workers that did load it unload it again (the others answer UNKNOWN_ADAPTER, which is fine).
+      await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
+      throw e;
+    }
+    this.servable.add(name);
+  }
+
+  /** Stops accepting requests for the adapter, lets its queued ones finish, then unloads it from every worker. */
+  async removeAdapter(name: string): Promise<void> {
+    if (this.closing) throw new ServingError('CLOSED', 'the classifier is closed');
+    if (!this.servable.has(name)) throw unknownAdapter(name, this.adapters());
+    this.servable.delete(name);
+    await this.batcher.drain(name);
+    this.dirs.delete(name);
+    // A worker that crashed meanwhile restarts without it, so a failure here leaves nothing behind.
+    await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
+  }
+
+  adapters(): string[] {
+    return [...this.servable];
+  }
+
+  /** Label names by class index. */
+  labelNames(): string[] {
+    return [...this.labels];
+  }
+
+  stats(): ClassifierStats {
+    const b = this.batcher.stats();
+    return {
+      workers: this.pool.size,
+      readyWorkers: this.pool.readyCount(),
+      queueDepth: b.queued,
+      inFlight: b.inFlight,
+      batches: b.batches,
+      meanBatchSize: b.batches ? b.items / b.batches : 0,
+      requests: this.requests,
+      failedRequests: this.failedRequests,
+      latencyMs: this.latency.summary(),
+    };
+  }
+
+  /** Calls `listener` after every batch; returns a function that unsubscribes it. */
+  onBatch(listener: (b: BatchEvent) => void): () => void {
+    this.batchListeners.add(listener);
+    return () => {
+      this.batchListeners.delete(listener);
+    };
+  }
+
+  /** Rejects new requests, finishes every queued and running one, then stops the workers. */
+  close(): Promise<void> {
+    this.closing ??= this.batcher.drain().then(() => this.pool.close());
+    return this.closing;
+  }
+
+  private emitBatch(event: BatchEvent): void {
+    for (const listener of this.batchListeners) {
+      try {
+        listener(event);
+      } catch (e) {
+        console.error('torch-lora: an onBatch listener threw:', e); // a metrics bug must not stop serving
+      }
+    }
+  }
+
+  private async runBatch(adapter: string | null, texts: string[]): Promise<Classification[]> {
+    const probs = await this.pool.classify(adapter, texts);
+    const n = this.labels.length;
+    return texts.map((_, i) => {
+      const scores = Array.from(probs.subarray(i * n, (i + 1) * n));
+      let best = 0;
+      for (let j = 1; j < n; j++) if (scores[j] > scores[best]) best = j;
+      return { label: this.labels[best], score: scores[best], scores };
+    });
+  }
+}
+
+function checkAdapterName(name: string): void {
+  if (typeof name !== 'string' || !ADAPTER_NAME.test(name)) {
+    throw new ServingError('INVALID_INPUT', `invalid adapter name '${name}': use 1-128 letters, digits, '.', '_' or '-'`);
+  }
+}
+
+function unknownAdapter(name: string, loaded: string[]): ServingError {
+  return new ServingError('UNKNOWN_ADAPTER', `unknown adapter '${name}' (loaded: ${loaded.length ? loaded.join(', ') : 'none'})`);
+}
+
+/** Beside this file when compiled; from the TypeScript sources (ts-jest), the build in dist/. */
+function defaultWorkerScript(): string {
+  const here = path.join(__dirname, 'worker.js');
+  if (fs.existsSync(here)) return here;
+  const built = path.resolve(__dirname, '..', '..', 'dist', 'lib', 'serving', 'worker.js');
+  if (fs.existsSync(built)) return built;
+  throw new Error(`createClassifier: no compiled worker script at ${here} or ${built}; build it with \`node scripts/bootstrap.js\``);
+}

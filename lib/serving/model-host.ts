@@ -1,0 +1,81 @@
+// What a worker holds: the tokenizer, one base model and its named LoRA adapters; texts in, probabilities out.
+import { DistilBertForSequenceClassification } from '../models/distilbert';
+import { AutoTokenizer, BertTokenizer } from '../tokenizer';
+import { setAdapter, disableAdapter, deleteAdapter } from '../lora';
+import { tensor } from '../creation';
+import { tidy } from '../scope';
+import { noGrad } from '../autograd';
+import { backend } from '../cuda';
+import { AdapterHeads } from './adapter-heads';
+import { ServingError } from './errors';
+import type { WorkerInit } from './protocol';
+
+export class ModelHost {
+  private readonly heads: AdapterHeads;
+  private readonly names = new Set<string>();
+
+  private constructor(
+    private readonly model: DistilBertForSequenceClassification,
+    private readonly tokenizer: BertTokenizer,
+    private readonly init: WorkerInit,
+  ) {
+    this.heads = new AdapterHeads(model);
+  }
+
+  static async load(init: WorkerInit): Promise<ModelHost> {
+    if (init.threads) backend.setNumThreads(init.threads);
+    const tokenizer = AutoTokenizer.fromPretrained(init.tokenizer);
+    const model = await DistilBertForSequenceClassification.fromPretrained(init.model, { device: init.device });
+    model.eval();
+    const host = new ModelHost(model, tokenizer, init);
+    for (const [name, dir] of init.adapters) host.addAdapter(name, dir);
+    return host;
+  }
+
+  /** Label names by class index, from config.json's id2label. */
+  get labels(): string[] {
+    const id2label = this.model.config.id2label;
+    return [...Array(this.model.numLabels).keys()].map((i) => id2label[String(i)] ?? `LABEL_${i}`);
+  }
+
+  adapters(): string[] {
+    return [...this.names];
+  }
+
+  /** Loads (or reloads) the adapter in `dir` under `name`. */
+  addAdapter(name: string, dir: string): void {
+    if (this.names.has(name)) this.removeAdapter(name);
+    try {
+      this.heads.load(name, dir);
+    } catch (e) {
+      throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: ${(e as Error).message}`);
+    }
+    this.names.add(name);
+  }
+
+  removeAdapter(name: string): void {
+    if (!this.names.has(name)) throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${name}'`);
+    this.heads.remove(name);
+    deleteAdapter(this.model, name);
+    this.names.delete(name);
+  }
+
+  /** Softmax probabilities, row-major [texts, labels], with `adapter` (null: the base model). */
+  classify(texts: string[], adapter: string | null): Float32Array {
+    this.select(adapter);
+    const enc = this.tokenizer.encodeBatch(texts, { maxLength: this.init.maxLength, truncation: true, padding: 'longest' });
+    const device = this.init.device;
+    return noGrad(() => tidy(() => {
+      const ids = tensor(enc.inputIds, { dtype: 'int64', device });
+      const mask = tensor(enc.attentionMask, { dtype: 'int64', device });
+      return this.model.forward(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
+    }));
+  }
+
+  private select(adapter: string | null): void {
+    if (adapter !== null && !this.names.has(adapter)) throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${adapter}'`);
+    if (adapter === null) disableAdapter(this.model);
+    else setAdapter(this.model, adapter);
+    this.heads.use(adapter);
+  }
+}
