@@ -6,7 +6,7 @@ import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 import { keep } from '../scope';
 import { noGrad } from '../autograd';
-import { loadAdapter, readAdapterConfig, deleteAdapter, matchesTarget } from '../lora';
+import { loadAdapter, deleteAdapter, adapterSavedModules } from '../lora';
 
 /** One parameter of a saved module: the module that owns it and its local name. */
 interface Slot {
@@ -25,7 +25,8 @@ export class AdapterHeads {
 
   /** loadAdapter, with the adapter's saved modules loaded into its own tensors; the model's modules stay as they were. */
   load(name: string, dir: string): void {
-    const saved = readAdapterConfig(dir).modules_to_save ?? [];
+    // The modules PEFT's rules say this adapter saved (its suffix matching also catches pre_classifier for 'classifier').
+    const saved = adapterSavedModules(this.model, dir);
     this.use(null);
     const own = new Map<string, Tensor>();
     for (const [key, slot] of this.slotsOf(saved)) {
@@ -64,9 +65,8 @@ export class AdapterHeads {
 
   private slotsOf(saved: string[]): Map<string, Slot> {
     const out = new Map<string, Slot>();
-    if (saved.length === 0) return out;
-    for (const [moduleName, m] of this.model.namedModules()) {
-      if (!moduleName || !matchesTarget(saved, moduleName, m)) continue;
+    for (const moduleName of saved) {
+      const m = this.model.getSubmodule(moduleName);
       for (const [subName, sub] of m.namedModules(moduleName)) {
         for (const [pn] of sub.namedParameters('', false)) {
           const key = `${subName}.${pn}`;

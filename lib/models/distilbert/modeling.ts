@@ -30,9 +30,13 @@ export class Embeddings extends Module {
     if (seqLen > this.position_embeddings.numEmbeddings) {
       throw new Error(`sequence length ${seqLen} is longer than max_position_embeddings ${this.position_embeddings.numEmbeddings}`);
     }
-    const positions = arange(seqLen, undefined, 1, { device: inputIds.device });
-    const x = this.word_embeddings.forward(inputIds).add(this.position_embeddings.forward(positions));
-    return this.dropout.forward(this.LayerNorm.forward(x));
+    // Each forward frees its intermediates when it returns (autograd keeps what backward needs), so memory is
+    // released as it is in PyTorch rather than at the end of the caller's tidy.
+    return tidy(() => {
+      const positions = arange(seqLen, undefined, 1, { device: inputIds.device });
+      const x = this.word_embeddings.forward(inputIds).add(this.position_embeddings.forward(positions));
+      return this.dropout.forward(this.LayerNorm.forward(x));
+    });
   }
 }
 
@@ -71,11 +75,13 @@ export class MultiHeadSelfAttention extends Module {
     const [bs, len] = x.shape;
     const dph = this.dim / this.nHeads;
     const heads = (t: Tensor) => t.view(bs, len, this.nHeads, dph).transpose(1, 2);
-    const q = heads(this.q_lin.forward(x));
-    const k = heads(this.k_lin.forward(x));
-    const v = heads(this.v_lin.forward(x));
-    const context = F.scaledDotProductAttention(q, k, v, { attnMask: keepMask, dropoutP: this.dropout.p, training: this.training });
-    return this.out_lin.forward(context.transpose(1, 2).reshape(bs, len, this.dim));
+    return tidy(() => {
+      const q = heads(this.q_lin.forward(x));
+      const k = heads(this.k_lin.forward(x));
+      const v = heads(this.v_lin.forward(x));
+      const context = F.scaledDotProductAttention(q, k, v, { attnMask: keepMask, dropoutP: this.dropout.p, training: this.training });
+      return this.out_lin.forward(context.transpose(1, 2).reshape(bs, len, this.dim));
+    });
   }
 }
 
@@ -90,9 +96,12 @@ export class FFN extends Module {
     this.lin2 = this.registerModule('lin2', new Linear(config.hidden_dim, config.dim));
   }
   forward(x: Tensor): Tensor {
-    const h = this.lin1.forward(x);
-    const a = this.config.activation === 'relu' ? h.relu() : h.gelu();
-    return this.dropout.forward(this.lin2.forward(a));
+    return tidy(() => {
+      const h = this.lin1.forward(x);
+      const a = this.config.activation === 'relu' ? h.relu() : h.gelu();
+      h.dispose();
+      return this.dropout.forward(this.lin2.forward(a));
+    });
   }
 }
 
@@ -109,8 +118,10 @@ export class TransformerBlock extends Module {
     this.output_layer_norm = this.registerModule('output_layer_norm', new LayerNorm(config.dim, 1e-12));
   }
   forward(x: Tensor, keepMask: Tensor | null): Tensor {
-    const sa = this.sa_layer_norm.forward(this.attention.forward(x, keepMask).add(x));
-    return this.output_layer_norm.forward(this.ffn.forward(sa).add(sa));
+    return tidy(() => {
+      const sa = this.sa_layer_norm.forward(this.attention.forward(x, keepMask).add(x));
+      return this.output_layer_norm.forward(this.ffn.forward(sa).add(sa));
+    });
   }
 }
 
@@ -122,7 +133,11 @@ export class Transformer extends Module {
   }
   forward(x: Tensor, keepMask: Tensor | null): Tensor {
     let h = x;
-    for (const block of this.layer) h = block.forward(h, keepMask);
+    for (const block of this.layer) {
+      const next = block.forward(h, keepMask);
+      if (h !== x) h.dispose(); // the previous block's output: autograd holds it if backward needs it
+      h = next;
+    }
     return h;
   }
 }
@@ -147,8 +162,10 @@ export class DistilBertModel extends Module {
     this.transformer = this.registerModule('transformer', new Transformer(config));
   }
   forward(inputIds: Tensor, attentionMask?: Tensor | null): Tensor {
-    const keep = attentionMask ? attentionMask.bool().view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]) : null;
-    return this.transformer.forward(this.embeddings.forward(inputIds), keep);
+    return tidy(() => {
+      const keep = attentionMask ? attentionMask.bool().view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]) : null;
+      return this.transformer.forward(this.embeddings.forward(inputIds), keep);
+    });
   }
 }
 
@@ -181,10 +198,12 @@ export class DistilBertForSequenceClassification extends Module {
     return numLabels(this.config);
   }
   forward(inputIds: Tensor, attentionMask?: Tensor | null, labels?: Tensor | null): ClassifierOutput {
-    const hidden = this.distilbert.forward(inputIds, attentionMask);
-    const pooled = this.dropout.forward(this.pre_classifier.forward(hidden.select(1, 0)).relu());
-    const logits = this.classifier.forward(pooled);
-    return labels ? { logits, loss: F.crossEntropy(logits, labels) } : { logits };
+    return tidy(() => {
+      const hidden = this.distilbert.forward(inputIds, attentionMask);
+      const pooled = this.dropout.forward(this.pre_classifier.forward(hidden.select(1, 0)).relu());
+      const logits = this.classifier.forward(pooled);
+      return labels ? { logits, loss: F.crossEntropy(logits, labels) } : { logits };
+    });
   }
 }
 
