@@ -7,9 +7,6 @@
 
 #include <cmath>
 #include <cstring>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <map>
 #include <unordered_set>
 
@@ -555,21 +552,7 @@ void registerCore(Napi::Env env, Napi::Object exports) {
 
 }  // namespace tl
 
-// glibc returns every freed block over its mmap threshold to the kernel, so each large tensor costs fresh page
-// faults (on this kind of virtualised machine, ~80 ms for a 20 MB attention matrix). Keeping blocks up to 32 MB
-// in the heap and trimming it only past 256 MB free lets the next step reuse the memory instead.
-static void tuneAllocator() {
-#ifdef __GLIBC__
-  static bool done = false;
-  if (done || getenv("TORCH_LORA_KEEP_MALLOC")) return;
-  done = true;
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-#endif
-}
-
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  tuneAllocator();
   tl::initTable(env);
   tl::registerCore(env, exports);
   tl::registerOps(env, exports);
