@@ -50,7 +50,7 @@ async function smallPretrained(tokenizerDir: string, texts: string[], seconds: n
   console.log(`pretraining a small DistilBERT (dim ${SMALL.dim}, ${SMALL.n_layers} layers) as a masked LM on ${texts.length} IMDb training reviews for ${Math.round(seconds)} s ...`);
   const tokenizer = BertTokenizer.fromPretrained(tokenizerDir);
   const mlm = DistilBertForMaskedLM.random(SMALL, 7);
-  const r = await pretrainMlm({ model: mlm, tokenizer, texts, maxLength: 128, batchSize: 32, lr: 1e-3, timeBudgetSec: seconds, seed: 7 });
+  const r = await pretrainMlm({ model: mlm, tokenizer, texts, maxLength: 64, batchSize: 64, lr: 2e-3, timeBudgetSec: seconds, seed: 7 });
   console.log(`MLM: ${r.steps} steps, loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}, ${r.tokensPerSec.toFixed(0)} tokens/s`);
   mlm.savePretrained(dir);
   for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) {
@@ -77,20 +77,20 @@ async function main(): Promise<void> {
     console.log('NO PRETRAINED WEIGHTS: distilbert-base-uncased was not found (no --model, no TORCH_LORA_MODEL, nothing in the Hugging Face cache),');
     console.log('and this machine cannot download it. The whole pipeline still runs, from a small DistilBERT pretrained here as a masked LM');
     console.log("on IMDb's training texts. Its accuracies are NOT comparable to Raschka's 89-92%, which start from the pretrained weights.");
-    sizes = { train: 6000, val: 1000, test: 2000, maxLength: 128, epochs: 2 };
+    sizes = { train: 4000, val: 1000, test: 2000, maxLength: 128, epochs: 1 };
     modelDir = '';
   }
   const data = await loadTextDataset(dataPath, { seed: 42, trainSize: sizes.train, validationSize: sizes.val, testSize: sizes.test });
   console.log(`IMDb (Raschka's 35k/5k/10k split, subsampled): train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}`);
   if (!pretrained) {
     const pool = (await loadTextDataset(dataPath, { seed: 42 })).train.map((e) => e.text);
-    modelDir = await smallPretrained(path.join(SHARED, 'models', 'distilbert-base-uncased'), pool, budgetSec * 0.4);
+    modelDir = await smallPretrained(path.join(SHARED, 'models', 'distilbert-base-uncased'), pool, budgetSec * 0.3);
   }
   const tokenizer = AutoTokenizer.fromPretrained(modelDir);
   const remaining = budgetSec - (Date.now() - started) / 1000;
   const plans: { method: Method; label: string; share: number; lr: number }[] = [
-    { method: 'lora', label: 'LoRA q+v (r=8, alpha=16) + head', share: 0.55, lr: 1e-3 },
-    { method: 'last-layers', label: 'last layers only (pre_classifier, classifier)', share: 0.45, lr: 1e-3 },
+    { method: 'lora', label: 'LoRA q+v (r=8, alpha=16) + head', share: 0.5, lr: 2e-3 },
+    { method: 'last-layers', label: 'last layers only (pre_classifier, classifier)', share: 0.5, lr: 2e-3 },
   ];
   const rows: Row[] = [];
   for (const plan of plans) {
