@@ -24,3 +24,5 @@ export * as data from './data';
 export * from './recipes';
 export { resolveModelPath } from './io/hub';
 export * from './serving';
+export { encodeBatchToTensors } from './tokenizer/to-tensors';
+export type { TensorEncoding } from './tokenizer/to-tensors';
