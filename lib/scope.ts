@@ -37,24 +37,30 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
   } catch (e) {
-    endScope(scope, new Set());
+    endScope(scope, null);
     throw e;
   }
   if (result instanceof Promise) {
-    endScope(scope, new Set());
+    endScope(scope, null);
     throw new Error('tidy: fn returned a Promise; tidy only tracks synchronous code (await outside of tidy)');
   }
-  endScope(scope, collect(result, new Set()));
+  // A single returned tensor (the usual case, once per module forward) needs no Set.
+  endScope(scope, isDisposable(result) ? result : collect(result, new Set()));
   return result;
 }
 
-function endScope(scope: Disposable[], survivors: Set<Disposable>): void {
+function isDisposable(value: unknown): value is Disposable {
+  return value !== null && typeof value === 'object' && '_h' in value && '_kept' in value;
+}
+
+function endScope(scope: Disposable[], survivors: Set<Disposable> | Disposable | null): void {
   scopes.pop();
   top = scopes.length ? scopes[scopes.length - 1] : null;
+  const survives = survivors === null ? () => false : survivors instanceof Set ? (t: Disposable) => survivors.has(t) : (t: Disposable) => t === survivors;
   const dead: number[] = [];
   for (const t of scope) {
     if (t._h < 0) continue;
-    if (t._kept || survivors.has(t)) track(t);
+    if (t._kept || survives(t)) track(t);
     else {
       dead.push(t._h);
       t._h = -1;

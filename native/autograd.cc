@@ -9,6 +9,9 @@
 #include <cmath>
 
 namespace tl {
+bool fusedAdamStep(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, at::Tensor* vmax, double lr, double beta1,
+                   double beta2, double eps, double wd, bool decoupled, bool maximize, double step);  // fused_optim.cc
+
 namespace {
 
 using Info = Napi::CallbackInfo;
@@ -120,8 +123,10 @@ Napi::Value adamStep(const Info& info) {
     auto& p = params[i];
     auto g = p.grad();
     if (!g.defined()) continue;
-    if (maximize) g = -g;
     double step = static_cast<double>(steps[i]);
+    // One pass over memory for contiguous float32 CPU tensors (fused_optim.cc); the ops below otherwise.
+    if (fusedAdamStep(p, g, expAvg[i], expAvgSq[i], amsgrad ? &maxSq[i] : nullptr, lr, beta1, beta2, eps, wd, decoupled, maximize, step)) continue;
+    if (maximize) g = -g;
     if (wd != 0) {
       if (decoupled) p.mul_(1 - lr * wd);
       else g = g.add(p, wd);

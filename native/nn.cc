@@ -13,6 +13,8 @@
 #endif
 
 namespace tl {
+Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info);  // cpu_tuning.cc
+
 namespace {
 
 using Info = Napi::CallbackInfo;
@@ -140,6 +142,7 @@ void registerNN(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "scaledDotProductAttention", scaledDotProductAttention);
   TL_EXPORT(exports, "attentionMatmulSoftmax", attentionMatmulSoftmax);
   TL_EXPORT(exports, "hasFusedAttention", hasFusedAttention);
+  TL_EXPORT(exports, "cpuTuning", cpuTuningInfo);
 }
 
 }  // namespace tl

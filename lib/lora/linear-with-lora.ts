@@ -2,6 +2,7 @@
 import { N } from '../native';
 import { Tensor, wrap } from '../tensor';
 import { noGrad } from '../autograd';
+import { tidy } from '../scope';
 import { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { ModuleDict } from '../nn/containers';
@@ -68,7 +69,8 @@ export class LinearWithLoRA extends Module {
   /** The dense update scaling · (A B)ᵀ, shaped like linear.weight [out, in]. */
   deltaWeight(name = this.activeAdapter ?? DEFAULT_ADAPTER): Tensor {
     const a = this.adapter(name);
-    return noGrad(() => a.A.matmul(a.B).t().mul(a.scaling));
+    // tidy: the product and its transposed view are freed at once, not left to the garbage collector
+    return noGrad(() => tidy(() => a.A.matmul(a.B).t().mul(a.scaling)));
   }
 
   /** W += scaling · (A B)ᵀ: inference then costs one plain Linear. */

@@ -142,18 +142,28 @@ export class Transformer extends Module {
   }
 }
 
-/** The bare encoder: input ids [batch, len] (+ attention mask) to hidden states [batch, len, dim]. */
-export class DistilBertModel extends Module {
-  static fromPretrained(pathOrId: string, opts: FromPretrainedOptions = {}): Promise<DistilBertModel & { loadingInfo: LoadingInfo }> {
-    return fromPretrained(DistilBertModel, pathOrId, opts);
+/** What every DistilBERT head shares, as transformers' DistilBertPreTrainedModel: loading, random init, saving. */
+export abstract class DistilBertPreTrainedModel extends Module {
+  abstract readonly config: DistilBertConfig;
+  /** Builds the model from a checkpoint folder or hub id; keys the checkpoint lacks are initialised and reported. */
+  static fromPretrained<M extends DistilBertPreTrainedModel>(
+    this: new (config: DistilBertConfig) => M, pathOrId: string, opts: FromPretrainedOptions = {},
+  ): Promise<M & { loadingInfo: LoadingInfo }> {
+    return fromPretrained(this, pathOrId, opts);
   }
   /** Random weights initialised as transformers does, from a seed. */
-  static random(config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number): DistilBertModel {
-    return randomDistilBert(DistilBertModel, config, seed);
+  static random<M extends DistilBertPreTrainedModel>(
+    this: new (config: DistilBertConfig) => M, config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number,
+  ): M {
+    return randomDistilBert(this, config, seed);
   }
   savePretrained(dir: string): void {
     saveDistilBert(this, dir);
   }
+}
+
+/** The bare encoder: input ids [batch, len] (+ attention mask) to hidden states [batch, len, dim]. */
+export class DistilBertModel extends DistilBertPreTrainedModel {
   embeddings: Embeddings;
   transformer: Transformer;
   constructor(readonly config: DistilBertConfig) {
@@ -172,17 +182,7 @@ export class DistilBertModel extends Module {
 export interface ClassifierOutput { logits: Tensor; loss?: Tensor }
 
 /** [CLS] → pre_classifier → ReLU → dropout → classifier, as transformers' DistilBertForSequenceClassification. */
-export class DistilBertForSequenceClassification extends Module {
-  static fromPretrained(pathOrId: string, opts: FromPretrainedOptions = {}): Promise<DistilBertForSequenceClassification & { loadingInfo: LoadingInfo }> {
-    return fromPretrained(DistilBertForSequenceClassification, pathOrId, opts);
-  }
-  /** Random weights initialised as transformers does, from a seed. */
-  static random(config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number): DistilBertForSequenceClassification {
-    return randomDistilBert(DistilBertForSequenceClassification, config, seed);
-  }
-  savePretrained(dir: string): void {
-    saveDistilBert(this, dir);
-  }
+export class DistilBertForSequenceClassification extends DistilBertPreTrainedModel {
   distilbert: DistilBertModel;
   pre_classifier: Module & { forward(x: Tensor): Tensor };
   classifier: Module & { forward(x: Tensor): Tensor };
@@ -208,17 +208,7 @@ export class DistilBertForSequenceClassification extends Module {
 }
 
 /** The masked-language-model head of distilbert-base-uncased; vocab_projector shares word_embeddings' weight. */
-export class DistilBertForMaskedLM extends Module {
-  static fromPretrained(pathOrId: string, opts: FromPretrainedOptions = {}): Promise<DistilBertForMaskedLM & { loadingInfo: LoadingInfo }> {
-    return fromPretrained(DistilBertForMaskedLM, pathOrId, opts);
-  }
-  /** Random weights initialised as transformers does, from a seed. */
-  static random(config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number): DistilBertForMaskedLM {
-    return randomDistilBert(DistilBertForMaskedLM, config, seed);
-  }
-  savePretrained(dir: string): void {
-    saveDistilBert(this, dir);
-  }
+export class DistilBertForMaskedLM extends DistilBertPreTrainedModel {
   distilbert: DistilBertModel;
   vocab_transform: Linear;
   vocab_layer_norm: LayerNorm;

@@ -1,0 +1,254 @@
+// A process-wide CPU setting, made once when the addon is loaded (before any tensor exists): glibc malloc keeps
+// freed memory for reuse.
+//
+// By default glibc serves every allocation above 128 KiB (a threshold that adapts only up to 32 MiB) with a fresh
+// mmap and returns large frees to the kernel at once, so the activations of every training step are page-faulted
+// in again. On a virtual machine a page fault costs tens of microseconds: DistilBERT's LoRA step at 8x512 tokens
+// took 1.2 million faults, more than half of its time (stock PyTorch takes as many). Here all
+// allocations come from the heap (M_MMAP_MAX 0, M_MMAP_THRESHOLD 32 MiB) and up to 1 GiB of free memory at its top
+// is kept for the next step (M_TRIM_THRESHOLD), which is what a caching allocator does: the peak (VmHWM) stays
+// the same, but memory freed after the peak goes back to the system only above that 1 GiB.
+//
+// Set TORCH_LORA_CPU_TUNING=0 to keep glibc's defaults. Explicit settings win: with malloc tunables in
+// GLIBC_TUNABLES, or any MALLOC_*_ variable, malloc is left as configured.
+#include "common.h"
+
+#include <c10/core/Allocator.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__linux__)
+#include <dlfcn.h>
+#include <sys/mman.h>
+#endif
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace tl {
+namespace {
+
+struct CpuTuning {
+  bool mallocTuned = false;
+  bool cachingAllocator = false;
+};
+
+CpuTuning& tuning() {
+  static CpuTuning t;
+  return t;
+}
+
+bool disabled() {
+  const char* v = std::getenv("TORCH_LORA_CPU_TUNING");
+  return v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0 || std::strcmp(v, "false") == 0);
+}
+
+void tuneMalloc() {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::strstr(tunables, "glibc.malloc.")) return;
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TOP_PAD_"}) {
+    if (std::getenv(name)) return;
+  }
+  bool ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  ok = mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1 && ok;
+  tuning().mallocTuned = ok;
+#endif
+}
+
+#if defined(__linux__)
+// The CPU allocator for tensor data. Blocks of 1 MiB and more get their own mappings and, when freed, go to a
+// cache of free blocks by size class (eight classes per power of two) instead of back to the kernel: the next
+// step's tensors of the same shapes reuse them without a page fault. Smaller blocks come from malloc. The cache
+// holds at most `limit` bytes (TORCH_LORA_CPU_CACHE_MB, default 4096); past that the oldest free blocks are
+// unmapped. Every block starts with a 64-byte header (its size) so that the raw deleter, which oneDNN uses, needs
+// nothing but the data pointer; data stays 64-byte aligned as with c10's allocator.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  static constexpr size_t kHeader = 64;
+  static constexpr size_t kLarge = 1 << 20;
+  static constexpr uint64_t kSmallMagic = 0x746c536d616c6c31ULL;  // "tlSmall1"
+  static constexpr uint64_t kLargeMagic = 0x746c4c6172676531ULL;  // "tlLarge1"
+
+  explicit CachingCpuAllocator(size_t limit) : limit_(limit) {}
+
+  c10::DataPtr allocate(size_t n) const override {
+    if (n == 0) return {nullptr, nullptr, &release, c10::Device(c10::DeviceType::CPU)};
+    void* data = n + kHeader >= kLarge ? allocateLarge(n) : allocateSmall(n);
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  static CachingCpuAllocator* instance;
+
+  size_t cachedBytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cachedBytes_;
+  }
+  size_t mappedBytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mappedBytes_;
+  }
+  void emptyCache() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!lru_.empty()) evictOldestLocked();
+  }
+
+ private:
+  struct Header {
+    uint64_t magic;
+    size_t size;  // the whole mapping, header included
+  };
+  struct Free {
+    void* base;
+    size_t size;
+  };
+
+  static size_t sizeClass(size_t total) {
+    size_t pow2 = size_t(1) << (63 - __builtin_clzll(total));
+    size_t step = pow2 / 8;
+    return (total + step - 1) / step * step;  // a multiple of 128 KiB at least: whole pages
+  }
+
+  static void* allocateSmall(size_t n) {
+    void* base = nullptr;
+    if (posix_memalign(&base, kHeader, n + kHeader) != 0 || !base) {
+      TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
+    }
+    auto* h = static_cast<Header*>(base);
+    h->magic = kSmallMagic;
+    h->size = n + kHeader;
+    return static_cast<char*>(base) + kHeader;
+  }
+
+  void* allocateLarge(size_t n) const {
+    const size_t size = sizeClass(n + kHeader);
+    void* base = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = byClass_.find(size);
+      if (it != byClass_.end() && !it->second.empty()) {
+        auto pos = it->second.back();  // the most recently freed: the likeliest to be in cache
+        it->second.pop_back();
+        base = pos->base;
+        cachedBytes_ -= size;
+        lru_.erase(pos);
+      }
+    }
+    if (!base) {
+      base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) {
+        emptyCache();
+        base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      }
+      if (base == MAP_FAILED) TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
+      std::lock_guard<std::mutex> lock(mu_);
+      mappedBytes_ += size;
+    }
+    auto* h = static_cast<Header*>(base);
+    h->magic = kLargeMagic;
+    h->size = size;
+    return static_cast<char*>(base) + kHeader;
+  }
+
+  static void release(void* data) {
+    if (!data) return;
+    void* base = static_cast<char*>(data) - kHeader;
+    auto* h = static_cast<Header*>(base);
+    if (h->magic == kSmallMagic) {
+      std::free(base);
+      return;
+    }
+    TORCH_INTERNAL_ASSERT(h->magic == kLargeMagic, "torch-lora CPU allocator: freeing a block it did not allocate");
+    instance->cacheLarge(base, h->size);
+  }
+
+  void cacheLarge(void* base, size_t size) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    lru_.push_front({base, size});
+    byClass_[size].push_back(lru_.begin());
+    cachedBytes_ += size;
+    while (cachedBytes_ > limit_ && !lru_.empty()) evictOldestLocked();
+  }
+
+  void evictOldestLocked() const {
+    auto last = std::prev(lru_.end());
+    auto& list = byClass_[last->size];
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      if (*it == last) {
+        list.erase(it);
+        break;
+      }
+    }
+    munmap(last->base, last->size);
+    cachedBytes_ -= last->size;
+    mappedBytes_ -= last->size;
+    lru_.erase(last);
+  }
+
+  const size_t limit_;
+  mutable std::mutex mu_;
+  mutable std::list<Free> lru_;  // front: most recently freed
+  mutable std::unordered_map<size_t, std::vector<std::list<Free>::iterator>> byClass_;
+  mutable size_t cachedBytes_ = 0;
+  mutable size_t mappedBytes_ = 0;
+};
+CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;
+
+void installAllocator() {
+  size_t limitMb = 4096;
+  if (const char* v = std::getenv("TORCH_LORA_CPU_CACHE_MB")) limitMb = static_cast<size_t>(std::strtoull(v, nullptr, 10));
+  // Never freed: tensors may outlive everything else at exit.
+  CachingCpuAllocator::instance = new CachingCpuAllocator(limitMb << 20);
+  c10::SetAllocator(c10::DeviceType::CPU, CachingCpuAllocator::instance, /*priority=*/1);
+  tuning().cachingAllocator = true;
+}
+#endif
+
+// The OpenBLAS kernel set in use (e.g. "Haswell", "Cooperlake"), for benchmark reports; empty without OpenBLAS.
+std::string openBlasCore() {
+#if defined(__linux__)
+  auto corename = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_corename"));
+  if (corename) return corename();
+#endif
+  return "";
+}
+
+struct ApplyAtLoad {
+  ApplyAtLoad() {
+    if (disabled()) return;
+    tuneMalloc();
+#if defined(__linux__)
+    installAllocator();
+#endif
+  }
+};
+ApplyAtLoad applyAtLoad;
+
+}  // namespace
+
+// () -> { enabled, mallocTuned, blasCore }: what the settings above did in this process, and OpenBLAS's kernels.
+Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("enabled", Napi::Boolean::New(env, !disabled()));
+  out.Set("mallocTuned", Napi::Boolean::New(env, tuning().mallocTuned));
+  out.Set("cachingAllocator", Napi::Boolean::New(env, tuning().cachingAllocator));
+#if defined(__linux__)
+  if (CachingCpuAllocator::instance) {
+    out.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(CachingCpuAllocator::instance->cachedBytes())));
+    out.Set("mappedBytes", Napi::Number::New(env, static_cast<double>(CachingCpuAllocator::instance->mappedBytes())));
+  }
+#endif
+  std::string core = openBlasCore();
+  out.Set("blasCore", core.empty() ? env.Null() : Napi::String::New(env, core));
+  return out;
+}
+
+}  // namespace tl
