@@ -4,6 +4,7 @@
  * bench/results/latest.json).
  *
  *   npm run bench -- [--quick] [--only infer-b1,train-lora] [--device cuda] [--dtype bf16|fp32,bf16] [--threads N]
+ *                    [--pytorch-malloc-tuned] [--no-python] [--out DIR]
  *
  * The ratio is torch-lora's time over PyTorch's (for rates, PyTorch's rate over torch-lora's): lower is better,
  * below 1 means torch-lora is faster. The PyTorch side is bench/pytorch_bench.py, run with $PYTHON, or
@@ -37,6 +38,8 @@ interface Options {
   threads: number;
   tiny: boolean;
   python: boolean;
+  /** Run PyTorch with glibc malloc tuned the way torch-lora tunes it (like for like; see docs/performance.md). */
+  pytorchMallocTuned: boolean;
   out: string | null;
 }
 
@@ -59,7 +62,10 @@ function parseOptions(argv: string[]): Options {
   const only = get('only')?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
   for (const w of only ?? []) if (!WORKLOAD_NAMES.includes(w)) throw new Error(`--only: unknown workload '${w}' (have: ${WORKLOAD_NAMES.join(', ')})`);
   const threads = Number(get('threads') ?? backend.getNumThreads());
-  return { quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), out: get('out') ?? null };
+  return {
+    quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), pytorchMallocTuned: has('pytorch-malloc-tuned'),
+    out: get('out') ?? null,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ child processes
@@ -88,9 +94,15 @@ interface PyResult {
   versions: { torch: string; python: string; hf: boolean; blas_core: string | null };
 }
 
+/**
+ * glibc settings that give a stock PyTorch process what torch-lora's load-time settings give it: large blocks from
+ * the heap and kept for reuse instead of fresh mmaps (torch-lora uses its own caching allocator for those).
+ */
+export const PYTORCH_TUNED_MALLOC = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824';
+
 /** Runs one child; its result is the last line of stdout that parses as JSON. */
-function runChild(exe: string, args: string[], cwd: string, label: string): SideResult {
-  const r = spawnSync(exe, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000, env: { ...process.env } });
+function runChild(exe: string, args: string[], cwd: string, label: string, env: NodeJS.ProcessEnv = process.env): SideResult {
+  const r = spawnSync(exe, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000, env: { ...env } });
   const lines = (r.stdout ?? '').trim().split('\n').reverse();
   for (const line of lines) {
     if (!line.startsWith('{')) continue;
@@ -142,9 +154,11 @@ function rowsFor(workload: string, dtype: string, device: string, ts: SideResult
   const names = [...tsMetrics.map((m) => m.name), ...pyMetrics.map((m) => m.name).filter((n) => !tsMetrics.some((m) => m.name === n))];
   return names.map((name, i) => {
     const a = tsMetrics.find((m) => m.name === name);
-    const b = pyMetrics.find((m) => m.name === name);
+    // a torch-lora measurement may name the PyTorch measurement it compares with (compare_to)
+    const target = (a?.compare_to as string | undefined) ?? name;
+    const b = pyMetrics.find((m) => m.name === target);
     // transformers' rows carry an "HF " / "HF+peft " prefix on the same measurement
-    const h = hfMetrics.find((m) => m.name.replace(/^HF(\+peft)? /, '') === name);
+    const h = hfMetrics.find((m) => m.name.replace(/^HF(\+peft)? /, '') === target);
     const better = (a ?? b)!.better;
     return {
       workload, dtype, metric: name, unit: (a ?? b)!.unit, better,
@@ -215,6 +229,7 @@ function main(): void {
   const names = opts.only ?? WORKLOAD_NAMES;
   const hfAvailable = opts.python && spawnSync(python, ['-c', 'import transformers, peft'], { stdio: 'ignore', timeout: 120_000 }).status === 0;
   const started = new Date();
+  const pyEnv: NodeJS.ProcessEnv = opts.pytorchMallocTuned ? { ...process.env, GLIBC_TUNABLES: PYTORCH_TUNED_MALLOC } : process.env;
   const common = (dtype: string) => [
     '--json', '--device', opts.device, '--dtype', dtype, '--threads', String(opts.threads),
     ...(opts.quick ? ['--quick'] : []), ...(opts.tiny ? ['--tiny'] : []),
@@ -242,8 +257,8 @@ function main(): void {
         py = reuse.pytorch && { ...reuse.pytorch, workload: name };
       } else {
         ts = runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora');
-        py = opts.python ? runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch') : undefined;
-        if (hfAvailable && HF_WORKLOADS.has(name)) hf = runChild(python, [pyScript, '--workload', name, '--hf', ...common(dtype)], root, 'hf');
+        py = opts.python ? runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv) : undefined;
+        if (hfAvailable && HF_WORKLOADS.has(name)) hf = runChild(python, [pyScript, '--workload', name, '--hf', ...common(dtype)], root, 'hf', pyEnv);
       }
       raw[`${name}/${dtype}`] = { torchLora: ts, pytorch: py, hf };
       for (const r of [ts, py]) {
@@ -286,6 +301,7 @@ function main(): void {
     `device ${opts.device}, dtype ${opts.dtypes.join('+')}, intra-op threads: ${threads} on both sides`,
     `versions: libtorch ${versions.libtorch} (torch-lora), Node ${versions.node}, PyTorch ${versions.torch ?? '-'} (Python ${versions.python ?? '-'})${hfAvailable ? ', transformers + peft' : ''}`,
     `torch-lora CPU settings: ${tuning ? `malloc tuned ${tuning.mallocTuned ? 'yes' : 'no'}, caching allocator ${tuning.cachingAllocator ? 'yes' : 'no'}` : '-'}; OpenBLAS kernels: torch-lora ${tuning?.blasCore ?? '-'}, PyTorch ${pythonBlas ?? '-'}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}`,
+    ...(opts.pytorchMallocTuned ? [`PyTorch ran with GLIBC_TUNABLES=${PYTORCH_TUNED_MALLOC} (like-for-like allocator settings)`] : []),
     `ratio = torch-lora / PyTorch time (rates inverted), lower is better; medians of the repetitions after warm-up.`,
     `peak memory: ${cuda ? 'the CUDA allocator peak (torch.cuda.max_memory_allocated); torch-lora has no CUDA memory-statistics API, so its column is empty' : 'the RSS high-water mark (VmHWM) of a fresh process per workload'}.`,
   ];
@@ -299,16 +315,22 @@ function main(): void {
 
   const result = {
     date: started.toISOString(), quick: opts.quick, device: opts.device, dtypes: opts.dtypes, threads, machine, versions, python, hf: hfAvailable,
-    cpuTuning: tuning, blas: { torchLora: tuning?.blasCore ?? null, pytorch: pythonBlas, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null },
+    pytorchMallocTuned: opts.pytorchMallocTuned, cpuTuning: tuning, blas: { torchLora: tuning?.blasCore ?? null, pytorch: pythonBlas, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null },
     rows, checks, raw, wallSeconds: (Date.now() - started.getTime()) / 1000, table,
   };
   const outDir = opts.out ?? path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const deviceTag = opts.device.replace(/[^a-z0-9]+/gi, '');
-  const file = path.join(outDir, `${date}-${deviceTag}${opts.quick ? '-quick' : ''}.json`);
+  const variant = `${opts.quick ? '-quick' : ''}${opts.tiny ? '-tiny' : ''}${opts.pytorchMallocTuned ? '-pytorch-malloc-tuned' : ''}`;
+  const file = path.join(outDir, `${date}-${deviceTag}${variant}.json`);
   fs.writeFileSync(file, JSON.stringify(result, null, 2));
-  fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(result, null, 2));
-  console.error(`wrote ${path.relative(root, file)} and ${path.relative(root, path.join(outDir, 'latest.json'))} (${result.wallSeconds.toFixed(0)} s)`);
+  const written = [path.relative(root, file)];
+  // latest.json is the latest comparison with PyTorch as users run it (toy sizes and tuned PyTorch keep their own files)
+  if (!opts.tiny && !opts.pytorchMallocTuned) {
+    fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(result, null, 2));
+    written.push(path.relative(root, path.join(outDir, 'latest.json')));
+  }
+  console.error(`wrote ${written.join(' and ')} (${result.wallSeconds.toFixed(0)} s)`);
 }
 
 if (require.main === module) main();
