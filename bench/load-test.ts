@@ -16,6 +16,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import autocannon from 'autocannon';
 import { DistilBertForSequenceClassification, LoRALayer, manualSeed, noGrad, replaceLinearWithLora, saveAdapter } from '../lib';
+import { repoRoot } from './repo-root';
 
 interface Scenario {
   model: 'tiny' | 'base';
@@ -47,16 +48,6 @@ const SENTENCES = [
   'boring, predictable and far too long',
 ];
 
-/** The folder with package.json above this file, whether it runs from bench/ or dist/bench/. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 /** A base-size DistilBERT with random weights, beside the distilbert-base-uncased tokenizer. */
 function makeBaseModel(tokenizerDir: string, dir: string): DistilBertForSequenceClassification {

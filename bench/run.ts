@@ -18,17 +18,8 @@ import * as path from 'node:path';
 import { backend } from '../lib';
 import type { Metric, WorkloadResult } from './workloads';
 import { WORKLOAD_NAMES } from './workloads';
+import { repoRoot } from './repo-root';
 
-/** The folder with package.json above this file, whether it runs from bench/ or dist/bench/. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 interface Options {
   quick: boolean;
@@ -263,6 +254,7 @@ function main(): void {
       raw[`${name}/${dtype}`] = { torchLora: ts, pytorch: py, hf };
       for (const r of [ts, py]) {
         if (r?.error) console.error(`  ${r.error}`);
+        if (r?.skipped) console.error(`  ${r.side ?? 'a side'} skipped ${name}: ${r.skipped}`);
         if (r && !r.error && !r.skipped) threadsSeen.add(r.threads);
       }
       if (py && !py.error && !py.skipped) {

@@ -11,21 +11,12 @@ import * as path from 'node:path';
 
 import { readTar } from '../lib/data/tar';
 import { BertTokenizer } from '../lib/tokenizer';
+import { repoRoot } from './repo-root';
 
 const BATCH_SIZE = 32;
 const MAX_LENGTH = 256;
 const TRAIN_REVIEW = /^aclImdb\/train\/(pos|neg)\/\d+_\d+\.txt$/;
 
-/** The folder with package.json above this file, whether it runs from bench/ or dist/bench/. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 async function readTrainReviews(archive: string): Promise<string[]> {
   const reviews: string[] = [];
