@@ -1,16 +1,20 @@
-// A process-wide CPU setting, made once when the addon is loaded (before any tensor exists): glibc malloc keeps
-// freed memory for reuse.
+// Process-wide CPU memory settings, made once when the addon is loaded (before any tensor exists).
 //
 // By default glibc serves every allocation above 128 KiB (a threshold that adapts only up to 32 MiB) with a fresh
-// mmap and returns large frees to the kernel at once, so the activations of every training step are page-faulted
-// in again. On a virtual machine a page fault costs tens of microseconds: DistilBERT's LoRA step at 8x512 tokens
-// took 1.2 million faults, more than half of its time (stock PyTorch takes as many). Here all
-// allocations come from the heap (M_MMAP_MAX 0, M_MMAP_THRESHOLD 32 MiB) and up to 1 GiB of free memory at its top
-// is kept for the next step (M_TRIM_THRESHOLD), which is what a caching allocator does: the peak (VmHWM) stays
-// the same, but memory freed after the peak goes back to the system only above that 1 GiB.
+// mmap and returns it to the kernel on free, so the activations of every training step are page-faulted in again.
+// On a virtual machine a page fault costs tens of microseconds: DistilBERT's LoRA step at 8x512 tokens took
+// 1.2 million faults, more than half of its time (stock PyTorch takes as many). So:
 //
-// Set TORCH_LORA_CPU_TUNING=0 to keep glibc's defaults. Explicit settings win: with malloc tunables in
-// GLIBC_TUNABLES, or any MALLOC_*_ variable, malloc is left as configured.
+// 1. Tensor data goes through a caching CPU allocator (CachingCpuAllocator below): blocks of 1 MiB and more get
+//    their own mappings and are kept, by size class, for the next tensor of that size; steady-state training and
+//    inference then take no page faults. Keeping large blocks out of the malloc heap also keeps it from
+//    fragmenting, so the peak RSS is lower than with glibc's heap.
+// 2. glibc malloc (small tensors and everything else) serves blocks up to 32 MiB from its heap (M_MMAP_THRESHOLD)
+//    and keeps up to 256 MiB of free memory at the top of the heap (M_TRIM_THRESHOLD).
+//
+// TORCH_LORA_CPU_TUNING=0 keeps libtorch's allocator and glibc's defaults. TORCH_LORA_CPU_CACHE_MB bounds the free
+// blocks kept (default 4096). Explicit malloc settings win: with malloc tunables in GLIBC_TUNABLES, or any
+// MALLOC_*_ variable, malloc is left as configured (the caching allocator is still used).
 #include "common.h"
 
 #include <c10/core/Allocator.h>

@@ -42,7 +42,7 @@ export class Embedding extends Module {
     this.paddingIdx = pad === undefined ? undefined : pad < 0 ? numEmbeddings + pad : pad;
     this.registerParameter('weight', empty([numEmbeddings, embeddingDim], opts));
     init.normal_(this.weight);
-    if (this.paddingIdx !== undefined) tidy(() => init.zeros_(this.weight.select(0, this.paddingIdx!)));
+    if (this.paddingIdx !== undefined) tidy(() => { init.zeros_(this.weight.select(0, this.paddingIdx!)); });
   }
   readonly paddingIdx: number | undefined;
   forward(indices: Tensor): Tensor {

@@ -15,7 +15,7 @@ export function initDistilBertWeights(model: Module, config: DistilBertConfig): 
       if (m.bias) init.zeros_(m.bias);
     } else if (m instanceof Embedding) {
       if (m.weight.requiresGrad) init.normal_(m.weight, 0, config.initializer_range);
-      if (m.paddingIdx !== undefined) tidy(() => init.zeros_(m.weight.select(0, m.paddingIdx!)));
+      if (m.paddingIdx !== undefined) tidy(() => { init.zeros_(m.weight.select(0, m.paddingIdx!)); });
     } else if (m instanceof LayerNorm) {
       if (m.weight) init.ones_(m.weight);
       if (m.bias) init.zeros_(m.bias);
