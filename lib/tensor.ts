@@ -3,6 +3,7 @@ import { N } from './native';
 import { DType, dtypeCode, dtypeName, TypedArray } from './dtype';
 import { track, untrack } from './scope';
 import { formatTensor } from './format';
+import { kaimingUniform_, KaimingOptions } from './nn/init';
 
 export type Shape = number[];
 export type Scalar = number | boolean;
@@ -329,22 +330,8 @@ export class Tensor {
   normal_(mean = 0, std = 1): this { N.normal_(this._h, mean, std); return this; }
   uniform_(from = 0, to = 1): this { N.uniform_(this._h, from, to); return this; }
   /** torch.nn.init.kaiming_uniform_ on this tensor ([out, in, ...] layout), e.g. a = √5 as nn.Linear does. */
-  kaimingUniform_(opts: { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: 'leaky_relu' | 'relu' | 'linear' } = {}): this {
-    const s: number[] = N.shape(this._h);
-    if (s.length < 2) throw new Error('Fan in and fan out can not be computed for tensor with fewer than 2 dimensions');
-    const receptive = s.slice(2).reduce((x, y) => x * y, 1);
-    const fan = (opts.mode ?? 'fan_in') === 'fan_in' ? s[1] * receptive : s[0] * receptive;
-    const a = opts.a ?? 0;
-    const nl = opts.nonlinearity ?? 'leaky_relu';
-    const gain = nl === 'relu' ? Math.SQRT2 : nl === 'linear' ? 1 : Math.sqrt(2 / (1 + a * a));
-    const bound = Math.sqrt(3) * (gain / Math.sqrt(fan));
-    const prev = N.isGradEnabled();
-    N.setGradEnabled(false);
-    try {
-      N.uniform_(this._h, -bound, bound);
-    } finally {
-      N.setGradEnabled(prev);
-    }
+  kaimingUniform_(opts: KaimingOptions = {}): this {
+    kaimingUniform_(this, opts);
     return this;
   }
 }
