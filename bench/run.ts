@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { backend } from '../lib';
-import type { Metric, WorkloadResult } from './workloads';
+import type { MeasuredWorkload, Metric, WorkloadResult } from './workloads';
 import { WORKLOAD_NAMES } from './workloads';
 import { repoRoot } from './repo-root';
 
@@ -72,16 +72,8 @@ function choosePython(): string {
 }
 
 type SideResult = (WorkloadResult | PyResult) & { skipped?: string; error?: string };
-interface PyResult {
-  workload: string;
+interface PyResult extends MeasuredWorkload {
   side: 'pytorch' | 'hf';
-  device: string;
-  dtype: string;
-  threads: number;
-  metrics: Metric[];
-  wall_s: number;
-  peak_rss_bytes: number | null;
-  peak_device_bytes: number | null;
   versions: { torch: string; python: string; hf: boolean; blas_core: string | null };
 }
 

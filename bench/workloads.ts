@@ -282,15 +282,20 @@ export function peakRssBytes(): number | null {
   }
 }
 
-export interface WorkloadResult {
+/** What either side of the benchmark reports for one workload (the Python side writes the same JSON fields). */
+export interface MeasuredWorkload {
   workload: string;
-  side: 'torch-lora';
   device: string;
   dtype: string;
   threads: number;
   metrics: Metric[];
   wall_s: number;
   peak_rss_bytes: number | null;
+  peak_device_bytes: number | null;
+}
+
+export interface WorkloadResult extends MeasuredWorkload {
+  side: 'torch-lora';
   /** The allocator's peak on CUDA: torch-lora has no CUDA memory-statistics API yet, so always null. */
   peak_device_bytes: number | null;
   versions: { libtorch: string; node: string };
