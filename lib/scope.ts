@@ -5,20 +5,57 @@ import { N } from './native';
 
 export interface Disposable { _h: number; _kept: boolean; _registered: boolean; dispose(): void }
 
-const scopes: Disposable[][] = [];
-let top: Disposable[] | null = null;
+interface Scope {
+  items: Disposable[];
+  /** Length at which disposed entries are swept out, so a long loop that disposes as it goes stays small. */
+  sweepAt: number;
+}
+const MIN_SWEEP = 1024;
+
+const scopes: Scope[] = [];
+let top: Scope | null = null;
 
 const finalizers = new FinalizationRegistry<number>((h) => N.dispose(h));
 
+// Registering a finalizer costs more than a small op, and most tensors made outside a scope are disposed (or
+// `using`-freed) within the same synchronous run. So they wait here and are registered at the next microtask,
+// or as soon as this many are waiting; the disposed ones are skipped.
+const unregistered: Disposable[] = [];
+const MAX_UNREGISTERED = 4096;
+let flushQueued = false;
+
 export function track(t: Disposable): void {
-  if (top !== null) top.push(t);
-  else register(t);
+  if (top === null) {
+    unregistered.push(t);
+    if (unregistered.length >= MAX_UNREGISTERED) registerWaiting();
+    else if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(registerWaiting);
+    }
+    return;
+  }
+  const items = top.items;
+  if (items.length >= top.sweepAt) {
+    sweep(items);
+    top.sweepAt = Math.max(MIN_SWEEP, 2 * items.length);
+  }
+  items.push(t);
 }
 
-function register(t: Disposable): void {
-  if (t._registered || t._h < 0) return;
-  t._registered = true;
-  finalizers.register(t, t._h, t);
+function sweep(items: Disposable[]): void {
+  let live = 0;
+  for (const t of items) if (t._h >= 0) items[live++] = t;
+  items.length = live;
+}
+
+function registerWaiting(): void {
+  flushQueued = false;
+  for (const t of unregistered) {
+    if (t._registered || t._h < 0) continue;
+    t._registered = true;
+    finalizers.register(t, t._h, t);
+  }
+  unregistered.length = 0;
 }
 
 export function untrack(t: Disposable): void {
@@ -30,7 +67,7 @@ export function untrack(t: Disposable): void {
 
 /** Runs fn and frees every tensor it created, except the ones it returns (also inside arrays and objects) or `keep`s. */
 export function tidy<T>(fn: () => T): T {
-  const scope: Disposable[] = [];
+  const scope: Scope = { items: [], sweepAt: MIN_SWEEP };
   scopes.push(scope);
   top = scope;
   let result: T;
@@ -53,12 +90,12 @@ function isDisposable(value: unknown): value is Disposable {
   return value !== null && typeof value === 'object' && '_h' in value && '_kept' in value;
 }
 
-function endScope(scope: Disposable[], survivors: Set<Disposable> | Disposable | null): void {
+function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null): void {
   scopes.pop();
   top = scopes.length ? scopes[scopes.length - 1] : null;
   const survives = survivors === null ? () => false : survivors instanceof Set ? (t: Disposable) => survivors.has(t) : (t: Disposable) => t === survivors;
   const dead: number[] = [];
-  for (const t of scope) {
+  for (const t of scope.items) {
     if (t._h < 0) continue;
     if (t._kept || survives(t)) track(t);
     else {

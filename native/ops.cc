@@ -1,5 +1,6 @@
 // Element-wise math, comparisons, reductions, shape and indexing ops, and their in-place variants.
 #include "common.h"
+#include "direct_cpu.h"
 
 namespace tl {
 namespace {
@@ -49,10 +50,10 @@ using Info = Napi::CallbackInfo;
 
 // ---- binary with a tensor: (h, h) -> h
 #define BINARY_OPS(X)                                \
-  X(add, at::add(a, b))                              \
-  X(sub, at::sub(a, b))                              \
-  X(mul, at::mul(a, b))                              \
-  X(div, at::div(a, b))                              \
+  X(add, direct::add(a, b))                          \
+  X(sub, direct::sub(a, b))                          \
+  X(mul, direct::mul(a, b))                          \
+  X(div, direct::div(a, b))                          \
   X(pow, at::pow(a, b))                              \
   X(remainder, at::remainder(a, b))                  \
   X(maximum, at::maximum(a, b))                      \
@@ -65,8 +66,8 @@ using Info = Napi::CallbackInfo;
   X(ge, at::ge(a, b))                                \
   X(logicalAnd, at::logical_and(a, b))               \
   X(logicalOr, at::logical_or(a, b))                 \
-  X(matmul, at::matmul(a, b))                        \
-  X(mm, at::mm(a, b))                                \
+  X(matmul, direct::matmul(a, b))                    \
+  X(mm, direct::mm(a, b))                            \
   X(bmm, at::bmm(a, b))                              \
   X(outer, at::outer(a, b))                          \
   X(dot, at::dot(a, b))                              \
@@ -77,11 +78,11 @@ using Info = Napi::CallbackInfo;
 
 // ---- binary with a scalar: (h, number) -> h
 #define SCALAR_OPS(X)                                \
-  X(addScalar, at::add(a, s))                        \
-  X(subScalar, at::sub(a, s))                        \
+  X(addScalar, direct::add(a, s))                    \
+  X(subScalar, direct::sub(a, s))                    \
   X(rsubScalar, at::rsub(a, s))                      \
-  X(mulScalar, at::mul(a, s))                        \
-  X(divScalar, at::div(a, s))                        \
+  X(mulScalar, direct::mul(a, s))                    \
+  X(divScalar, direct::div(a, s))                    \
   X(rdivScalar, at::mul(at::reciprocal(a), s))       \
   X(powScalar, at::pow(a, s))                        \
   X(rpowScalar, at::pow(s, a))                       \

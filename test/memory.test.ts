@@ -148,6 +148,73 @@ describe('dispose and using', () => {
   });
 });
 
+describe('GC safety net', () => {
+  // The finalizer frees what nobody disposed. Registration waits for the next microtask (see lib/scope.ts).
+  const gc: () => void = (() => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require('v8').setFlagsFromString('--expose-gc');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('vm').runInNewContext('gc');
+  })();
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('tensors made outside any scope and dropped are freed after a GC', async () => {
+    const before = live();
+    (() => {
+      for (let i = 0; i < 200; i++) torch.ones([64]).add(1);
+    })();
+    expect(live()).toBe(before + 400);
+    await turn();
+    for (let i = 0; i < 20 && live() > before; i++) {
+      gc();
+      await turn();
+    }
+    expect(live()).toBe(before);
+  });
+
+  test('more tensors than wait for registration, some disposed at once: the rest are still collected', async () => {
+    const before = live();
+    const kept: Tensor[] = [];
+    (() => {
+      for (let i = 0; i < 10000; i++) {
+        const t = torch.ones([2]);
+        if (i % 2) t.dispose();
+        else if (i % 1000 === 0) kept.push(t);
+      }
+    })();
+    expect(live()).toBe(before + 5000);
+    await turn();
+    for (let i = 0; i < 20 && live() > before + kept.length; i++) {
+      gc();
+      await turn();
+    }
+    expect(live()).toBe(before + kept.length);
+    expect(kept.map((t) => t.sum().item())).toEqual(kept.map(() => 2));
+    torch.dispose(kept);
+  });
+});
+
+describe('long tidy loops', () => {
+  test('a tidy that disposes most of its tensors as it goes still frees the rest and keeps what it returns', () => {
+    const before = live();
+    const undisposed: Tensor[] = [];
+    const result = torch.tidy(() => {
+      let x = torch.zeros([4]);
+      for (let i = 0; i < 5000; i++) {
+        const y = x.add(1);
+        if (i % 100 === 0) undisposed.push(x);
+        else x.dispose();
+        x = y;
+      }
+      return x;
+    });
+    expect(result.toArray()).toEqual([5000, 5000, 5000, 5000]);
+    expect(undisposed.every((t) => t.isDisposed)).toBe(true);
+    expect(live()).toBe(before + 1);
+    result.dispose();
+  });
+});
+
 describe('memory()', () => {
   test('counts live tensors and their bytes per device; views share their base storage', () => {
     const m0 = torch.memory();

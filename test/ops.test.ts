@@ -36,6 +36,11 @@ const OPS: Record<string, OpFn> = {
   outer: ([a, b]) => a.outer(b),
   addmm: ([c, a, b], o) => F.addmm(c, a, b, { beta: o.beta, alpha: o.alpha }),
   linear: ([x, w, b]) => F.linear(x, w, b),
+  'autocast:mm': ([a, b]) => torch.autocast('cpu', () => a.mm(b)),
+  'autocast:matmul': ([a, b]) => torch.autocast('cpu', () => a.matmul(b)),
+  'autocast:linear': ([x, w, b]) => torch.autocast('cpu', () => F.linear(x, w, b)),
+  'autocast:add': ([a, b]) => torch.autocast('cpu', () => a.add(b)),
+  'autocast:mul': ([a], o) => torch.autocast('cpu', () => a.mul(o.scalar)),
   // activations
   gelu: ([a], o) => F.gelu(a, { approximate: o.approximate }),
   softmax: ([a], o) => F.softmax(a, o.dim),
@@ -196,6 +201,21 @@ describe('op cases from PyTorch', () => {
     torch.tidy(() => runCase(c));
     // Everything the case made (inputs, outputs, grads, the graph's saved tensors) is freed by tidy.
     expect(torch.memory().numTensors).toBe(before);
+  });
+
+  // Without autograd, small CPU ops skip the dispatcher layers (native/direct_cpu.cc): the same values as
+  // PyTorch, and bit for bit what the autograd path gives.
+  test.each(fx.cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => {
+    torch.tidy(() => {
+      const withGrad = OPS[c.op](c.inputs.map((i) => make(fx.tensors[i.ref], i.requiresGrad)), c.args);
+      const plain = torch.noGrad(() => OPS[c.op](c.inputs.map((i) => make(fx.tensors[i.ref], false)), c.args));
+      const [a, b] = [withGrad, plain].map((r) => (Array.isArray(r) ? r : [r]));
+      b.forEach((o, k) => {
+        expectMatches(o, c.outputs[k], `output ${k}`);
+        expect(o.requiresGrad).toBe(false);
+        if (o.dtype !== 'bool' && o.numel() > 0) expect(o.equal(a[k].detach())).toBe(true);
+      });
+    });
   });
 });
 

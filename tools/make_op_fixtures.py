@@ -654,6 +654,23 @@ def autograd_cases():
 
 AUTOGRAD = autograd_cases()
 
+
+# ------------------------------------------------------------------------------------------------ autocast (CPU)
+# Last, so that the random inputs above stay what they were.
+def under_autocast(fn):
+    def run(*xs):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            return fn(*xs)
+    return run
+
+
+AC_A, AC_B, AC_A2 = randn(3, 4), randn(4, 5), randn(3, 4)
+case('autocast/mm-in-bfloat16', 'autocast:mm', [AC_A, AC_B], under_autocast(torch.mm))
+case('autocast/matmul-in-bfloat16', 'autocast:matmul', [AC_A, AC_B], under_autocast(torch.matmul))
+case('autocast/linear-in-bfloat16', 'autocast:linear', [randn(2, 3, 4), randn(5, 4), randn(5)], under_autocast(F.linear))
+case('autocast/add-stays-float32', 'autocast:add', [AC_A, AC_A2], under_autocast(torch.add))
+case('autocast/mul-scalar-stays-float32', 'autocast:mul', [AC_A], under_autocast(lambda a: a * 0.1), {'scalar': 0.1})
+
 doc = {
     'generator': 'tools/make_op_fixtures.py',
     'torch': torch.__version__,
