@@ -19,6 +19,7 @@ import { backend } from '../lib';
 import type { MeasuredWorkload, Metric, WorkloadResult } from './workloads';
 import { WORKLOAD_NAMES } from './workloads';
 import { repoRoot } from './repo-root';
+import { AtenFloor, measureAtenFloor } from './aten-floor';
 
 
 interface Options {
@@ -203,6 +204,20 @@ function gpuName(python: string): string | null {
 }
 
 // ------------------------------------------------------------------------------------------------ main
+/** The op-overhead floor next to PyTorch's time: what is left for a binding to win. */
+function floorLines(floor: AtenFloor, rows: Row[]): string[] {
+  const lines = ['op-overhead floor, the same chains in C++ against the same libtorch (us/op, and as a ratio to PyTorch):'];
+  for (const row of rows.filter((r) => r.workload === 'op-overhead' && !r.metric.includes('dispose'))) {
+    const [op, size] = row.metric.split(' ');
+    const cell = (path: string) => {
+      const us = floor.us_per_op[`${op} ${path} ${size}`];
+      return us === undefined ? '-' : `${us.toFixed(3)}${row.pytorch ? ` (${(us / row.pytorch).toFixed(2)})` : ''}`;
+    };
+    lines.push(`  ${row.metric}: PyTorch ${fmtNum(row.pytorch)}, torch-lora ${fmtNum(row.torchLora)}; C++ through the dispatcher ${cell('dispatcher')}, C++ calling the CPU kernel ${cell('cpu kernel')}`);
+  }
+  return lines;
+}
+
 function main(): void {
   const opts = parseOptions(process.argv.slice(2));
   const root = repoRoot();
@@ -261,6 +276,10 @@ function main(): void {
       console.error(`  ${name}${dtype === 'fp32' ? '' : ` (${dtype})`} [${((Date.now() - t0) / 1000).toFixed(0)} s${reuse ? ', reused train-lora' : ''}]: ${summary}`);
     }
   }
+  // What calling libtorch from C++ costs for the same op chains: the floor under any binding (see bench/aten-floor.cc).
+  const atenFloor = names.includes('op-overhead') && opts.device === 'cpu' ? measureAtenFloor(root, opts.threads, opts.quick ? 3 : 15) : null;
+  if (atenFloor && 'error' in atenFloor) console.error(`  ${atenFloor.error}`);
+
   if (threadsSeen.size > 1) console.error(`WARNING: the two sides ran with different thread counts: ${[...threadsSeen].join(', ')}`);
 
   const checks: Record<string, number | null> = {};
@@ -294,13 +313,14 @@ function main(): void {
     checks.mergedOverBaseTorchLora != null
       ? `merged LoRA / base model inference: torch-lora ${checks.mergedOverBaseTorchLora.toFixed(2)}, PyTorch ${checks.mergedOverBasePytorch?.toFixed(2) ?? '-'} (1.00 = same cost)`
       : null,
+    ...(atenFloor && !('error' in atenFloor) ? floorLines(atenFloor, rows) : []),
   ].filter(Boolean);
   console.log([...header, '', table, '', ...footer].join('\n'));
 
   const result = {
     date: started.toISOString(), quick: opts.quick, device: opts.device, dtypes: opts.dtypes, threads, machine, versions, python, hf: hfAvailable,
     pytorchMallocTuned: opts.pytorchMallocTuned, cpuTuning: tuning, blas: { torchLora: tuning?.blasCore ?? null, pytorch: pythonBlas, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null },
-    rows, checks, raw, wallSeconds: (Date.now() - started.getTime()) / 1000, table,
+    rows, checks, atenFloor, raw, wallSeconds: (Date.now() - started.getTime()) / 1000, table,
   };
   const outDir = opts.out ?? path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });

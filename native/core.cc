@@ -97,11 +97,12 @@ bool hasArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i) {
-  auto v = argAt(info, i);
-  if (!v.IsNumber()) throw ArgError(nth(i) + " must be a Tensor");
-  int64_t h = v.As<Napi::Number>().Int64Value();
-  if (!table().valid(h)) throw ArgError(nth(i) + " is a tensor that has been disposed");
-  return table().get(h);
+  // The hottest path of every op: one engine call, which fails for anything that is not a number.
+  int64_t h;
+  if (i >= info.Length() || napi_get_value_int64(info.Env(), info[i], &h) != napi_ok) throw ArgError(nth(i) + " must be a Tensor");
+  auto& t = table();
+  if (!t.valid(h)) throw ArgError(nth(i) + " is a tensor that has been disposed");
+  return t.get(h);
 }
 
 c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i) {
