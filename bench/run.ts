@@ -4,7 +4,7 @@
  * bench/results/latest.json).
  *
  *   npm run bench -- [--quick] [--only infer-b1,train-lora] [--device cuda] [--dtype bf16|fp32,bf16] [--threads N]
- *                    [--pytorch-malloc-tuned] [--no-python] [--out DIR]
+ *                    [--pytorch-malloc-tuned] [--no-python] [--out DIR] [--rounds N]
  *
  * The ratio is torch-lora's time over PyTorch's (for rates, PyTorch's rate over torch-lora's): lower is better,
  * below 1 means torch-lora is faster. The PyTorch side is bench/pytorch_bench.py, run with $PYTHON, or
@@ -33,6 +33,8 @@ interface Options {
   /** Run PyTorch with glibc malloc tuned the way torch-lora tunes it (like for like; see docs/performance.md). */
   pytorchMallocTuned: boolean;
   out: string | null;
+  /** Alternating runs of each side per workload; null: 3 for the short CPU workloads, 1 for the rest. */
+  rounds: number | null;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -56,7 +58,7 @@ function parseOptions(argv: string[]): Options {
   const threads = Number(get('threads') ?? backend.getNumThreads());
   return {
     quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), pytorchMallocTuned: has('pytorch-malloc-tuned'),
-    out: get('out') ?? null,
+    out: get('out') ?? null, rounds: get('rounds') ? Number(get('rounds')) : null,
   };
 }
 
@@ -83,6 +85,27 @@ interface PyResult extends MeasuredWorkload {
  * the heap and kept for reuse instead of fresh mmaps (torch-lora uses its own caching allocator for those).
  */
 export const PYTORCH_TUNED_MALLOC = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824';
+
+const SHORT_CPU_WORKLOADS = new Set(['op-overhead', 'infer-b1']);
+
+/** One result from several runs of a side: each metric's median of the runs' medians, all samples, the highest peak. */
+function combineRounds(runs: SideResult[]): SideResult {
+  const failed = runs.find((r) => r.error || r.skipped);
+  if (failed || runs.length === 1) return failed ?? runs[0];
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const maxOf = (xs: (number | null)[]) => (xs.some((x) => x != null) ? Math.max(...xs.map((x) => x ?? 0)) : null);
+  const metrics = runs[0].metrics.map((m, i) => {
+    const all = runs.map((r) => r.metrics[i]);
+    const combined: Metric = { ...m, median: mid(all.map((a) => a.median)), samples: all.flatMap((a) => a.samples), rounds: runs.length };
+    if (typeof m.cpu_median === 'number') combined.cpu_median = mid(all.map((a) => a.cpu_median as number));
+    if (Array.isArray(m.cpu_samples)) combined.cpu_samples = all.flatMap((a) => a.cpu_samples as number[]);
+    return combined;
+  });
+  return {
+    ...runs[0], metrics, wall_s: runs.reduce((t, r) => t + r.wall_s, 0),
+    peak_rss_bytes: maxOf(runs.map((r) => r.peak_rss_bytes)), peak_device_bytes: maxOf(runs.map((r) => r.peak_device_bytes)),
+  };
+}
 
 /** Runs one child; its result is the last line of stdout that parses as JSON. */
 function runChild(exe: string, args: string[], cwd: string, label: string, env: NodeJS.ProcessEnv = process.env): SideResult {
@@ -254,8 +277,16 @@ function main(): void {
         ts = { ...reuse.torchLora, workload: name };
         py = reuse.pytorch && { ...reuse.pytorch, workload: name };
       } else {
-        ts = runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora');
-        py = opts.python ? runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv) : undefined;
+        // Short workloads alternate the two sides a few times: this machine's speed drifts over seconds.
+        const rounds = opts.rounds ?? (SHORT_CPU_WORKLOADS.has(name) && opts.device === 'cpu' ? 3 : 1);
+        const tsRuns: SideResult[] = [];
+        const pyRuns: SideResult[] = [];
+        for (let k = 0; k < rounds; k++) {
+          tsRuns.push(runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora'));
+          if (opts.python) pyRuns.push(runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv));
+        }
+        ts = combineRounds(tsRuns);
+        py = opts.python ? combineRounds(pyRuns) : undefined;
         if (hfAvailable && HF_WORKLOADS.has(name)) hf = runChild(python, [pyScript, '--workload', name, '--hf', ...common(dtype)], root, 'hf', pyEnv);
       }
       raw[`${name}/${dtype}`] = { torchLora: ts, pytorch: py, hf };

@@ -8,6 +8,7 @@
 #include <ATen/ops/mul_cpu_dispatch.h>
 #include <ATen/ops/sub_cpu_dispatch.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/version.h>
 
 namespace tl::direct {
 namespace {
@@ -26,7 +27,12 @@ bool plain(const at::Tensor& t, bool gradMode) {
 // Nothing on this thread adds a dispatch layer: autocast (off by default through the excluded set), or any key
 // switched on for the thread beyond the default ones (a Python mode, functionalization).
 bool noExtraLayers() {
-  return !at::autocast::is_cpu_enabled() && c10::impl::tls_local_dispatch_key_set().included_ == c10::default_included_set;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  bool autocast = at::autocast::is_cpu_enabled();
+#endif
+  return !autocast && c10::impl::tls_local_dispatch_key_set().included_ == c10::default_included_set;
 }
 
 bool direct(const at::Tensor& a) { return noExtraLayers() && plain(a, at::GradMode::is_enabled()); }
