@@ -5,6 +5,7 @@
 // Built and run by bench/aten-floor.ts; prints one JSON object.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/ScalarOps.h>
 #include <ATen/ops/add_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
 #include <ATen/ops/mul_cpu_dispatch.h>
@@ -14,6 +15,12 @@
 #include <cstdio>
 #include <functional>
 #include <vector>
+
+at::Tensor wrappedFloat(double v) {
+  auto t = at::detail::scalar_tensor_static(v, at::kFloat, at::kCPU);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
 
 using Op = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
 
@@ -44,6 +51,10 @@ int main(int argc, char** argv) {
       {"mul cpu kernel", [](auto& x, auto& y) { return at::cpu::mul(x, y); }},
       {"matmul dispatcher", [](auto& x, auto& y) { return at::matmul(x, y); }},
       {"matmul cpu kernel", [](auto& x, auto& y) { return at::cpu::mm(x, y); }},
+      // x * 1.0001: ATen wraps the number as a double tensor and casts it to float with an extra op;
+      // torch-lora makes the wrapped number in the tensor's dtype (native/direct_cpu.cc).
+      {"mul by a number dispatcher", [](auto& x, auto&) { return at::mul(x, 1.0001); }},
+      {"mul by a number cpu kernel", [](auto& x, auto&) { return at::cpu::mul(x, wrappedFloat(1.0001)); }},
   };
   std::printf("{\"threads\": %d, \"us_per_op\": {", threads);
   bool first = true;

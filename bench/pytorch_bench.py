@@ -275,7 +275,8 @@ def metric(name, unit, t, scale, better='lower', **extra):
 def op_overhead(ctx, sizes=(8, 64), chain=1000):
     """Chains of `chain` dependent small ops; reports microseconds per op (and ops/s)."""
     reps, warmup = ctx.reps(15, 3), ctx.reps(3, 1)
-    fns = {'add': torch.add, 'mul': torch.mul, 'matmul': torch.matmul}
+    # "mul by a number" multiplies by a Python float, as the TypeScript side does by a JavaScript number
+    fns = {'add': torch.add, 'mul': torch.mul, 'matmul': torch.matmul, 'mul by a number': lambda x, s: x * s}
     cases = []
     for n in sizes:
         g = torch.Generator().manual_seed(n)
@@ -285,6 +286,7 @@ def op_overhead(ctx, sizes=(8, 64), chain=1000):
             # near 1 so that a chain of products stays clear of denormals and infinities
             'mul': torch.rand(n, n, generator=g).mul(0.002).add(0.999).to(ctx.device),
             'matmul': torch.eye(n).to(ctx.device),
+            'mul by a number': 1.0001,
         }
         cases.append((n, a, operands))
 

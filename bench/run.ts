@@ -231,7 +231,7 @@ function gpuName(python: string): string | null {
 function floorLines(floor: AtenFloor, rows: Row[]): string[] {
   const lines = ['op-overhead floor, the same chains in C++ against the same libtorch (us/op, and as a ratio to PyTorch):'];
   for (const row of rows.filter((r) => r.workload === 'op-overhead' && !r.metric.includes('dispose'))) {
-    const [op, size] = row.metric.split(' ');
+    const [, op, size] = /^(.*) (\d+x\d+)$/.exec(row.metric) ?? [];
     const cell = (path: string) => {
       const us = floor.us_per_op[`${op} ${path} ${size}`];
       return us === undefined ? '-' : `${us.toFixed(3)}${row.pytorch ? ` (${(us / row.pytorch).toFixed(2)})` : ''}`;

@@ -132,28 +132,37 @@ function release(...things: { dispose(): void }[]): void {
 export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain = 1000): Metric[] {
   const reps = pick(ctx, 15, 3);
   const warmup = pick(ctx, 3, 1);
-  const ops = ['add', 'mul', 'matmul'] as const;
+  // The metric names are "<op> NxN"; "mul by a number" multiplies by a JavaScript/Python number.
+  const ops = ['add', 'mul', 'matmul', 'mul by a number'] as const;
+  type Op = (typeof ops)[number];
+  const apply: Record<Op, (x: Tensor, b: Tensor | number) => Tensor> = {
+    add: (x, b) => x.add(b as Tensor),
+    mul: (x, b) => x.mul(b as Tensor),
+    matmul: (x, b) => x.matmul(b as Tensor),
+    'mul by a number': (x, s) => x.mul(s as number),
+  };
   const cases = sizes.map((n) => {
     manualSeed(n);
     const a = randn([n, n], { device: ctx.device });
-    const operands: Record<(typeof ops)[number], Tensor> = {
+    const operands: Record<Op, Tensor | number> = {
       add: tidy(() => randn([n, n]).mul(0.01).to(ctx.device)),
       // near 1 so that a chain of products stays clear of denormals and infinities
       mul: tidy(() => rand([n, n]).mul(0.002).add(0.999).to(ctx.device)),
       matmul: eye(n, { device: ctx.device }),
+      'mul by a number': 1.0001,
     };
     return { n, a, operands };
   });
   // The idiom: one tidy around the chain, which frees the 1,000 intermediates when it ends.
-  const chainOf = (a: Tensor, op: (typeof ops)[number], b: Tensor) => () => tidy(() => {
+  const chainOf = (a: Tensor, op: Op, b: Tensor | number) => () => tidy(() => {
     let x = a;
-    for (let i = 0; i < chain; i++) x = x[op](b);
+    for (let i = 0; i < chain; i++) x = apply[op](x, b);
   });
   // The same chain freeing each intermediate once the next exists, as Python's reference counting does.
-  const disposingChainOf = (a: Tensor, op: (typeof ops)[number], b: Tensor) => () => tidy(() => {
+  const disposingChainOf = (a: Tensor, op: Op, b: Tensor | number) => () => tidy(() => {
     let x = a;
     for (let i = 0; i < chain; i++) {
-      const y = x[op](b);
+      const y = apply[op](x, b);
       if (x !== a) x.dispose();
       x = y;
     }
@@ -177,7 +186,7 @@ export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain =
       }
     }
   }
-  for (const { a, operands } of cases) release(a, ...Object.values(operands));
+  for (const { a, operands } of cases) release(a, ...Object.values(operands).filter((o): o is Tensor => typeof o !== 'number'));
   return out;
 }
 

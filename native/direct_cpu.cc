@@ -10,6 +10,8 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/version.h>
 
+#include <cstring>
+
 namespace tl::direct {
 namespace {
 
@@ -52,9 +54,26 @@ bool makesWrappedDirectly(const at::Tensor& a) {
   return (dt == at::kFloat || dt == at::kDouble) && direct(a);
 }
 
+// Loops multiply by the same number again and again, and making the 0-dim tensor costs about as much as the
+// op: the last one is kept per thread. Kernels only read a wrapped number, and nothing else holds it.
 at::Tensor wrapped(const at::Scalar& s, at::ScalarType dtype) {
+  thread_local struct {
+    at::ScalarType dtype = at::ScalarType::Undefined;
+    at::ScalarType kind = at::ScalarType::Undefined;
+    int64_t bits = 0;
+    at::Tensor tensor;
+  } last;
+  int64_t bits;
+  if (s.isFloatingPoint()) {
+    double d = s.toDouble();
+    std::memcpy(&bits, &d, sizeof bits);
+  } else {
+    bits = s.toLong();
+  }
+  if (last.tensor.defined() && last.dtype == dtype && last.kind == s.type() && last.bits == bits) return last.tensor;
   auto t = at::detail::scalar_tensor_static(s, dtype, at::kCPU);
   t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  last = {dtype, s.type(), bits, t};
   return t;
 }
 

@@ -326,3 +326,30 @@ describe('toString() matches PyTorch repr', () => {
     });
   });
 });
+
+describe('numbers in arithmetic', () => {
+  // The direct CPU path makes the wrapped number in the tensor's dtype and keeps the last one per thread; the
+  // same number with another dtype or kind (int, float, bool) must not reuse it. Values are exact in binary.
+  test('a number reused across calls, dtypes and kinds gives PyTorch\'s dtypes and exact values', () => {
+    torch.tidy(() => {
+      const f32 = torch.tensor([1.5, -2]);
+      const f64 = torch.tensor([1.5, -2], { dtype: 'float64' });
+      const i64 = torch.tensor([3, -4], { dtype: 'int64' });
+      const steps: [Tensor, string, number[]][] = [
+        [f32.mul(3), 'float32', [4.5, -6]],
+        [f64.mul(3), 'float64', [4.5, -6]],
+        [i64.mul(3), 'int64', [9, -12]],
+        [f32.mul(3.5), 'float32', [5.25, -7]],
+        [i64.mul(3.5), 'float32', [10.5, -14]],
+        [f32.add(true), 'float32', [2.5, -1]],
+        [f32.add(1), 'float32', [2.5, -1]],
+        [f32.sub(0.25), 'float32', [1.25, -2.25]],
+        [f32.div(2), 'float32', [0.75, -1]],
+        [i64.div(2), 'float32', [1.5, -2]],
+        [f32.mul(3), 'float32', [4.5, -6]],
+      ];
+      for (const [t, dtype, values] of steps) expect({ dtype: t.dtype, values: t.toArray() }).toEqual({ dtype, values });
+    });
+  });
+});
+
