@@ -35,9 +35,10 @@ describe('bench workloads at tiny sizes', () => {
     expect(result.peak_rss_bytes === null || result.peak_rss_bytes > 0).toBe(true);
   });
 
-  it('op-overhead measures add, mul and matmul at both sizes, with ops/s', () => {
+  it('op-overhead measures add, mul, matmul and mul by a number at both sizes, with ops/s', () => {
     const metrics = runWorkload('op-overhead', ctx).metrics;
-    const plain = ['add 8x8', 'mul 8x8', 'matmul 8x8', 'add 64x64', 'mul 64x64', 'matmul 64x64'];
+    const ops = ['add', 'mul', 'matmul', 'mul by a number'];
+    const plain = [8, 64].flatMap((n) => ops.map((op) => `${op} ${n}x${n}`));
     expect(metrics.map((m) => m.name)).toEqual([...plain, ...plain.map((n) => `${n}, dispose as it goes`)]);
     for (const m of metrics) {
       expect(m.ops_per_s as number).toBeCloseTo(1e6 / m.median, 0);
