@@ -2,16 +2,23 @@
 import * as fs from 'fs';
 import {
   DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA,
-  tensor, tidy, noGrad, optim, F, countParameters,
+  tensor, tidy, noGrad, optim, F, countParameters, cuda,
 } from '../lib';
 import { TINY_MODEL, fixture } from './helpers/paths';
 import { maxAbsDiff } from './helpers/compare';
 
 const traj = JSON.parse(fs.readFileSync(fixture('lora-trajectory.json'), 'utf8'));
 
+// On the CPU, and on a GPU where there is one (TORCH_LORA_TEST_DEVICE picks another device, or cpu to exercise it).
+const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (cuda.isAvailable() ? 'cuda' : null);
+
 describe('LoRA trajectory fixture', () => {
-  it('reproduces losses, final A and B, and evaluation logits to 1e-4', async () => {
+  if (otherDevice === null) test.skip('on cuda: needs a GPU (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
+
+  it.each(['cpu', ...(otherDevice ? [otherDevice] : [])])('reproduces losses, final A and B, and evaluation logits to 1e-4 on %s', async (device) => {
+    const ids = (v: number[][]) => tensor(v, { dtype: 'int64', device });
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    if (device !== 'cpu') model.to(device);
     const targets = Object.keys(traj.lora);
     const replaced = replaceLinearWithLora(model, { rank: traj.rank, alpha: traj.alpha, scaling: 'alpha', targets: targets.map((t) => t) });
     expect(replaced.sort()).toEqual([...targets].sort());
@@ -20,7 +27,7 @@ describe('LoRA trajectory fixture', () => {
       for (const name of targets) {
         const layer = model.getSubmodule(name) as LinearWithLoRA;
         const { A, A_shape } = traj.lora[name];
-        tidy(() => layer.A.copy_(tensor(A).view(A_shape)));
+        tidy(() => layer.A.copy_(tensor(A).view(A_shape)));  // copy_ moves it to A's device
       }
     });
     const { trainable } = countParameters(model);
@@ -33,8 +40,8 @@ describe('LoRA trajectory fixture', () => {
     for (const batch of traj.batches) {
       opt.zeroGrad();
       const loss = tidy(() => {
-        const { logits } = model.forward(tensor(batch.input_ids, { dtype: 'int64' }), tensor(batch.attention_mask, { dtype: 'int64' }));
-        const l = F.crossEntropy(logits, tensor(batch.labels, { dtype: 'int64' }));
+        const { logits } = model.forward(ids(batch.input_ids), ids(batch.attention_mask));
+        const l = F.crossEntropy(logits, tensor(batch.labels, { dtype: 'int64', device }));
         l.backward();
         return l.item() as number;
       });
@@ -49,7 +56,7 @@ describe('LoRA trajectory fixture', () => {
       expect(maxAbsDiff(layer.B, traj.final[name].B)).toBeLessThan(1e-4);
     }
     noGrad(() => tidy(() => {
-      const { logits } = model.forward(tensor(traj.eval.input_ids, { dtype: 'int64' }), tensor(traj.eval.attention_mask, { dtype: 'int64' }));
+      const { logits } = model.forward(ids(traj.eval.input_ids), ids(traj.eval.attention_mask));
       expect(maxAbsDiff(logits, traj.eval.logits)).toBeLessThan(1e-4);
     }));
   });

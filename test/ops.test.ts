@@ -4,7 +4,7 @@
 // PyTorch's repr, and dropout's statistics for p > 0.
 import * as torch from '../lib';
 import { F, Tensor } from '../lib';
-import { expectMatches, fixture, make, OpCase } from './helpers/op-fixtures';
+import { Encoded, expectMatches, fixture, make, OpCase } from './helpers/op-fixtures';
 
 type Args = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type OpFn = (x: Tensor[], a: Args) => Tensor | Tensor[];
@@ -160,17 +160,27 @@ for (const m of ['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'silu
 
 const fx = fixture();
 
-function runCase(c: OpCase): void {
-  const inputs = c.inputs.map((i) => make(fx.tensors[i.ref], i.requiresGrad));
+/** A fixture tensor on `device`, a leaf there when it requires grad. */
+function makeOn(e: Encoded, requiresGrad: boolean, device: string): Tensor {
+  if (device === 'cpu') return make(e, requiresGrad);
+  const t = torch.tidy(() => make(e).to(device));
+  return requiresGrad ? t.requiresGrad_(true) : t;
+}
+
+function runCase(c: OpCase, device = 'cpu'): void {
+  const inputs = c.inputs.map((i) => makeOn(fx.tensors[i.ref], i.requiresGrad, device));
   const result = OPS[c.op](inputs, c.args);
   const outs = Array.isArray(result) ? result : [result];
   expect(outs.length).toBe(c.outputs.length);
-  outs.forEach((o, k) => expectMatches(o, c.outputs[k], `output ${k}`));
+  outs.forEach((o, k) => {
+    expect(o.device).toBe(inputs.length ? inputs[0].device : o.device);
+    expectMatches(o, c.outputs[k], `output ${k}`);
+  });
   if (!c.grads) return;
   let loss: Tensor | null = null;
   c.weights!.forEach((w, k) => {
     if (!w) return;
-    const term = outs[k].mul(make(w)).sum();
+    const term = outs[k].mul(makeOn(w, false, device)).sum();
     loss = loss === null ? term : loss.add(term);
   });
   (loss as Tensor | null)!.backward();
@@ -185,6 +195,20 @@ function runCase(c: OpCase): void {
       expect(grad).not.toBeNull();
       expectMatches(grad!, g, `grad of input ${k}`);
     }
+  });
+}
+
+/** The same case without autograd: PyTorch's values, no gradient, and bit for bit what the autograd path gives. */
+function runCaseWithoutAutograd(c: OpCase, device = 'cpu'): void {
+  torch.tidy(() => {
+    const withGrad = OPS[c.op](c.inputs.map((i) => makeOn(fx.tensors[i.ref], i.requiresGrad, device)), c.args);
+    const plain = torch.noGrad(() => OPS[c.op](c.inputs.map((i) => makeOn(fx.tensors[i.ref], false, device)), c.args));
+    const [a, b] = [withGrad, plain].map((r) => (Array.isArray(r) ? r : [r]));
+    b.forEach((o, k) => {
+      expectMatches(o, c.outputs[k], `output ${k}`);
+      expect(o.requiresGrad).toBe(false);
+      if (o.dtype !== 'bool' && o.numel() > 0) expect(o.equal(a[k].detach())).toBe(true);
+    });
   });
 }
 
@@ -205,19 +229,27 @@ describe('op cases from PyTorch', () => {
 
   // Without autograd, small CPU ops skip the dispatcher layers (native/direct_cpu.cc): the same values as
   // PyTorch, and bit for bit what the autograd path gives.
-  test.each(fx.cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => {
-    torch.tidy(() => {
-      const withGrad = OPS[c.op](c.inputs.map((i) => make(fx.tensors[i.ref], i.requiresGrad)), c.args);
-      const plain = torch.noGrad(() => OPS[c.op](c.inputs.map((i) => make(fx.tensors[i.ref], false)), c.args));
-      const [a, b] = [withGrad, plain].map((r) => (Array.isArray(r) ? r : [r]));
-      b.forEach((o, k) => {
-        expectMatches(o, c.outputs[k], `output ${k}`);
-        expect(o.requiresGrad).toBe(false);
-        if (o.dtype !== 'bool' && o.numel() > 0) expect(o.equal(a[k].detach())).toBe(true);
-      });
-    });
-  });
+  test.each(fx.cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => runCaseWithoutAutograd(c));
 });
+
+// The same cases on a GPU: cuda when this machine has one (TORCH_LORA_TEST_DEVICE picks another device, e.g.
+// cuda:1, or cpu to exercise this block without a GPU). CPU autocast cases stay on the CPU.
+const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (torch.cuda.isAvailable() ? 'cuda' : null);
+if (otherDevice === null) {
+  describe('op cases from PyTorch, on cuda', () => {
+    test.skip('needs a GPU: cuda.isAvailable() is false here (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
+  });
+} else {
+  describe(`op cases from PyTorch, on ${otherDevice}`, () => {
+    const cases = fx.cases.filter((c) => !c.op.startsWith('autocast:'));
+    test.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+      const before = torch.memory().numTensors;
+      torch.tidy(() => runCase(c, otherDevice));
+      expect(torch.memory().numTensors).toBe(before);
+    });
+    test.each(cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => runCaseWithoutAutograd(c, otherDevice));
+  });
+}
 
 describe('embedding', () => {
   test('paddingIdx: the padding row gets no gradient, the others what PyTorch gives', () => {

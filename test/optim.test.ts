@@ -2,7 +2,7 @@
 // tools/make_nn_fixtures.py with Debian's PyTorch). Parameters are float64 so that 1e-6 is a meaningful bound.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, tensor, zeros, nn, optim, DType } from '../lib';
+import { cuda, Tensor, tensor, zeros, nn, optim, DType } from '../lib';
 
 interface Enc { shape: number[]; dtype: string; values: number[] }
 type Group = Record<string, unknown> & { params: number[] };
@@ -159,6 +159,30 @@ describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))('%s', (_name, fx) =
 });
 
 // ================================================================================================ state dict shape
+// The same trajectories on a GPU (TORCH_LORA_TEST_DEVICE picks another device, or cpu to exercise this block).
+const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (cuda.isAvailable() ? 'cuda' : null);
+if (otherDevice === null) {
+  describe('optimizer trajectories on cuda', () => {
+    test.skip('needs a GPU: cuda.isAvailable() is false here (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
+  });
+} else {
+  describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))(`%s on ${otherDevice}`, (_name, fx) => {
+    it('every step matches PyTorch to 1e-6', () => {
+      const [W, b] = [fromEnc(PROBLEM.W0).to(otherDevice).requiresGrad_(), fromEnc(PROBLEM.b0).to(otherDevice).requiresGrad_()];
+      const [Xd, Yd] = [X.to(otherDevice), Y.to(otherDevice)];
+      const opt = makeOptimizer(fx, [W, b]);
+      fx.steps.forEach(([wantW, wantB], step) => {
+        opt.zeroGrad();
+        Xd.matmul(W).add(b).sub(Yd).pow(2).sum().backward();
+        opt.step();
+        const d = Math.max(maxDiff(values(W), wantW), maxDiff(values(b), wantB));
+        if (d > 1e-6) throw new Error(`step ${step + 1}: max |diff| ${d}`);
+      });
+      expect(W.device).toBe(otherDevice === 'cuda' ? 'cuda:0' : otherDevice);
+    });
+  });
+}
+
 describe('optimizer stateDict() has the shape of PyTorch\'s', () => {
   it.each(STATE_DICTS.map((s) => [s.optimizer, s] as const))('%s', (_n, fx) => {
     const [W, b] = makeParams();
