@@ -198,7 +198,7 @@ function runCase(c: OpCase, device = 'cpu'): void {
   });
 }
 
-/** The same case without autograd: PyTorch's values, no gradient, and bit for bit what the autograd path gives. */
+/** The same case without autograd: PyTorch's values, no gradient, and on the CPU bit for bit what the autograd path gives. */
 function runCaseWithoutAutograd(c: OpCase, device = 'cpu'): void {
   torch.tidy(() => {
     const withGrad = OPS[c.op](c.inputs.map((i) => makeOn(fx.tensors[i.ref], i.requiresGrad, device)), c.args);
@@ -207,7 +207,9 @@ function runCaseWithoutAutograd(c: OpCase, device = 'cpu'): void {
     b.forEach((o, k) => {
       expectMatches(o, c.outputs[k], `output ${k}`);
       expect(o.requiresGrad).toBe(false);
-      if (o.dtype !== 'bool' && o.numel() > 0) expect(o.equal(a[k].detach())).toBe(true);
+      // Bit for bit on the CPU, where the direct path applies; CUDA kernels with atomics (scatterAdd) may sum
+      // in another order from one call to the next.
+      if (device === 'cpu' && o.dtype !== 'bool' && o.numel() > 0) expect(o.equal(a[k].detach())).toBe(true);
     });
   });
 }
