@@ -2,18 +2,18 @@
 import * as fs from 'fs';
 import {
   DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA,
-  tensor, tidy, noGrad, optim, F, countParameters, cuda,
+  tensor, tidy, noGrad, optim, F, countParameters,
 } from '../lib';
 import { TINY_MODEL, fixture } from './helpers/paths';
 import { maxAbsDiff } from './helpers/compare';
+import { otherDevice, skippedWithoutGpu } from './helpers/devices';
 
 const traj = JSON.parse(fs.readFileSync(fixture('lora-trajectory.json'), 'utf8'));
 
-// On the CPU, and on a GPU where there is one (TORCH_LORA_TEST_DEVICE picks another device, or cpu to exercise it).
-const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (cuda.isAvailable() ? 'cuda' : null);
 
 describe('LoRA trajectory fixture', () => {
-  if (otherDevice === null) test.skip('on cuda: needs a GPU (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
+  // On the CPU, and on a GPU where there is one.
+  if (otherDevice === null) skippedWithoutGpu('the trajectory');
 
   it.each(['cpu', ...(otherDevice ? [otherDevice] : [])])('reproduces losses, final A and B, and evaluation logits to 1e-4 on %s', async (device) => {
     const ids = (v: number[][]) => tensor(v, { dtype: 'int64', device });

@@ -5,6 +5,7 @@
 import * as torch from '../lib';
 import { F, Tensor } from '../lib';
 import { Encoded, expectMatches, fixture, make, OpCase } from './helpers/op-fixtures';
+import { otherDevice, skippedWithoutGpu } from './helpers/devices';
 
 type Args = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type OpFn = (x: Tensor[], a: Args) => Tensor | Tensor[];
@@ -234,13 +235,9 @@ describe('op cases from PyTorch', () => {
   test.each(fx.cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => runCaseWithoutAutograd(c));
 });
 
-// The same cases on a GPU: cuda when this machine has one (TORCH_LORA_TEST_DEVICE picks another device, e.g.
-// cuda:1, or cpu to exercise this block without a GPU). CPU autocast cases stay on the CPU.
-const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (torch.cuda.isAvailable() ? 'cuda' : null);
+// The same cases on a GPU (test/helpers/devices.ts). CPU autocast cases stay on the CPU.
 if (otherDevice === null) {
-  describe('op cases from PyTorch, on cuda', () => {
-    test.skip('needs a GPU: cuda.isAvailable() is false here (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
-  });
+  describe('op cases from PyTorch, on cuda', () => skippedWithoutGpu('the op cases'));
 } else {
   describe(`op cases from PyTorch, on ${otherDevice}`, () => {
     const cases = fx.cases.filter((c) => !c.op.startsWith('autocast:'));

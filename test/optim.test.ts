@@ -2,7 +2,8 @@
 // tools/make_nn_fixtures.py with Debian's PyTorch). Parameters are float64 so that 1e-6 is a meaningful bound.
 import * as fs from 'fs';
 import * as path from 'path';
-import { cuda, Tensor, tensor, zeros, nn, optim, DType } from '../lib';
+import { Tensor, tensor, zeros, nn, optim, DType } from '../lib';
+import { otherDevice, skippedWithoutGpu } from './helpers/devices';
 
 interface Enc { shape: number[]; dtype: string; values: number[] }
 type Group = Record<string, unknown> & { params: number[] };
@@ -159,12 +160,9 @@ describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))('%s', (_name, fx) =
 });
 
 // ================================================================================================ state dict shape
-// The same trajectories on a GPU (TORCH_LORA_TEST_DEVICE picks another device, or cpu to exercise this block).
-const otherDevice = process.env.TORCH_LORA_TEST_DEVICE ?? (cuda.isAvailable() ? 'cuda' : null);
+// The same trajectories on a GPU (test/helpers/devices.ts).
 if (otherDevice === null) {
-  describe('optimizer trajectories on cuda', () => {
-    test.skip('needs a GPU: cuda.isAvailable() is false here (scripts/gpu-test.sh runs this suite on the GPU machine)', () => {});
-  });
+  describe('optimizer trajectories on cuda', () => skippedWithoutGpu('the optimizer trajectories'));
 } else {
   describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))(`%s on ${otherDevice}`, (_name, fx) => {
     it('every step matches PyTorch to 1e-6', () => {
