@@ -157,11 +157,13 @@ describe('GC safety net', () => {
     return require('vm').runInNewContext('gc');
   })();
   const turn = () => new Promise((resolve) => setImmediate(resolve));
-  // Collects what earlier tests (and test files sharing this worker) left to the GC, so that only this test's
-  // tensors are left to collect; returns the settled live count.
+  // Collects what earlier tests (and test files sharing this worker) left to the GC, so that mostly this test's
+  // tensors are left to collect; returns the settled live count. V8 may still find older garbage later (CI once
+  // freed 392 more during the test), so the tests below assert "at most before", never "exactly before".
   const settled = async (): Promise<number> => {
     let last = -1;
-    for (let i = 0; i < 20 && live() !== last; i++) {
+    for (let i = 0, stable = 0; i < 50 && stable < 3; i++) {
+      stable = live() === last ? stable + 1 : 0;
       last = live();
       gc();
       await turn();
@@ -180,7 +182,7 @@ describe('GC safety net', () => {
       gc();
       await turn();
     }
-    expect(live()).toBe(before);
+    expect(live()).toBeLessThanOrEqual(before);
   });
 
   test('more tensors than wait for registration, some disposed at once: the rest are still collected', async () => {
@@ -199,7 +201,7 @@ describe('GC safety net', () => {
       gc();
       await turn();
     }
-    expect(live()).toBe(before + kept.length);
+    expect(live()).toBeLessThanOrEqual(before + kept.length);
     expect(kept.map((t) => t.sum().item())).toEqual(kept.map(() => 2));
     torch.dispose(kept);
   });
