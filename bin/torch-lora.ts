@@ -2,9 +2,9 @@
 // The command line: `npx torch-lora finetune ...` with the switches of Raschka's LoRA experiments.
 import * as path from 'path';
 import { parseArgs } from 'util';
-import {
-  AutoTokenizer, DistilBertForSequenceClassification, finetune, loadTextDataset, loadAdapter, backend, cuda, noGrad, tidy, tensor, Method,
-} from '../lib';
+import { AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, noGrad, tidy, tensor, Method } from '../lib';
+import { modelDir } from '../lib/recipes/finetune-job';
+import { datasetName } from '../lib/recipes/load-dataset';
 
 const HELP = `torch-lora — LoRA fine-tuning of Hugging Face DistilBERT from Node.js
 
@@ -49,9 +49,6 @@ const num = (v: Values, k: string, d?: number): number | undefined => {
 
 async function finetuneCommand(v: Values): Promise<void> {
   if (!v.model || !v.data) throw new Error('finetune needs --model and --data (see --help)');
-  if (v.threads) backend.setNumThreads(num(v, 'threads')!);
-  const device = (v.device as string) ?? 'cpu';
-  if (device.startsWith('cuda') && !cuda.isAvailable()) throw new Error(`--device ${device}: CUDA is not available in this build of libtorch`);
   const method: Method = v.full ? 'full' : v['train-last-layers'] ? 'last-layers' : 'lora';
   const anyLora = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head'].some((k) => v[k]);
   const lora = {
@@ -59,31 +56,38 @@ async function finetuneCommand(v: Values): Promise<void> {
     projection: !!v['lora-projection'], mlp: !!v['lora-mlp'], head: !!v['lora-head'],
     rank: num(v, 'rank', 8), alpha: num(v, 'alpha', 16), scaling: (v.scaling as 'alpha' | 'alpha/r' | 'rslora') ?? 'alpha', trainHead: !!v['train-head'],
   };
-  const seed = num(v, 'seed', 123)!;
-  const data = await loadTextDataset(v.data as string, {
-    textColumn: v['text-column'] as string, labelColumn: v['label-column'] as string, seed,
-    trainSize: num(v, 'train-size'), validationSize: num(v, 'val-size'), testSize: num(v, 'test-size'),
-  });
-  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, { numLabels: data.labels.length, ignoreMismatchedSizes: true, device });
-  const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, v.model as string));
-  const output = (v.output as string) ?? path.join('runs', `${data.name}-${method}`);
-  console.log(`data: ${data.name} — train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}; labels ${data.labels.join(', ')}`);
-  const result = await finetune({
-    model, tokenizer, method, lora, train: data.train, validation: data.validation, test: data.test,
-    epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
-    warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1), seed,
-    device, mixedPrecision: v.bf16 ? 'bf16' : null, timeBudgetSec: num(v, 'time-budget'), resume: !!v.resume, outputDir: output,
-    baseModelName: v.model as string,
-  });
-  console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
-  const last = result.epochs[result.epochs.length - 1];
-  console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%`);
-  console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
-}
-
-function modelDir(model: { loadingInfo?: { files: string[] } }, fallback: string): string {
-  const f = model.loadingInfo?.files[0];
-  return f ? path.dirname(f) : fallback;
+  const data = v.data as string;
+  const output = (v.output as string) ?? path.join('runs', `${datasetName(data)}-${method}`);
+  // Ctrl-C stops after the current step; the checkpoint of the last finished epoch stays for --resume.
+  const stop = new AbortController();
+  const onSigint = () => {
+    console.error('\nstopping after this step (Ctrl-C again quits at once)');
+    process.off('SIGINT', onSigint);
+    stop.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await runFinetuneJob({
+      model: v.model as string, data, method, lora, threads: num(v, 'threads'),
+      dataOptions: {
+        textColumn: v['text-column'] as string, labelColumn: v['label-column'] as string,
+        trainSize: num(v, 'train-size'), validationSize: num(v, 'val-size'), testSize: num(v, 'test-size'),
+      },
+      epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
+      warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1),
+      seed: num(v, 'seed', 123), device: (v.device as string) ?? 'cpu', mixedPrecision: v.bf16 ? 'bf16' : null,
+      timeBudgetSec: num(v, 'time-budget'), resume: !!v.resume, outputDir: output,
+    }, { log: (line) => console.log(line), signal: stop.signal });
+    console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
+    const last = result.epochs[result.epochs.length - 1];
+    console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%`);
+    console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
+  } catch (e) {
+    if (stop.signal.aborted) throw new Error(`stopped; the same command with --resume continues from ${path.join(output, 'checkpoint')}`);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 async function predictCommand(v: Values, texts: string[]): Promise<void> {

@@ -331,3 +331,24 @@ describe('long run', () => {
     expect(live()).toBe(before);
   });
 });
+
+describe('optimizer state', () => {
+  test('dispose() (or `using`) frees the moments; the next step starts them afresh', () => {
+    const w = torch.randn([4, 4]).requiresGrad_(true);
+    const before = live();
+    const opt = new torch.optim.AdamW([w], { lr: 0.1 });
+    torch.tidy(() => w.square().sum().backward());
+    opt.step();
+    expect(live()).toBe(before + 2); // exp_avg, exp_avg_sq (the gradient lives in w until read)
+    opt.dispose();
+    expect(opt.state.size).toBe(0);
+    expect(live()).toBe(before);
+    {
+      using again = new torch.optim.AdamW([w], { lr: 0.1 });
+      again.step();
+      expect(live()).toBe(before + 2);
+    }
+    expect(live()).toBe(before);
+    torch.dispose([w]);
+  });
+});

@@ -46,6 +46,16 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
     return keep(t);
   }
 
+  /** Frees the per-parameter state (moments, momentum buffers); the next step starts it afresh. */
+  dispose(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   stateDict(): OptimizerStateDict {
     const index = new Map<Tensor, number>();
     const param_groups = this.paramGroups.map((g) => ({
@@ -74,8 +84,7 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
       Object.assign(g.options, fromSnakeCase(opts));
       ids.forEach((id, k) => (params[id] = g.params[k]));
     });
-    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
-    this.state.clear();
+    this.dispose();
     for (const [id, s] of Object.entries(sd.state)) {
       const p = params[Number(id)];
       const copy: Record<string, Tensor | number> = {};

@@ -71,7 +71,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { method, lora, baseModelName, model, ...trainerOpts } = o;
   const counts = prepareModel(model, method, lora);
   const trainer = new Trainer({ ...trainerOpts, model });
-  const result = await trainer.train();
+  let result: TrainResult;
+  try {
+    result = await trainer.train();
+  } finally {
+    trainer.dispose();
+  }
   let adapterDir: string | undefined;
   if (o.outputDir && method === 'lora') {
     adapterDir = path.join(o.outputDir, 'adapter');

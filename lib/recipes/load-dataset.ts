@@ -49,3 +49,10 @@ function isImdb(source: string): boolean {
   if (/\.tar(\.gz)?$|\.tgz$/.test(source)) return true;
   return fs.existsSync(path.join(source, 'train', 'pos')) || fs.existsSync(path.join(source, 'aclImdb'));
 }
+
+/** The name loadTextDataset gives the dataset at `source` ('imdb', 'sst2' or the file's name), without reading it. */
+export function datasetName(source: string): string {
+  if (isImdb(source)) return 'imdb';
+  if (fs.existsSync(path.join(source, 'train.tsv'))) return 'sst2';
+  return path.basename(source);
+}

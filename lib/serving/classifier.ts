@@ -8,6 +8,7 @@ import { Batcher } from './batcher';
 import { ServingError } from './errors';
 import { LatencySummary, LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
+import { compiledWorkerScript } from '../worker-script';
 
 export interface ClassifierOptions {
   /** A Hugging Face DistilBertForSequenceClassification folder (config.json + weights). */
@@ -124,7 +125,7 @@ export class Classifier {
       onBatch: (b) => this.emitBatch({ adapter: b.key === BASE_KEY ? null : b.key, size: b.size, ms: b.ms, ok: b.ok }),
     });
     this.pool = new WorkerPool({
-      script: opts.workerScript ?? defaultWorkerScript(),
+      script: opts.workerScript ?? compiledWorkerScript('serving/worker.js', 'createClassifier'),
       size: workers,
       init: () => ({
         model,
@@ -261,13 +262,4 @@ function checkAdapterName(name: string): void {
 
 function unknownAdapter(name: string, loaded: string[]): ServingError {
   return new ServingError('UNKNOWN_ADAPTER', `unknown adapter '${name}' (loaded: ${loaded.length ? loaded.join(', ') : 'none'})`);
-}
-
-/** Beside this file when compiled; from the TypeScript sources (ts-jest), the build in dist/. */
-function defaultWorkerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (fs.existsSync(here)) return here;
-  const built = path.resolve(__dirname, '..', '..', 'dist', 'lib', 'serving', 'worker.js');
-  if (fs.existsSync(built)) return built;
-  throw new Error(`createClassifier: no compiled worker script at ${here} or ${built}; build it with \`node scripts/bootstrap.js\``);
 }

@@ -14,7 +14,7 @@ import { AdamW } from '../optim/adam';
 import { LambdaLR, cosineScheduleWithWarmup, linearScheduleWithWarmup } from '../optim/schedulers';
 import { lengthBucketedBatches, sequentialBatches } from '../data/batching';
 import type { TextExample } from '../data/dataset';
-import { MetricsLogger } from './metrics-log';
+import { MetricsLogger, MetricInput, MetricRecord } from './metrics-log';
 import { plotMetricsSvg, writePlot } from './plot';
 import { readMetrics } from './metrics-log';
 import { ProgressBar } from './progress';
@@ -58,6 +58,13 @@ export interface TrainerOptions {
   logEvery?: number;
   progress?: boolean;
   log?: (line: string) => void;
+  /** Every metrics record as it is made (also without an outputDir). */
+  onMetrics?: (record: MetricRecord) => void;
+  /**
+   * Stops training after the current step: train() rejects with the signal's reason (an AbortError by default) and the
+   * model keeps the weights it has. The checkpoint of the last finished epoch stays, so `resume` continues from there.
+   */
+  signal?: AbortSignal;
 }
 
 export interface EvalResult { loss: number; accuracy: number; examples: number }
@@ -107,6 +114,7 @@ export class Trainer {
       : o.schedule === 'linear' ? linearScheduleWithWarmup(this.optimizer, warmup, total)
       : new LambdaLR(this.optimizer, () => 1);
 
+    o.signal?.throwIfAborted();
     let state: TrainerState = { epoch: 0, globalStep: 0, bestMetric: null, bestEpoch: null };
     const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
     if (o.resume && checkpointDir && fs.existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
@@ -145,7 +153,7 @@ export class Trainer {
           state.globalStep++;
           result.steps++;
           if (state.globalStep % o.logEvery === 0) {
-            this.metrics?.log({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
+            this.record({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
             windowLoss = 0;
             windowCount = 0;
           }
@@ -157,13 +165,18 @@ export class Trainer {
         }
         bar?.update({ step: b + 1, total: batches.length, loss: lossSum / seen, acc: correct / seen, tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
         await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
+        if (o.signal?.aborted) {
+          bar?.done();
+          best?.forEach((v) => v.dispose());
+          o.signal.throwIfAborted();
+        }
       }
       bar?.done();
       const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
-      this.metrics?.log({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
+      this.record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
       if (this.data.validation) {
         entry.validation = this.evaluateEncoded(this.data.validation);
-        this.metrics?.log({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
+        this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
         if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
           state.bestMetric = entry.validation.accuracy;
           state.bestEpoch = epoch;
@@ -187,12 +200,17 @@ export class Trainer {
     best?.forEach((v) => v.dispose());
     if (this.data.test) {
       result.test = this.evaluateEncoded(this.data.test);
-      this.metrics?.log({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy });
+      this.record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy });
     }
     result.seconds = (Date.now() - started) / 1000;
     result.tokensPerSec = tokensSeen / Math.max(1e-9, result.seconds);
     this.writePlot();
     return result;
+  }
+
+  /** Frees the optimizer's state (the model stays the caller's). */
+  dispose(): void {
+    this.optimizer.dispose();
   }
 
   /** One forward + backward on a batch of example indices; the caller steps the optimizer. */
@@ -253,6 +271,11 @@ export class Trainer {
 
   private restoreSnapshot(snap: Map<Tensor, Tensor>): void {
     noGrad(() => snap.forEach((v, p) => p.copy_(v)));
+  }
+
+  private record(entry: MetricInput): void {
+    const record = this.metrics ? this.metrics.log(entry) : { ...entry, time: entry.time ?? new Date().toISOString() };
+    this.opts.onMetrics?.(record);
   }
 
   private writePlot(): void {

@@ -1,0 +1,57 @@
+// Fine-tuning off the main thread: a Node server can train without its event loop stalling for seconds per step.
+import { Worker } from 'worker_threads';
+import { compiledWorkerScript } from '../worker-script';
+import type { MetricRecord } from '../train/metrics-log';
+import type { FinetuneJob, FinetuneJobHooks, FinetuneJobResult } from './finetune-job';
+
+export type ToFinetuneWorker = { type: 'abort' };
+export type FromFinetuneWorker =
+  | { type: 'log'; line: string }
+  | { type: 'metrics'; record: MetricRecord }
+  | { type: 'done'; result: FinetuneJobResult }
+  | { type: 'failed'; message: string; aborted: boolean };
+
+export interface FinetuneInWorkerOptions extends FinetuneJobHooks {
+  /** The compiled worker script (default: lib/recipes/finetune-worker.js of this package). */
+  workerScript?: string;
+}
+
+/**
+ * Runs `runFinetuneJob(job)` in a new worker thread and resolves with its result. `log` and `onMetrics` are called on
+ * this thread as the worker reports. Aborting `signal` stops the run after the current training step (or once the
+ * data and model are loaded) and rejects with the signal's reason; the worker then exits.
+ */
+export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions = {}): Promise<FinetuneJobResult> {
+  const { signal } = opts;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: job });
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToFinetuneWorker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (msg: FromFinetuneWorker) => {
+      switch (msg.type) {
+        case 'log':
+          opts.log?.(msg.line);
+          return;
+        case 'metrics':
+          opts.onMetrics?.(msg.record);
+          return;
+        case 'done':
+          settle(() => resolve(msg.result));
+          return;
+        case 'failed':
+          settle(() => reject(msg.aborted && signal ? signal.reason : new Error(`finetuneInWorker: ${msg.message}`)));
+          return;
+      }
+    });
+    worker.on('error', (e) => settle(() => reject(new Error(`finetuneInWorker: the worker failed: ${e.message}`))));
+    worker.on('exit', (code) => settle(() => reject(new Error(`finetuneInWorker: the worker exited (code ${code}) before it finished`))));
+  });
+}
