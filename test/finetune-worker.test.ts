@@ -3,8 +3,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { finetuneInWorker, runFinetuneJob, memory, data as datasets, FinetuneJob, MetricRecord } from '../lib';
+import { finetuneInWorker, runFinetuneJob, data as datasets, FinetuneJob, MetricRecord } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
+import { liveTensors, settledLiveTensors } from './helpers/gc';
 
 const sst2 = datasets.loadSst2(path.join(SHARED, 'data', 'sst2'));
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-job-'));
@@ -25,9 +26,9 @@ function job(trainSize: number, outputDir?: string, extra: Partial<FinetuneJob> 
 describe('runFinetuneJob and finetuneInWorker', () => {
   test('a worker thread gives the same run as this thread: losses, accuracies and the adapter file', async () => {
     const here = tmp(), there = tmp();
-    const before = memory().numTensors;
+    const before = await settledLiveTensors();
     const a = await runFinetuneJob(job(96, here));
-    expect(memory().numTensors).toBe(before); // the job frees its model
+    expect(liveTensors()).toBe(before); // the job frees its model
     const lines: string[] = [];
     const b = await finetuneInWorker(job(96, there), { log: (l) => lines.push(l) });
 
@@ -84,10 +85,10 @@ describe('runFinetuneJob and finetuneInWorker', () => {
 
   test('an aborted run in this thread rejects too and frees its model', async () => {
     const stop = new AbortController();
-    const before = memory().numTensors;
+    const before = await settledLiveTensors();
     const run = runFinetuneJob(job(400, undefined, { logEvery: 1 }), { signal: stop.signal, onMetrics: (r) => r.step === 2 && stop.abort() });
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    expect(memory().numTensors).toBe(before);
+    expect(liveTensors()).toBe(before);
   });
 
   test('bad jobs fail with a clear error, in the worker as here', async () => {

@@ -2,6 +2,7 @@
 // whose tensor count and RSS stay flat.
 import * as torch from '../lib';
 import { F, Tensor } from '../lib';
+import { gc, turn, settledLiveTensors } from './helpers/gc';
 
 const live = () => torch.memory().numTensors;
 
@@ -150,26 +151,9 @@ describe('dispose and using', () => {
 
 describe('GC safety net', () => {
   // The finalizer frees what nobody disposed. Registration waits for the next microtask (see lib/scope.ts).
-  const gc: () => void = (() => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    require('v8').setFlagsFromString('--expose-gc');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('vm').runInNewContext('gc');
-  })();
-  const turn = () => new Promise((resolve) => setImmediate(resolve));
-  // Collects what earlier tests (and test files sharing this worker) left to the GC, so that mostly this test's
-  // tensors are left to collect; returns the settled live count. V8 may still find older garbage later (CI once
-  // freed 392 more during the test), so the tests below assert "at most before", never "exactly before".
-  const settled = async (): Promise<number> => {
-    let last = -1;
-    for (let i = 0, stable = 0; i < 50 && stable < 3; i++) {
-      stable = live() === last ? stable + 1 : 0;
-      last = live();
-      gc();
-      await turn();
-    }
-    return live();
-  };
+  // V8 may still find older garbage after settling (CI once freed 392 more during the test), so these tests assert
+  // "at most before", never "exactly before".
+  const settled = settledLiveTensors;
 
   test('tensors made outside any scope and dropped are freed after a GC', async () => {
     const before = await settled();

@@ -7,6 +7,7 @@ import {
   maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
+import { settledLiveTensors } from './helpers/gc';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);
@@ -49,7 +50,7 @@ describe('Trainer', () => {
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
     prepareModel(model, 'full');
     const trainer = new Trainer({ model, tokenizer, train: make(64, 0), validation: make(16, 3), epochs: 4, batchSize: 8, lr: 3e-3, maxLength: 16, ...quiet });
-    const before = memory().numTensors;
+    const before = await settledLiveTensors();
     const r = await trainer.train();
     expect(r.bestValidationAccuracy).toBe(1);
     // What stays is AdamW's two moments per parameter; nothing per step or per epoch.
