@@ -4,10 +4,10 @@ import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import {
   DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset,
-  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets,
+  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
-import { settledLiveTensors } from './helpers/gc';
+import { liveTensors, settledLiveTensors } from './helpers/gc';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);
@@ -55,6 +55,44 @@ describe('Trainer', () => {
     expect(r.bestValidationAccuracy).toBe(1);
     // What stays is AdamW's two moments per parameter; nothing per step or per epoch.
     expect(memory().numTensors - before).toBe(2 * model.parameters().length);
+  });
+
+  it('stops when its signal aborts, between steps and during evaluation, and gives the event loop turns while it evaluates', async () => {
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    prepareModel(model, 'lora', { rank: 2 });
+    const validation = small(200, 9);
+    const stopAt = async (when: (r: MetricRecord) => boolean) => {
+      const stop = new AbortController();
+      const splits: string[] = [];
+      const trainer = new Trainer({
+        model, tokenizer, train: small(64, 8), validation, epochs: 2, batchSize: 8, evalBatchSize: 8, maxLength: 32, logEvery: 1, ...quiet,
+        signal: stop.signal, onMetrics: (r) => { splits.push(r.split); if (when(r)) stop.abort(); },
+      });
+      const before = await settledLiveTensors();
+      await expect(trainer.train()).rejects.toMatchObject({ name: 'AbortError' });
+      trainer.dispose();
+      expect(liveTensors()).toBe(before); // no best-weights snapshot or optimizer state left behind
+      expect(model.training).toBe(true);
+      return splits;
+    };
+    // After the third optimizer step of 8 in the first epoch.
+    expect(await stopAt((r) => r.step === 3)).toEqual(['train', 'train', 'train']);
+    // After the second epoch's training, while its validation runs (25 batches): no validation record comes.
+    const splits = await stopAt((r) => r.epoch === 2 && r.split === 'train' && r.accuracy !== undefined);
+    expect(splits.filter((s) => s === 'validation')).toHaveLength(1);
+    expect(splits[splits.length - 1]).toBe('train');
+
+    // Evaluation yields: a timer set before it fires while it runs, not after.
+    const trainer = new Trainer({ model, tokenizer, train: small(8, 8), maxLength: 32, evalBatchSize: 8, ...quiet });
+    let evaluating = true;
+    let firedWhileEvaluating = false;
+    setImmediate(() => (firedWhileEvaluating = evaluating));
+    const r = await trainer.evaluateAsync(validation);
+    evaluating = false;
+    expect(r.examples).toBe(200);
+    expect(firedWhileEvaluating).toBe(true);
+    expect(r).toEqual(trainer.evaluate(validation));
+    trainer.dispose();
   });
 
   it('refuses a model with nothing to train', async () => {

@@ -85,6 +85,8 @@ export class Trainer {
   private scheduler!: LambdaLR;
   private readonly metrics?: MetricsLogger;
   private readonly log: (line: string) => void;
+  /** The trainable weights of the best validation epoch so far. */
+  private best: Map<Tensor, Tensor> | null = null;
 
   constructor(options: TrainerOptions) {
     this.opts = {
@@ -105,7 +107,16 @@ export class Trainer {
     return Math.ceil(Math.ceil(this.data.train.ids.length / this.opts.batchSize) / this.opts.gradientAccumulation);
   }
 
+  /** Trains, evaluating after each epoch; yields to the event loop between steps and evaluation batches. */
   async train(): Promise<TrainResult> {
+    try {
+      return await this.run();
+    } finally {
+      this.setBest(null);
+    }
+  }
+
+  private async run(): Promise<TrainResult> {
     const o = this.opts;
     const model = o.model;
     const total = o.maxSteps ?? this.stepsPerEpoch * o.epochs;
@@ -124,7 +135,6 @@ export class Trainer {
     }
 
     const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
-    let best: Map<Tensor, Tensor> | null = null;
     const started = Date.now();
     let tokensSeen = 0;
     let stop = false;
@@ -167,7 +177,6 @@ export class Trainer {
         await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
         if (o.signal?.aborted) {
           bar?.done();
-          best?.forEach((v) => v.dispose());
           o.signal.throwIfAborted();
         }
       }
@@ -175,13 +184,12 @@ export class Trainer {
       const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
       this.record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
       if (this.data.validation) {
-        entry.validation = this.evaluateEncoded(this.data.validation);
+        entry.validation = await this.evaluateEncodedAsync(this.data.validation);
         this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
         if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
           state.bestMetric = entry.validation.accuracy;
           state.bestEpoch = epoch;
-          best?.forEach((v) => v.dispose());
-          best = this.snapshotTrainable();
+          this.setBest(this.snapshotTrainable());
           if (o.outputDir) this.saveBest(path.join(o.outputDir, 'best'), epoch, entry.validation);
         }
       }
@@ -196,10 +204,10 @@ export class Trainer {
     }
     result.bestEpoch = state.bestEpoch;
     result.bestValidationAccuracy = state.bestMetric;
-    if (best && (o.restoreBest ?? true)) this.restoreSnapshot(best);
-    best?.forEach((v) => v.dispose());
+    if (this.best && (o.restoreBest ?? true)) this.restoreSnapshot(this.best);
+    this.setBest(null);
     if (this.data.test) {
-      result.test = this.evaluateEncoded(this.data.test);
+      result.test = await this.evaluateEncodedAsync(this.data.test);
       this.record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy });
     }
     result.seconds = (Date.now() - started) / 1000;
@@ -232,24 +240,62 @@ export class Trainer {
     return this.evaluateEncoded(encodeExamples(this.opts.tokenizer, examples, this.opts.maxLength));
   }
 
+  /** The same without holding the event loop: it gets a turn between batches (and `signal` is checked there). */
+  evaluateAsync(examples: readonly TextExample[]): Promise<EvalResult> {
+    return this.evaluateEncodedAsync(encodeExamples(this.opts.tokenizer, examples, this.opts.maxLength));
+  }
+
   private evaluateEncoded(data: EncodedExamples): EvalResult {
+    const run = this.evaluation(data);
+    for (;;) {
+      const r = run.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** The same, giving the event loop a turn between batches; stops at once when the signal aborts. */
+  private async evaluateEncodedAsync(data: EncodedExamples): Promise<EvalResult> {
+    const run = this.evaluation(data);
+    try {
+      for (;;) {
+        const r = run.next();
+        if (r.done) return r.value;
+        await new Promise((resolve) => setImmediate(resolve));
+        this.opts.signal?.throwIfAborted();
+      }
+    } finally {
+      run.return(undefined as never); // restores the model's mode when stopped early
+    }
+  }
+
+  /** Loss and accuracy in eval mode without grad, one batch per `next()`; the model's mode is restored at the end. */
+  private *evaluation(data: EncodedExamples): Generator<void, EvalResult> {
     const o = this.opts;
     const wasTraining = o.model.training;
     o.model.eval();
-    const order = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
-    let lossSum = 0, correct = 0;
-    for (const chunk of sequentialBatches(order.length, o.evalBatchSize ?? o.batchSize * 2)) {
-      const idx = chunk.map((i) => order[i]);
-      noGrad(() => tidy(() => {
-        const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
-        const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
-        const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
-        lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
-        correct += logits.argmax(-1).eq(batch.labels).sum().item() as number;
-      }));
+    try {
+      const order = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
+      let lossSum = 0, correct = 0;
+      for (const chunk of sequentialBatches(order.length, o.evalBatchSize ?? o.batchSize * 2)) {
+        const idx = chunk.map((i) => order[i]);
+        noGrad(() => tidy(() => {
+          const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
+          const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
+          const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
+          lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
+          correct += logits.argmax(-1).eq(batch.labels).sum().item() as number;
+        }));
+        yield;
+      }
+      return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), examples: order.length };
+    } finally {
+      o.model.train(wasTraining);
     }
-    o.model.train(wasTraining);
-    return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), examples: order.length };
+  }
+
+  private setBest(snapshot: Map<Tensor, Tensor> | null): void {
+    this.best?.forEach((v) => v.dispose());
+    this.best = snapshot;
   }
 
   private snapshotTrainable(): Map<Tensor, Tensor> {
