@@ -3,7 +3,7 @@
 //   node dist/examples/imdb-lora.js --model <dir|distilbert-base-uncased> [--device cuda] [--bf16] [--only lora-default,full]
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { AutoTokenizer, DistilBertForSequenceClassification, finetune, loadTextDataset, manualSeed, cuda, LoraSwitches, Method } from '../lib';
+import { runFinetuneJob, loadTextDataset, cuda, LoraSwitches, Method } from '../lib';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -32,18 +32,13 @@ async function main(): Promise<void> {
   const only = args.only?.split(',');
   const rows: string[] = [];
   for (const e of EXPERIMENTS.filter((x) => !only || only.includes(x.key))) {
-    manualSeed(123);
-    const model = await DistilBertForSequenceClassification.fromPretrained(args.model!, { numLabels: 2, device });
-    const tokenizer = AutoTokenizer.fromPretrained(path.dirname(model.loadingInfo.files[0]));
     console.log(`\n== ${e.label} (${device}) ==`);
-    const r = await finetune({
-      model, tokenizer, method: e.method, lora: e.lora, train: data.train, validation: data.validation, test: data.test,
+    const r = await runFinetuneJob({
+      model: args.model!, data, method: e.method, lora: e.lora, seed: 123,
       epochs: Number(args.epochs), batchSize: Number(args['batch-size']), lr: e.lr, maxLength: Number(args['max-length']), device,
       mixedPrecision: args.bf16 ? 'bf16' : null, outputDir: path.join(args.output ?? path.join(REPO, 'runs', 'imdb-lora'), e.key),
-      baseModelName: args.model,
-    });
+    }, { log: (line) => console.log(line) });
     rows.push(`| ${e.label} | ${r.trainable.toLocaleString('en-US')} | ${(100 * (r.test?.accuracy ?? 0)).toFixed(2)}% | ${e.seed.toFixed(2)}% | ${(r.seconds / 60).toFixed(1)} min |`);
-    model.dispose();
   }
   console.log('\n| experiment | trainable params | test acc (here) | test acc (Raschka) | time |\n|---|---:|---:|---:|---:|');
   rows.forEach((r) => console.log(r));
