@@ -19,13 +19,14 @@ export interface FinetuneInWorkerOptions extends FinetuneJobHooks {
 /**
  * Runs `runFinetuneJob(job)` in a new worker thread and resolves with its result. `log` and `onMetrics` are called on
  * this thread as the worker reports. Aborting `signal` stops the run after the current training step (or once the
- * data and model are loaded) and rejects with the signal's reason; the worker then exits.
+ * data and model are loaded) and rejects with the signal's reason; the worker then exits. The terminal progress bar is
+ * off unless the job sets `progress: true`.
  */
 export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions = {}): Promise<FinetuneJobResult> {
   const { signal } = opts;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: job });
+    const worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, ...job } });
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
