@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { finetuneInWorker, runFinetuneJob, data as datasets, FinetuneJob, MetricRecord } from '../lib';
+import { finetuneInWorker, runFinetuneJob, readAdapterLabels, data as datasets, FinetuneJob, MetricRecord } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
 import { liveTensors, settledLiveTensors } from './helpers/gc';
 
@@ -41,6 +41,7 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     expect(b.test).toEqual(a.test);
     const adapter = (dir: string) => fs.readFileSync(path.join(dir, 'adapter', 'adapter_model.safetensors'));
     expect(adapter(there).equals(adapter(here))).toBe(true);
+    expect(readAdapterLabels(path.join(there, 'adapter'))).toEqual(['negative', 'positive']);
     expect(lines[0]).toMatch(/^data: sst2-small — train 96, validation 32, test 48; labels negative, positive$/);
     expect(lines.filter((l) => /^epoch [12]: train loss/.test(l))).toHaveLength(2);
   });

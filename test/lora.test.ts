@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA, LoRALayer,
-  countParameters, printTrainableParameters, mergeLora, unmergeLora, mergeAndUnload, saveAdapter, loadAdapter,
+  countParameters, printTrainableParameters, mergeLora, unmergeLora, mergeAndUnload, saveAdapter, loadAdapter, readAdapterLabels,
   setAdapter, disableAdapter, deleteAdapter, listAdapters, freeze, nn, optim, F, tensor, randn, tidy, noGrad, manualSeed, Tensor,
 } from '../lib';
 import { TINY_MODEL, fixture } from './helpers/paths';
@@ -202,6 +202,34 @@ describe('adapters on disk and several adapters', () => {
     deleteAdapter(m, 'sst2');
     expect(listAdapters(m)).toEqual(['imdb']);
     expect(() => setAdapter(m, 'sst2')).toThrow(/no layer has an adapter named 'sst2'/);
+  });
+
+  it('carries the class names: fromPretrained id2label -> saveAdapter -> loadAdapter; placeholders are not stored', async () => {
+    const named = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { id2label: ['spam', 'ham'] });
+    expect([named.config.id2label, named.config.label2id]).toEqual([{ 0: 'spam', 1: 'ham' }, { spam: 0, ham: 1 }]);
+    await expect(DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3, id2label: ['a', 'b'] })).rejects.toThrow(/numLabels 3 but 2 names/);
+    replaceLinearWithLora(named, { rank: 2, alpha: 4, targets: ['q_lin'] });
+    const dir = tmp('named-adapter-');
+    saveAdapter(named, dir, { modulesToSave: ['classifier'] });
+    expect(readAdapterLabels(dir)).toEqual(['spam', 'ham']);
+    // PEFT reads adapter_config.json and the tensors; the names ride in the safetensors metadata, which it ignores.
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')))).not.toContain('labels');
+
+    const fresh = await load();
+    loadAdapter(fresh, dir);
+    expect([fresh.config.id2label, fresh.config.label2id]).toEqual([{ 0: 'spam', 1: 'ham' }, { spam: 0, ham: 1 }]);
+    const inactive = await load();
+    loadAdapter(inactive, dir, { activate: false, adapterName: 'other' });
+    expect(inactive.config.id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1' });
+
+    const plain = await load();
+    replaceLinearWithLora(plain, { rank: 2, alpha: 4, targets: ['q_lin'] });
+    const plainDir = tmp('plain-adapter-');
+    saveAdapter(plain, plainDir);
+    expect(readAdapterLabels(plainDir)).toBeNull();
+    saveAdapter(plain, plainDir, { labels: ['neg', 'pos'] });
+    expect(readAdapterLabels(plainDir)).toEqual(['neg', 'pos']);
+    [named, fresh, inactive, plain].forEach((m) => m.dispose());
   });
 
   it('reports broken adapter folders clearly', async () => {

@@ -178,7 +178,7 @@ const TEXTS = [
 const MAX_LENGTH = 64;
 
 /** A PEFT adapter folder over the tiny model, with its own LoRA weights and its own trained-looking head. */
-async function makeAdapter(dir: string, seed: number, targets: string[], modulesToSave: string[]): Promise<string> {
+async function makeAdapter(dir: string, seed: number, targets: string[], modulesToSave: string[], labels?: string[]): Promise<string> {
   const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL)).eval();
   replaceLinearWithLora(m, { rank: 4, alpha: 8, targets });
   manualSeed(seed);
@@ -186,7 +186,7 @@ async function makeAdapter(dir: string, seed: number, targets: string[], modules
     for (const l of m.modules()) if (l instanceof LoRALayer) l.B.normal_(0, 0.5);
     for (const name of modulesToSave) for (const p of m.getSubmodule(name).parameters()) p.normal_(0, 0.5);
   });
-  saveAdapter(m, dir, { modulesToSave });
+  saveAdapter(m, dir, { modulesToSave, labels });
   m.dispose();
   return dir;
 }
@@ -204,12 +204,15 @@ async function expectedScores(texts: string[], adapterDir?: string): Promise<num
   return probs;
 }
 
-function expectClose(got: Classification[], want: number[][]): void {
+// Adapter b names its classes (saveAdapter's labels); the base model and adapter a have config.json's LABEL_i.
+const B_LABELS = ['bad', 'good'];
+
+function expectClose(got: Classification[], want: number[][], names = ['LABEL_0', 'LABEL_1']): void {
   expect(got).toHaveLength(want.length);
   got.forEach((g, i) => {
     want[i].forEach((p, j) => expect(Math.abs(g.scores[j] - p)).toBeLessThan(1e-4));
     const best = want[i].indexOf(Math.max(...want[i]));
-    expect(g.label).toBe(`LABEL_${best}`);
+    expect(g.label).toBe(names[best]);
     expect(g.score).toBe(g.scores[best]);
   });
 }
@@ -222,7 +225,7 @@ beforeAll(async () => {
   buildDist();
   const dir = tmp('serving-adapters-');
   adapterA = await makeAdapter(path.join(dir, 'a'), 11, ['q_lin', 'v_lin'], ['classifier']);
-  adapterB = await makeAdapter(path.join(dir, 'b'), 22, ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'], ['pre_classifier', 'classifier']);
+  adapterB = await makeAdapter(path.join(dir, 'b'), 22, ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'], ['pre_classifier', 'classifier'], B_LABELS);
   want = { base: await expectedScores(TEXTS), a: await expectedScores(TEXTS, adapterA), b: await expectedScores(TEXTS, adapterB) };
   // The adapters differ from the base and from each other, so mixing them up would show.
   expect(Math.abs(want.a[0][0] - want.base[0][0])).toBeGreaterThan(1e-3);
@@ -258,20 +261,21 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     ]);
     expectClose(a, want.a);
     expectClose(a2, want.a);
-    expectClose(b, want.b);
+    expectClose(b, want.b, B_LABELS);
+    expect([c.labelNames('b'), c.labelNames('a'), c.labelNames()]).toEqual([B_LABELS, ['LABEL_0', 'LABEL_1'], ['LABEL_0', 'LABEL_1']]);
     expectClose(base, want.base);
   });
 
   it('removes an adapter at run time and can load it again', async () => {
     const pending = c.classify(TEXTS, { adapter: 'b' });
     await c.removeAdapter('b');
-    expectClose(await pending, want.b); // queued before the removal: still served
+    expectClose(await pending, want.b, B_LABELS); // queued before the removal: still served
     expect(c.adapters()).toEqual(['a']);
     await expectCode(c.classify(['x'], { adapter: 'b' }), 'UNKNOWN_ADAPTER');
     await expectCode(c.removeAdapter('b'), 'UNKNOWN_ADAPTER');
     expectClose(await c.classify(TEXTS, { adapter: 'a' }), want.a);
     await c.addAdapter('b', adapterB);
-    expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b);
+    expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b, B_LABELS);
   });
 
   it('rejects unknown adapters, duplicate or bad adapter folders and bad input with clear codes', async () => {
@@ -301,7 +305,7 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     await workers[0].thread.terminate();
     await expectCode(pending, 'WORKER_CRASHED');
     await expect(pending).rejects.toThrow(/model worker 0 crashed .*retry/);
-    expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b);
+    expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b, B_LABELS);
     expect(c.stats().readyWorkers).toBe(1);
   });
 });
@@ -385,7 +389,7 @@ describe('HTTP API (fastify inject)', () => {
     const added = await post('/v1/adapters', { name: 'b', path: adapterB });
     expect(added.statusCode).toBe(201);
     expect(added.json()).toEqual({ adapters: ['a', 'b'] });
-    expectClose((await classify({ texts: TEXTS, adapter: 'b' })).json().results, want.b);
+    expectClose((await classify({ texts: TEXTS, adapter: 'b' })).json().results, want.b, B_LABELS);
     expectError(await post('/v1/adapters', { name: 'b', path: adapterB }), 409, 'ADAPTER_EXISTS');
     expectError(await post('/v1/adapters', { name: 'c', path: tmp('empty-') }), 400, 'ADAPTER_LOAD_FAILED', /adapter_config.json/);
     expectError(await post('/v1/adapters', { name: 'bad name', path: adapterB }), 400, 'BAD_REQUEST', /pattern/);

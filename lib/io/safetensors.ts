@@ -23,6 +23,26 @@ export function readSafetensors(file: string): SafetensorsContents {
   return parseSafetensors(fs.readFileSync(file), file);
 }
 
+/** The `__metadata__` of a .safetensors file, reading only its header. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fail = (msg: string): never => { throw new Error(`${file}: ${msg}`); };
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 8));
+    fs.readSync(fd, head, 0, head.length, 0);
+    if (head.length < 8) fail(`file is too short to be safetensors (${size} bytes, the header length alone is 8)`);
+    const n = head.readBigUInt64LE(0);
+    if (n > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) fail(`header length ${n} is beyond the file size (${size} bytes) or the ${MAX_HEADER_BYTES} bytes allowed`);
+    const buf = Buffer.alloc(8 + Number(n));
+    head.copy(buf);
+    fs.readSync(fd, buf, 8, Number(n), 8);
+    return parseMetadata(readHeader(buf, fail).header[METADATA_KEY], fail);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Parses safetensors bytes; `source` names the input in error messages. */
 export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsContents {
   const fail = (msg: string): never => { throw new Error(`${source}: ${msg}`); };

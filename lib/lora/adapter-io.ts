@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { readSafetensors, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer, LoraScaling } from './lora-layer';
@@ -47,6 +47,11 @@ export interface SaveAdapterOptions {
   modulesToSave?: string[];
   baseModelNameOrPath?: string;
   taskType?: string;
+  /**
+   * Class names by index, stored in the weights file's metadata (PEFT ignores it) so that loadAdapter, the CLI and
+   * the server name the classes; by default the model's `config.id2label` when it has one.
+   */
+  labels?: string[];
 }
 
 /** PEFT's lora_alpha and use_rslora for an adapter whose scaling is computed in `mode`. */
@@ -106,9 +111,40 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
     layers_pattern: null,
     use_dora: false,
   };
+  const metadata: Record<string, string> = { format: 'pt', 'torch_lora.scaling': first.scalingMode };
+  const labels = opts.labels ?? configLabels(model);
+  if (labels) metadata[LABELS_KEY] = JSON.stringify(labels);
   fs.mkdirSync(dir, { recursive: true });
-  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', 'torch_lora.scaling': first.scalingMode });
+  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, metadata);
   writeFileAtomic(path.join(dir, ADAPTER_CONFIG), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+}
+
+const LABELS_KEY = 'torch_lora.labels';
+
+interface WithLabelConfig { config?: { id2label?: Record<string, string>; label2id?: Record<string, number> } }
+
+function configLabels(model: Module): string[] | null {
+  const id2label = (model as WithLabelConfig).config?.id2label;
+  if (!id2label || Object.keys(id2label).length === 0) return null;
+  const names = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]);
+  return names.every((n, i) => n === `LABEL_${i}`) ? null : names; // transformers' placeholders name nothing
+}
+
+/** The class names an adapter was trained with (saveAdapter's `labels`), or null when it has none. */
+export function readAdapterLabels(dir: string): string[] | null {
+  return parseLabels(readSafetensorsMetadata(path.join(dir, ADAPTER_WEIGHTS))[LABELS_KEY], dir);
+}
+
+function parseLabels(text: string | undefined, dir: string): string[] | null {
+  if (text === undefined) return null;
+  let labels: unknown;
+  try {
+    labels = JSON.parse(text);
+  } catch {
+    labels = null;
+  }
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) throw new Error(`${dir}: ${LABELS_KEY} in ${ADAPTER_WEIGHTS} is not a list of names`);
+  return labels as string[];
 }
 
 // The most common value, plus a per-module pattern for the modules that differ (PEFT's rank_pattern / alpha_pattern).
@@ -192,6 +228,13 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
       copyInto(p, weights, `${KEY_PREFIX}${name}.${pn}`, false);
       p.requiresGrad_(opts.isTrainable ?? false);
     }
+  }
+  // The adapter's class names become the model's, like its head, when it is the active one and the counts agree.
+  const labels = parseLabels(metadata[LABELS_KEY], dir);
+  const modelConfig = (model as WithLabelConfig).config;
+  if (labels && (opts.activate ?? true) && modelConfig?.id2label && Object.keys(modelConfig.id2label).length === labels.length) {
+    modelConfig.id2label = Object.fromEntries(labels.map((n, i) => [String(i), n]));
+    modelConfig.label2id = Object.fromEntries(labels.map((n, i) => [n, i]));
   }
   return adapted;
 }

@@ -12,6 +12,9 @@ import { LinearWithLoRA } from '../lora/linear-with-lora';
 
 export interface FromPretrainedOptions {
   numLabels?: number;
+  /** Class names by index, as transformers' `id2label` (sets the label count and `label2id` too). */
+  id2label?: Record<number, string> | string[];
+
   dtype?: DType;
   device?: string;
   /** Re-initialise weights whose shape differs from the checkpoint (e.g. a classifier with another label count). */

@@ -57,7 +57,7 @@ export async function runFinetuneJob(job: FinetuneJob, hooks: FinetuneJobHooks =
   const data = typeof source === 'string' ? await loadTextDataset(source, { ...dataOptions, seed }) : inline(source);
   hooks.signal?.throwIfAborted();
   manualSeed(seed); // a fresh head, the LoRA matrices and dropout: the same run for the same seed, as HF's set_seed
-  const model = await DistilBertForSequenceClassification.fromPretrained(modelPath, { numLabels: data.labels.length, ignoreMismatchedSizes: true, device });
+  const model = await DistilBertForSequenceClassification.fromPretrained(modelPath, { numLabels: data.labels.length, id2label: data.labels, ignoreMismatchedSizes: true, device });
   try {
     const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, modelPath));
     hooks.log?.(`data: ${data.name} — train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}; labels ${data.labels.join(', ')}`);

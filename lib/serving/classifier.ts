@@ -9,6 +9,7 @@ import { ServingError } from './errors';
 import { LatencySummary, LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
+import { readAdapterLabels } from '../lora/adapter-io';
 
 export interface ClassifierOptions {
   /** A Hugging Face DistilBertForSequenceClassification folder (config.json + weights). */
@@ -90,6 +91,8 @@ export class Classifier {
   /** Resolves once every worker has loaded the model and adapters. */
   readonly ready: Promise<void>;
   private labels: string[] = [];
+  /** Class names an adapter was trained with, where it names them (see saveAdapter's `labels`). */
+  private readonly adapterLabels = new Map<string, string[]>();
   /** Adapters workers load at (re)start: includes one being added. */
   private readonly dirs = new Map<string, string>();
   /** Adapters requests may name. */
@@ -108,6 +111,7 @@ export class Classifier {
     for (const [name, dir] of Object.entries(opts.adapters ?? {})) {
       checkAdapterName(name);
       this.dirs.set(name, path.resolve(dir));
+      this.readLabels(name, dir);
     }
     const workers = opts.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
@@ -180,6 +184,7 @@ export class Classifier {
       await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
       throw e;
     }
+    this.readLabels(name, abs);
     this.servable.add(name);
   }
 
@@ -190,6 +195,7 @@ export class Classifier {
     this.servable.delete(name);
     await this.batcher.drain(name);
     this.dirs.delete(name);
+    this.adapterLabels.delete(name);
     // A worker that crashed meanwhile restarts without it, so a failure here leaves nothing behind.
     await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
   }
@@ -198,9 +204,9 @@ export class Classifier {
     return [...this.servable];
   }
 
-  /** Label names by class index. */
-  labelNames(): string[] {
-    return [...this.labels];
+  /** Label names by class index: the adapter's own when it names its classes, else config.json's id2label. */
+  labelNames(adapter?: string | null): string[] {
+    return [...this.namesFor(adapter ?? null)];
   }
 
   stats(): ClassifierStats {
@@ -245,12 +251,30 @@ export class Classifier {
   private async runBatch(adapter: string | null, texts: string[]): Promise<Classification[]> {
     const probs = await this.pool.classify(adapter, texts);
     const n = this.labels.length;
+    const names = this.namesFor(adapter);
     return texts.map((_, i) => {
       const scores = Array.from(probs.subarray(i * n, (i + 1) * n));
       let best = 0;
       for (let j = 1; j < n; j++) if (scores[j] > scores[best]) best = j;
-      return { label: this.labels[best], score: scores[best], scores };
+      return { label: names[best], score: scores[best], scores };
     });
+  }
+
+  private namesFor(adapter: string | null): string[] {
+    const own = adapter === null ? undefined : this.adapterLabels.get(adapter);
+    return own && own.length === this.labels.length ? own : this.labels;
+  }
+
+  // A file that cannot be read names nothing here; the workers report an adapter they cannot load.
+  private readLabels(name: string, dir: string): void {
+    let labels: string[] | null = null;
+    try {
+      labels = readAdapterLabels(dir);
+    } catch {
+      labels = null;
+    }
+    if (labels) this.adapterLabels.set(name, labels);
+    else this.adapterLabels.delete(name);
   }
 }
 

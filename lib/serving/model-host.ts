@@ -1,5 +1,5 @@
 // What a worker holds: the tokenizer, one base model and its named LoRA adapters; texts in, probabilities out.
-import { DistilBertForSequenceClassification } from '../models/distilbert';
+import { DistilBertForSequenceClassification, labelNames } from '../models/distilbert';
 import { AutoTokenizer, BertTokenizer } from '../tokenizer';
 import { setAdapter, disableAdapter, deleteAdapter } from '../lora';
 import { tensor } from '../creation';
@@ -34,8 +34,7 @@ export class ModelHost {
 
   /** Label names by class index, from config.json's id2label. */
   get labels(): string[] {
-    const id2label = this.model.config.id2label;
-    return [...Array(this.model.numLabels).keys()].map((i) => id2label[String(i)] ?? `LABEL_${i}`);
+    return labelNames(this.model.config);
   }
 
   adapters(): string[] {

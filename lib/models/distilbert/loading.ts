@@ -1,5 +1,5 @@
 // Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
-import { DistilBertConfig, distilBertConfig } from './config';
+import { DistilBertConfig, distilBertConfig, numLabels, setLabelNames } from './config';
 import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, readConfigJson, resolveCheckpointDir, savePretrained } from '../pretrained';
 import { Module } from '../../nn/module';
 import { Embedding, LayerNorm, Linear } from '../../nn/layers';
@@ -43,6 +43,8 @@ export async function fromPretrained<M extends Module>(
   const raw = readConfigJson(dir);
   if (raw.model_type && raw.model_type !== 'distilbert') throw new Error(`${dir}: model_type is '${raw.model_type}', not 'distilbert'`);
   const config = distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: opts.numLabels });
+  if (opts.id2label) setLabelNames(config, opts.id2label);
+  if (opts.numLabels !== undefined && numLabels(config) !== opts.numLabels) throw new Error(`fromPretrained: numLabels ${opts.numLabels} but ${numLabels(config)} names in id2label`);
   const model = new cls(config);
   initDistilBertWeights(model, config);
   const info = loadCheckpointInto(model, dir, 'distilbert.', opts);
