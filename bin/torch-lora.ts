@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The command line: `npx torch-lora finetune ...` with the switches of Raschka's LoRA experiments.
+import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, noGrad, tidy, tensor, Method } from '../lib';
@@ -25,7 +26,9 @@ Data and training:
   --text-column, --label-column   for CSV/JSONL/TSV
   --train-size, --val-size, --test-size   subsample each split (class-balanced, seeded)
   --epochs (3) --batch-size (16) --lr (5e-4) --weight-decay (0.01) --warmup-ratio (0) --max-length (256)
-  --grad-accum (1) --seed (123) --device (cpu|cuda[:N]) --bf16 --threads N --time-budget SECONDS --resume
+  --grad-accum (1) --seed (123) --device (cpu|cuda[:N]) --bf16 --threads N --time-budget SECONDS
+  --save-every N        also checkpoint every N optimizer steps (every epoch, and on Ctrl-C, always)
+  --resume              continue from the output folder's checkpoint (also from the middle of an epoch)
   --output <dir>        metrics.jsonl, metrics.svg, checkpoint/, adapter/ (default runs/<dataset>-<method>)
 `;
 
@@ -34,7 +37,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
   const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
   const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
-    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'output'];
+    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'output'];
   const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
@@ -58,7 +61,7 @@ async function finetuneCommand(v: Values): Promise<void> {
   };
   const data = v.data as string;
   const output = (v.output as string) ?? path.join('runs', `${datasetName(data)}-${method}`);
-  // Ctrl-C stops after the current step; the checkpoint of the last finished epoch stays for --resume.
+  // Ctrl-C stops after the current step and checkpoints it for --resume.
   const stop = new AbortController();
   const onSigint = () => {
     console.error('\nstopping after this step (Ctrl-C again quits at once)');
@@ -76,14 +79,18 @@ async function finetuneCommand(v: Values): Promise<void> {
       epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
       warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1),
       seed: num(v, 'seed', 123), device: (v.device as string) ?? 'cpu', mixedPrecision: v.bf16 ? 'bf16' : null,
-      timeBudgetSec: num(v, 'time-budget'), resume: !!v.resume, outputDir: output,
+      timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), resume: !!v.resume, outputDir: output,
     }, { log: (line) => console.log(line), signal: stop.signal });
     console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
     const last = result.epochs[result.epochs.length - 1];
     console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%`);
     console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
   } catch (e) {
-    if (stop.signal.aborted) throw new Error(`stopped; the same command with --resume continues from ${path.join(output, 'checkpoint')}`);
+    if (stop.signal.aborted) {
+      const saved = path.join(output, 'checkpoint');
+      throw new Error(fs.existsSync(path.join(saved, 'trainer_state.json'))
+        ? `stopped; the same command with --resume continues from ${saved}` : 'stopped before training began');
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import {
   DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset,
-  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord,
+  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord, TrainerOptions,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
 import { liveTensors, settledLiveTensors } from './helpers/gc';
@@ -37,6 +37,63 @@ describe('Trainer', () => {
     const resumed = await new Trainer({ ...opts, epochs: 2, resume: true }).train();
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([2]);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'))).toMatchObject({ epoch: 2, globalStep: 12 });
+  });
+
+  it('stopped mid-epoch and resumed, it ends with exactly the weights and numbers of an uninterrupted run', async () => {
+    // The tiny checkpoint has no dropout, so a run is a pure function of its seed: batches, AdamW state and schedule.
+    const run = async (out: string, extra: Partial<TrainerOptions>) => {
+      manualSeed(4);
+      const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+      prepareModel(model, 'lora', { rank: 2, alpha: 4, trainHead: true });
+      const trainer = new Trainer({
+        model, tokenizer, train: small(64, 5), validation: small(24, 6), test: small(24, 7), epochs: 3, batchSize: 8, gradientAccumulation: 2,
+        lr: 5e-2, maxLength: 32, outputDir: out, logEvery: 1, ...quiet, ...extra,
+      });
+      try {
+        const result = await trainer.train();
+        const weights = [...model.namedParameters()].filter(([, p]) => p.requiresGrad).map(([n, p]) => [n, Array.from(p.dataSync())]);
+        return { result, weights };
+      } finally {
+        trainer.dispose();
+        model.dispose();
+      }
+    };
+    const whole = await run(tmp('whole-'), {});
+    // Epoch 2 scores best and epoch 3 worse, so the run ends by putting epoch 2's weights back.
+    expect(whole.result.bestEpoch).toBe(2);
+    expect(whole.result.epochs[2].validation!.accuracy).toBeLessThan(whole.result.epochs[1].validation!.accuracy);
+
+    // 4 steps (8 batches) an epoch: stopped in epoch 1 (nothing finished yet), in epoch 2, in epoch 3 (the best is on
+    // disk by then), and while epoch 2's validation runs (resuming evaluates it again).
+    const afterStep = (n: number) => (r: MetricRecord) => r.step === n && r.lr !== undefined;
+    const stops = [
+      { when: afterStep(2), step: 2, epoch: 0, batches: 4 },
+      { when: afterStep(7), step: 7, epoch: 1, batches: 6 },
+      { when: afterStep(9), step: 9, epoch: 2, batches: 2 },
+      { when: (r: MetricRecord) => r.epoch === 2 && r.split === 'train' && r.accuracy !== undefined, step: 8, epoch: 1, batches: 8 },
+    ];
+    for (const { when, step, epoch, batches } of stops) {
+      const out = tmp('stopped-');
+      const stop = new AbortController();
+      await expect(run(out, { signal: stop.signal, onMetrics: (r) => when(r) && stop.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+      const saved = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
+      expect(saved).toMatchObject({ globalStep: step, epoch, inEpoch: { batches } });
+      const lines: string[] = [];
+      const resumed = await run(out, { resume: true, log: (l) => lines.push(l) });
+      expect(lines[0]).toMatch(new RegExp(`in epoch ${epoch + 1} after ${batches} batches \\(step ${step}\\)`));
+      expect(resumed.weights).toEqual(whole.weights);
+      expect(resumed.result.test).toEqual(whole.result.test);
+      expect([resumed.result.bestEpoch, resumed.result.bestValidationAccuracy]).toEqual([whole.result.bestEpoch, whole.result.bestValidationAccuracy]);
+      expect(resumed.result.epochs).toEqual(whole.result.epochs.slice(-resumed.result.epochs.length).map((e, i) => ({ ...e, seconds: resumed.result.epochs[i].seconds })));
+    }
+
+    // saveEvery checkpoints within the epoch too: at step 4 the last checkpoint is step 3's.
+    const out = tmp('save-every-');
+    let seenAtStep4: unknown;
+    await run(out, { saveEvery: 3, onMetrics: (r) => {
+      if (r.step === 4 && r.lr !== undefined) seenAtStep4 = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
+    } });
+    expect(seenAtStep4).toMatchObject({ epoch: 0, globalStep: 3, inEpoch: { batches: 6 } });
   });
 
   it('learns a learnable task and holds memory flat across epochs', async () => {

@@ -2,8 +2,8 @@
 // accumulation and clipping, evaluation each epoch, best-weights keeping, resumable checkpoints, metrics and a plot.
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeSafetensors, writeFileAtomic, RawTensor } from '../io';
-import { tensorToRaw } from '../io/tensor-bridge';
+import { readSafetensors, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { Tensor } from '../tensor';
 import { keep, tidy } from '../scope';
 import { noGrad, autocast } from '../autograd';
@@ -48,8 +48,10 @@ export interface TrainerOptions {
   mixedPrecision?: 'bf16' | null;
   /** metrics.jsonl, metrics.svg and checkpoint/ go here. */
   outputDir?: string;
-  /** Continue from outputDir/checkpoint when it exists. */
+  /** Continue from outputDir/checkpoint when it exists (also from the middle of an epoch). */
   resume?: boolean;
+  /** Also checkpoint every this many optimizer steps within an epoch (with an outputDir); stopping always does. */
+  saveEvery?: number;
   /** Put the best validation weights back before the test evaluation (default true). */
   restoreBest?: boolean;
   /** Stop after this many optimizer steps / seconds (the current epoch ends early; evaluation still runs). */
@@ -61,8 +63,9 @@ export interface TrainerOptions {
   /** Every metrics record as it is made (also without an outputDir). */
   onMetrics?: (record: MetricRecord) => void;
   /**
-   * Stops training after the current step: train() rejects with the signal's reason (an AbortError by default) and the
-   * model keeps the weights it has. The checkpoint of the last finished epoch stays, so `resume` continues from there.
+   * Stops training after the current optimizer step: train() rejects with the signal's reason (an AbortError by
+   * default) and the model keeps the weights it has. With an outputDir it first checkpoints that step, so `resume`
+   * continues from it.
    */
   signal?: AbortSignal;
 }
@@ -131,7 +134,8 @@ export class Trainer {
     if (o.resume && checkpointDir && fs.existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
-      this.log(`resumed from ${checkpointDir} after epoch ${state.epoch} (step ${state.globalStep})`);
+      if (state.bestEpoch !== null && o.outputDir) this.setBest(this.loadBest(path.join(o.outputDir, 'best')));
+      this.log(`resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`);
     }
 
     const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
@@ -143,10 +147,18 @@ export class Trainer {
       model.train();
       const batches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
       const bar = o.progress === false ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
-      let lossSum = 0, correct = 0, seen = 0, micro = 0;
+      const resumed = state.inEpoch;
+      state.inEpoch = undefined;
+      let lossSum = resumed?.lossSum ?? 0, correct = resumed?.correct ?? 0, seen = resumed?.seen ?? 0, micro = 0;
       let windowLoss = 0, windowCount = 0;
+      // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
+      const checkpointHere = (batchesDone: number) => {
+        if (!checkpointDir) return;
+        state.scheduler = this.scheduler.stateDict();
+        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, inEpoch: { batches: batchesDone, lossSum, correct, seen } });
+      };
       this.optimizer.zeroGrad();
-      for (let b = 0; b < batches.length; b++) {
+      for (let b = resumed?.batches ?? 0; b < batches.length; b++) {
         const { loss, right, tokens } = this.trainStep(batches[b]);
         tokensSeen += tokens;
         lossSum += loss * batches[b].length;
@@ -155,7 +167,8 @@ export class Trainer {
         windowLoss += loss;
         windowCount++;
         micro++;
-        if (micro % o.gradientAccumulation === 0 || b === batches.length - 1) {
+        const stepping = micro % o.gradientAccumulation === 0 || b === batches.length - 1;
+        if (stepping) {
           if (o.maxGradNorm) clipGradNorm_(this.optimizer.paramGroups[0].params, o.maxGradNorm);
           this.optimizer.step();
           this.optimizer.zeroGrad();
@@ -167,6 +180,7 @@ export class Trainer {
             windowLoss = 0;
             windowCount = 0;
           }
+          if (o.saveEvery && state.globalStep % o.saveEvery === 0 && b < batches.length - 1) checkpointHere(b + 1);
           const outOfTime = o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec;
           if ((o.maxSteps !== undefined && state.globalStep >= o.maxSteps) || outOfTime) {
             stop = true;
@@ -175,8 +189,9 @@ export class Trainer {
         }
         bar?.update({ step: b + 1, total: batches.length, loss: lossSum / seen, acc: correct / seen, tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
         await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
-        if (o.signal?.aborted) {
+        if (o.signal?.aborted && stepping) {
           bar?.done();
+          checkpointHere(b + 1);
           o.signal.throwIfAborted();
         }
       }
@@ -184,7 +199,12 @@ export class Trainer {
       const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
       this.record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
       if (this.data.validation) {
-        entry.validation = await this.evaluateEncodedAsync(this.data.validation);
+        try {
+          entry.validation = await this.evaluateEncodedAsync(this.data.validation);
+        } catch (e) {
+          if (o.signal?.aborted) checkpointHere(batches.length); // resuming evaluates this epoch again
+          throw e;
+        }
         this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
         if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
           state.bestMetric = entry.validation.accuracy;
@@ -313,6 +333,16 @@ export class Trainer {
     for (const [n, p] of this.opts.model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
     writeSafetensors(path.join(dir, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
     writeFileAtomic(path.join(dir, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
+  }
+
+  /** The snapshot saveBest wrote, for the trainable parameters; null when it is missing or does not fit. */
+  private loadBest(dir: string): Map<Tensor, Tensor> | null {
+    const file = path.join(dir, 'trainable.safetensors');
+    if (!fs.existsSync(file)) return null;
+    const saved = readSafetensors(file).tensors;
+    const trainable = [...this.opts.model.namedParameters()].filter(([, p]) => p.requiresGrad);
+    if (trainable.some(([n]) => !saved.has(n))) return null;
+    return new Map(trainable.map(([n, p]) => [p, tidy(() => keep(rawToTensor(saved.get(n)!).to(p.device)))]));
   }
 
   private restoreSnapshot(snap: Map<Tensor, Tensor>): void {
