@@ -28,6 +28,7 @@ Data and training:
   --epochs (3) --batch-size (16) --lr (5e-4) --weight-decay (0.01) --warmup-ratio (0) --max-length (256)
   --grad-accum (1) --seed (123) --device (cpu|cuda[:N]) --bf16 --threads N --time-budget SECONDS
   --save-every N        also checkpoint every N optimizer steps (every epoch, and on Ctrl-C, always)
+  --early-stopping N    stop after N epochs without a better validation accuracy
   --resume              continue from the output folder's checkpoint (also from the middle of an epoch)
   --output <dir>        metrics.jsonl, metrics.svg, checkpoint/, adapter/ (default runs/<dataset>-<method>)
 `;
@@ -37,7 +38,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
   const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
   const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
-    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'output'];
+    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output'];
   const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
@@ -79,7 +80,7 @@ async function finetuneCommand(v: Values): Promise<void> {
       epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
       warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1),
       seed: num(v, 'seed', 123), device: (v.device as string) ?? 'cpu', mixedPrecision: v.bf16 ? 'bf16' : null,
-      timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), resume: !!v.resume, outputDir: output,
+      timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), earlyStoppingPatience: num(v, 'early-stopping'), resume: !!v.resume, outputDir: output,
     }, { log: (line) => console.log(line), signal: stop.signal });
     console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
     const last = result.epochs[result.epochs.length - 1];

@@ -39,7 +39,7 @@ describe('Trainer', () => {
     expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'))).toMatchObject({ epoch: 2, globalStep: 12 });
   });
 
-  it('stopped mid-epoch and resumed, it ends with exactly the weights and numbers of an uninterrupted run', async () => {
+  it('stopped mid-epoch and resumed, it ends with exactly the weights and numbers of an uninterrupted run; saveEvery; early stopping', async () => {
     // The tiny checkpoint has no dropout, so a run is a pure function of its seed: batches, AdamW state and schedule.
     const run = async (out: string, extra: Partial<TrainerOptions>) => {
       manualSeed(4);
@@ -86,6 +86,15 @@ describe('Trainer', () => {
       expect([resumed.result.bestEpoch, resumed.result.bestValidationAccuracy]).toEqual([whole.result.bestEpoch, whole.result.bestValidationAccuracy]);
       expect(resumed.result.epochs).toEqual(whole.result.epochs.slice(-resumed.result.epochs.length).map((e, i) => ({ ...e, seconds: resumed.result.epochs[i].seconds })));
     }
+
+    // Early stopping with a patience of 1: the run ends at the first epoch that does not beat the best one.
+    const patient = await run(tmp('patience-'), { epochs: 6, earlyStoppingPatience: 1 });
+    const best = patient.result.bestEpoch!;
+    const accuracies = patient.result.epochs.map((e) => e.validation!.accuracy);
+    expect(patient.result.epochs.map((e) => e.epoch)).toEqual(Array.from({ length: best + 1 }, (_, i) => i + 1));
+    expect(accuracies.slice(1, best).every((a, i) => a > Math.max(...accuracies.slice(0, i + 1)))).toBe(true);
+    expect(accuracies[best]).toBeLessThanOrEqual(accuracies[best - 1]);
+    expect(best + 1).toBeLessThan(6);
 
     // saveEvery checkpoints within the epoch too: at step 4 the last checkpoint is step 3's.
     const out = tmp('save-every-');

@@ -54,6 +54,8 @@ export interface TrainerOptions {
   saveEvery?: number;
   /** Put the best validation weights back before the test evaluation (default true). */
   restoreBest?: boolean;
+  /** Stop after this many epochs without a better validation accuracy (transformers' EarlyStoppingCallback). */
+  earlyStoppingPatience?: number;
   /** Stop after this many optimizer steps / seconds (the current epoch ends early; evaluation still runs). */
   maxSteps?: number;
   timeBudgetSec?: number;
@@ -221,6 +223,10 @@ export class Trainer {
       state.scheduler = this.scheduler.stateDict();
       if (checkpointDir) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, state);
       this.writePlot();
+      if (o.earlyStoppingPatience !== undefined && state.bestEpoch !== null && epoch - state.bestEpoch >= o.earlyStoppingPatience) {
+        this.log(`stopping early: no better validation accuracy for ${epoch - state.bestEpoch} epochs`);
+        stop = true;
+      }
     }
     result.bestEpoch = state.bestEpoch;
     result.bestValidationAccuracy = state.bestMetric;
