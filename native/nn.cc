@@ -86,17 +86,27 @@ Napi::Value bceWithLogits(const Info& info) {
 
 // softmax(q kᵀ / √d + mask) v. A boolean mask keeps the positions where it is true (PyTorch's SDPA convention);
 // a floating mask is added to the scores.
+// Masks become one additive bias (0 / -inf, as small as the mask) added to the scores in place: masked_fill makes a
+// new scores tensor and masks the gradient again backward; an in-place add does neither (attention fwd+bwd at
+// 8x12x128x128, one thread: 28.5 -> 24 ms). matmul keeps its inputs, not its output, for backward, so the in-place
+// add is safe.
 at::Tensor attentionExplicit(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask,
                              double dropoutP, bool causal, bool train) {
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q * scale, k.transpose(-2, -1));
+  const double inf = std::numeric_limits<double>::infinity();
+  c10::optional<at::Tensor> bias;
   if (causal) {
     auto keep = at::ones({q.size(-2), k.size(-2)}, q.options().dtype(at::kBool)).tril();
-    scores = scores.masked_fill(keep.logical_not(), -std::numeric_limits<double>::infinity());
+    bias = at::zeros(keep.sizes(), scores.options()).masked_fill_(keep.logical_not(), -inf);
   }
   if (mask) {
-    if (mask->scalar_type() == at::kBool) scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<double>::infinity());
-    else scores = scores + *mask;
+    auto m = mask->scalar_type() == at::kBool ? at::zeros(mask->sizes(), scores.options()).masked_fill_(mask->logical_not(), -inf) : *mask;
+    bias = bias ? at::add(*bias, m) : m;
+  }
+  if (bias) {
+    if (at::infer_size(scores.sizes(), bias->sizes()) == scores.sizes()) scores.add_(*bias);
+    else scores = scores + *bias;
   }
   auto probs = at::softmax(scores, -1);
   if (dropoutP > 0 && train) probs = at::dropout(probs, dropoutP, true);
