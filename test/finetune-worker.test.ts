@@ -97,5 +97,6 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     await expect(finetuneInWorker({ ...job(96), model: path.join(SHARED, 'no-such-model') })).rejects.toThrow(/no-such-model/);
     await expect(runFinetuneJob({ ...job(96), data: { train: [{ text: 'fine', label: -1 }] } })).rejects.toThrow(/label 0\.\.n-1/);
     await expect(runFinetuneJob({ ...job(96), data: { train: [] } })).rejects.toThrow(/non-empty array/);
+    await expect(finetuneInWorker({ ...job(96), log: () => undefined } as FinetuneJob)).rejects.toThrow(/must be plain data/);
   });
 });

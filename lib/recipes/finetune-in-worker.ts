@@ -26,7 +26,14 @@ export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions
   const { signal } = opts;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, ...job } });
+    let worker: Worker;
+    try {
+      worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, ...job } });
+    } catch (e) {
+      const why = (e as Error).name === 'DataCloneError' ? `the job must be plain data (give log, onMetrics and signal as options): ${(e as Error).message}` : (e as Error).message;
+      reject(new Error(`finetuneInWorker: ${why}`));
+      return;
+    }
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
