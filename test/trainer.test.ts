@@ -87,6 +87,12 @@ describe('Trainer', () => {
       expect(resumed.result.epochs).toEqual(whole.result.epochs.slice(-resumed.result.epochs.length).map((e, i) => ({ ...e, seconds: resumed.result.epochs[i].seconds })));
     }
 
+    // Resuming mid-epoch with other batches is refused rather than silently wrong.
+    const other = tmp('stopped-other-');
+    const halt = new AbortController();
+    await expect(run(other, { signal: halt.signal, onMetrics: (r) => afterStep(2)(r) && halt.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(run(other, { resume: true, batchSize: 16 })).rejects.toThrow(/after 4 of 8 batches in epoch 1, but this run makes 4; resume with the same data, batchSize and seed/);
+
     // Early stopping with a patience of 1: the run ends at the first epoch that does not beat the best one.
     const patient = await run(tmp('patience-'), { epochs: 6, earlyStoppingPatience: 1 });
     const best = patient.result.bestEpoch!;

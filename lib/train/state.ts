@@ -15,8 +15,8 @@ export interface TrainerState {
   bestMetric: number | null;
   bestEpoch: number | null;
   scheduler?: { last_epoch: number; base_lrs: number[] };
-  /** Set when the checkpoint is from within epoch `epoch + 1`: batches done and the epoch's running totals. */
-  inEpoch?: { batches: number; lossSum: number; correct: number; seen: number };
+  /** Set when the checkpoint is from within epoch `epoch + 1`: batches done (of how many) and the epoch's running totals. */
+  inEpoch?: { batches: number; of?: number; lossSum: number; correct: number; seen: number };
   [extra: string]: unknown;
 }
 

@@ -151,13 +151,16 @@ export class Trainer {
       const bar = o.progress === false ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
       const resumed = state.inEpoch;
       state.inEpoch = undefined;
+      if (resumed && resumed.of !== undefined && resumed.of !== batches.length) {
+        throw new Error(`resume: the checkpoint stopped after ${resumed.batches} of ${resumed.of} batches in epoch ${epoch}, but this run makes ${batches.length}; resume with the same data, batchSize and seed`);
+      }
       let lossSum = resumed?.lossSum ?? 0, correct = resumed?.correct ?? 0, seen = resumed?.seen ?? 0, micro = 0;
       let windowLoss = 0, windowCount = 0;
       // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
       const checkpointHere = (batchesDone: number) => {
         if (!checkpointDir) return;
         state.scheduler = this.scheduler.stateDict();
-        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, inEpoch: { batches: batchesDone, lossSum, correct, seen } });
+        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } });
       };
       this.optimizer.zeroGrad();
       for (let b = resumed?.batches ?? 0; b < batches.length; b++) {
