@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { finetuneInWorker, runFinetuneJob, readAdapterLabels, data as datasets, FinetuneJob, MetricRecord } from '../lib';
+import { createClassifier, finetuneInWorker, runFinetuneJob, readAdapterLabels, data as datasets, FinetuneJob, MetricRecord } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
 import { liveTensors, settledLiveTensors } from './helpers/gc';
 
@@ -44,6 +44,21 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     expect(readAdapterLabels(path.join(there, 'adapter'))).toEqual(['negative', 'positive']);
     expect(lines[0]).toMatch(/^data: sst2-small — train 96, validation 32, test 48; labels negative, positive$/);
     expect(lines.filter((l) => /^epoch [12]: train loss/.test(l))).toHaveLength(2);
+  });
+
+  test('a job trained in a worker is served at once by a running classifier, with the dataset\'s class names', async () => {
+    const classifier = await createClassifier({ model: TINY_MODEL, workers: 1, maxLength: 32, onWorkerError: () => undefined });
+    try {
+      const trained = await finetuneInWorker(job(96, tmp(), { lora: { rank: 2, alpha: 4, trainHead: true } }));
+      await classifier.addAdapter('sst2', trained.adapterDir!);
+      const [viaServer] = await classifier.classify(['a fine film'], { adapter: 'sst2' });
+      const [base] = await classifier.classify(['a fine film']);
+      expect(['negative', 'positive']).toContain(viaServer.label);
+      expect(['LABEL_0', 'LABEL_1']).toContain(base.label);
+      expect(viaServer.scores).not.toEqual(base.scores); // the adapter's LoRA weights and head are in use
+    } finally {
+      await classifier.close();
+    }
   });
 
   test('the main thread stays responsive while the worker trains, and metrics arrive as they are made', async () => {
