@@ -3,7 +3,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, noGrad, tidy, tensor, Method } from '../lib';
+import {
+  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, tensor, Method,
+} from '../lib';
 import { modelDir } from '../lib/recipes/finetune-job';
 import { datasetName } from '../lib/recipes/load-dataset';
 
@@ -101,8 +103,12 @@ async function finetuneCommand(v: Values): Promise<void> {
 async function predictCommand(v: Values, texts: string[]): Promise<void> {
   if (!v.model) throw new Error('predict needs --model');
   if (texts.length === 0) throw new Error('predict needs at least one text');
-  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string);
-  if (v.adapter) loadAdapter(model, v.adapter as string);
+  const adapter = v.adapter as string | undefined;
+  // An adapter that brings its own head for its own classes (say 3 where the base has 2) sizes the model's head.
+  const labels = adapter ? readAdapterLabels(adapter) : null;
+  const ownHead = labels !== null && (readAdapterConfig(adapter!).modules_to_save ?? []).includes('classifier');
+  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, ownHead ? { id2label: labels!, ignoreMismatchedSizes: true } : {});
+  if (adapter) loadAdapter(model, adapter);
   const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, v.model as string));
   const enc = tokenizer.encodeBatch(texts, { maxLength: 512, truncation: true });
   const probs = noGrad(() => tidy(() => model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.softmax(-1).toArray())) as number[][];

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import {
-  DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset,
+  DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset, runFinetuneJob,
   maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord, TrainerOptions,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
@@ -238,7 +238,7 @@ describe('datasets for the pipeline and the CLI', () => {
     expect(d.labels).toEqual(['neg', 'pos']);
   });
 
-  it('runs `torch-lora finetune` end to end and fails clearly on bad input', () => {
+  it('runs `torch-lora finetune` end to end and fails clearly on bad input', async () => {
     const repo = path.resolve(__dirname, '..');
     execFileSync('node', ['scripts/bootstrap.js', '--quiet'], { cwd: repo });
     const out = tmp('cli-');
@@ -250,6 +250,15 @@ describe('datasets for the pipeline and the CLI', () => {
     expect(fs.existsSync(path.join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
     const predicted = execFileSync('node', [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(out, 'adapter'), 'a fine film'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     expect(predicted).toMatch(/^(negative|positive)\t0\.\d{4}\ta fine film/); // SST-2's class names, carried by the adapter
+    // An adapter for three classes over the two-class base: predict sizes the head from the adapter.
+    const three = tmp('three-classes-');
+    const texts = ['good film', 'bad film', 'so-so film'];
+    await runFinetuneJob({
+      model: TINY_MODEL, data: { labels: ['pos', 'neg', 'meh'], train: Array.from({ length: 24 }, (_, i) => ({ text: texts[i % 3], label: i % 3 })) },
+      lora: { rank: 2, trainHead: true }, epochs: 1, maxLength: 16, progress: false, outputDir: three,
+    });
+    const threeOut = execFileSync('node', [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(three, 'adapter'), 'good film'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(threeOut).toMatch(/^(pos|neg|meh)\t0\.\d{4}\tgood film/);
     const bad = spawnSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', '/nonexistent.csv'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/torch-lora: /);
