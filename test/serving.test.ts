@@ -178,8 +178,8 @@ const TEXTS = [
 const MAX_LENGTH = 64;
 
 /** A PEFT adapter folder over the tiny model, with its own LoRA weights and its own trained-looking head. */
-async function makeAdapter(dir: string, seed: number, targets: string[], modulesToSave: string[], labels?: string[]): Promise<string> {
-  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL)).eval();
+async function makeAdapter(dir: string, seed: number, targets: string[], modulesToSave: string[], labels?: string[], ownClasses = false): Promise<string> {
+  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, ownClasses ? { id2label: labels, ignoreMismatchedSizes: true } : {})).eval();
   replaceLinearWithLora(m, { rank: 4, alpha: 8, targets });
   manualSeed(seed);
   noGrad(() => {
@@ -192,8 +192,8 @@ async function makeAdapter(dir: string, seed: number, targets: string[], modules
 }
 
 /** Softmax probabilities from the model in this process, with an adapter loaded the usual way. */
-async function expectedScores(texts: string[], adapterDir?: string): Promise<number[][]> {
-  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL)).eval();
+async function expectedScores(texts: string[], adapterDir?: string, classes?: string[]): Promise<number[][]> {
+  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, classes ? { id2label: classes, ignoreMismatchedSizes: true } : {})).eval();
   if (adapterDir) loadAdapter(m, adapterDir);
   const enc = AutoTokenizer.fromPretrained(TINY_MODEL).encodeBatch(texts, { maxLength: MAX_LENGTH, truncation: true, padding: 'longest' });
   const probs = noGrad(() => tidy(() => {
@@ -264,6 +264,20 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     expectClose(b, want.b, B_LABELS);
     expect([c.labelNames('b'), c.labelNames('a'), c.labelNames()]).toEqual([B_LABELS, ['LABEL_0', 'LABEL_1'], ['LABEL_0', 'LABEL_1']]);
     expectClose(base, want.base);
+  });
+
+  it('serves an adapter whose head has its own classes (3 over a 2-class base) next to the others', async () => {
+    const classes = ['neg', 'neutral', 'pos'];
+    const dir = await makeAdapter(tmp('three-classes-'), 33, ['q_lin', 'v_lin'], ['pre_classifier', 'classifier'], classes, true);
+    const want3 = await expectedScores(TEXTS, dir, classes);
+    await c.addAdapter('three', dir);
+    const [three, base, a] = await Promise.all([c.classify(TEXTS, { adapter: 'three' }), c.classify(TEXTS), c.classify(TEXTS, { adapter: 'a' })]);
+    expect(three.every((r) => r.scores.length === 3)).toBe(true);
+    expectClose(three, want3, classes);
+    expectClose(base, want.base);
+    expectClose(a, want.a);
+    expect(c.labelNames('three')).toEqual(classes);
+    await c.removeAdapter('three');
   });
 
   it('removes an adapter at run time and can load it again', async () => {

@@ -1,5 +1,5 @@
 export * from './raw-tensor';
-export { readSafetensors, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors, writeFileAtomic } from './safetensors';
+export { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors, writeFileAtomic } from './safetensors';
 export type { SafetensorsContents, TensorDict } from './safetensors';
 export { readTorchCheckpoint, parseTorchCheckpoint, unpickle } from './torch-pickle';
 export type { UnpickleHooks, PyCallable } from './torch-pickle';

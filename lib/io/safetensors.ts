@@ -23,8 +23,8 @@ export function readSafetensors(file: string): SafetensorsContents {
   return parseSafetensors(fs.readFileSync(file), file);
 }
 
-/** The `__metadata__` of a .safetensors file, reading only its header. */
-export function readSafetensorsMetadata(file: string): Record<string, string> {
+/** What a .safetensors header says (tensor names, dtypes and shapes, and `__metadata__`), reading only the header. */
+export function readSafetensorsHeader(file: string): { tensors: Map<string, { dtype: DType; shape: number[] }>; metadata: Record<string, string> } {
   const fail = (msg: string): never => { throw new Error(`${file}: ${msg}`); };
   const fd = fs.openSync(file, 'r');
   try {
@@ -37,10 +37,22 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
     const buf = Buffer.alloc(8 + Number(n));
     head.copy(buf);
     fs.readSync(fd, buf, 8, Number(n), 8);
-    return parseMetadata(readHeader(buf, fail).header[METADATA_KEY], fail);
+    const { header } = readHeader(buf, fail);
+    const tensors = new Map<string, { dtype: DType; shape: number[] }>();
+    for (const [name, info] of Object.entries(header)) {
+      if (name === METADATA_KEY) continue;
+      const { dtype, shape } = parseEntry(name, info, fail);
+      tensors.set(name, { dtype, shape });
+    }
+    return { tensors, metadata: parseMetadata(header[METADATA_KEY], fail) };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The `__metadata__` of a .safetensors file, reading only its header. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  return readSafetensorsHeader(file).metadata;
 }
 
 /** Parses safetensors bytes; `source` names the input in error messages. */

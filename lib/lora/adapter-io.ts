@@ -245,11 +245,23 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
  * modules_to_save lists 'classifier').
  */
 export function adapterSavedModules(model: Module, dir: string): string[] {
+  return [...savedParameterShapes(model, dir).keys()];
+}
+
+/**
+ * The shape of every parameter of those modules in the adapter's file, by module name then parameter name. A head
+ * saved for other classes than the model's has another shape than the model's own.
+ */
+export function savedParameterShapes(model: Module, dir: string): Map<string, Map<string, number[]>> {
   const config = readAdapterConfig(dir);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(weightsFile)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS}`);
   const weights = stripAdapterName(readSafetensors(weightsFile).tensors, DEFAULT_ADAPTER);
-  return savedModules(model, config.modules_to_save ?? [], weights, weightsFile).map(([n]) => n);
+  const out = new Map<string, Map<string, number[]>>();
+  for (const [n, m] of savedModules(model, config.modules_to_save ?? [], weights, weightsFile)) {
+    out.set(n, new Map([...m.namedParameters()].map(([pn]) => [pn, weights.get(`${KEY_PREFIX}${n}.${pn}`)!.shape])));
+  }
+  return out;
 }
 
 // PEFT writes keys without the adapter name; accept files that kept it ('lora_A.default.weight').

@@ -6,7 +6,8 @@ import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 import { keep } from '../scope';
 import { noGrad } from '../autograd';
-import { loadAdapter, deleteAdapter, adapterSavedModules } from '../lora';
+import { loadAdapter, deleteAdapter, savedParameterShapes } from '../lora';
+import { zeros } from '../creation';
 
 /** One parameter of a saved module: the module that owns it and its local name. */
 interface Slot {
@@ -26,13 +27,16 @@ export class AdapterHeads {
   /** loadAdapter, with the adapter's saved modules loaded into its own tensors; the model's modules stay as they were. */
   load(name: string, dir: string): void {
     // The modules PEFT's rules say this adapter saved (its suffix matching also catches pre_classifier for 'classifier').
-    const saved = adapterSavedModules(this.model, dir);
+    const saved = savedParameterShapes(this.model, dir);
     this.use(null);
     const own = new Map<string, Tensor>();
-    for (const [key, slot] of this.slotsOf(saved)) {
+    for (const [key, slot] of this.slotsOf([...saved.keys()])) {
       const baseTensor = this.param(slot);
       if (!this.base.has(key)) this.base.set(key, baseTensor);
-      const copy = keep(noGrad(() => baseTensor.clone()));
+      // A head for other classes than the base model's (3 where it has 2) gets tensors of its own shape.
+      const shape = savedShape(saved, key) ?? baseTensor.shape;
+      const sameShape = shape.length === baseTensor.shape.length && shape.every((d, i) => d === baseTensor.shape[i]);
+      const copy = keep(noGrad(() => (sameShape ? baseTensor.clone() : zeros(shape, { dtype: baseTensor.dtype, device: baseTensor.device }))));
       slot.owner.registerParameter(slot.name, copy, false);
       own.set(key, copy);
     }
@@ -90,4 +94,12 @@ export class AdapterHeads {
       slot.owner.registerParameter(slot.name, tensors.get(key)!, false);
     }
   }
+}
+
+/** The shape saved for the parameter `key` ('module.sub.param'), found under the saved module that contains it. */
+function savedShape(saved: Map<string, Map<string, number[]>>, key: string): number[] | undefined {
+  for (const [moduleName, params] of saved) {
+    if (key.startsWith(`${moduleName}.`)) return params.get(key.slice(moduleName.length + 1));
+  }
+  return undefined;
 }

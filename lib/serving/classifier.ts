@@ -250,8 +250,8 @@ export class Classifier {
 
   private async runBatch(adapter: string | null, texts: string[]): Promise<Classification[]> {
     const probs = await this.pool.classify(adapter, texts);
-    const n = this.labels.length;
-    const names = this.namesFor(adapter);
+    const n = probs.length / texts.length; // an adapter's head may have its own number of classes
+    const names = this.namesFor(adapter, n);
     return texts.map((_, i) => {
       const scores = Array.from(probs.subarray(i * n, (i + 1) * n));
       let best = 0;
@@ -260,9 +260,12 @@ export class Classifier {
     });
   }
 
-  private namesFor(adapter: string | null): string[] {
+  /** The adapter's own names, else config.json's; placeholders when neither fits `n` classes. */
+  private namesFor(adapter: string | null, n?: number): string[] {
     const own = adapter === null ? undefined : this.adapterLabels.get(adapter);
-    return own && own.length === this.labels.length ? own : this.labels;
+    if (own && (n === undefined || own.length === n)) return own;
+    if (n === undefined || this.labels.length === n) return this.labels;
+    return Array.from({ length: n }, (_, i) => `LABEL_${i}`);
   }
 
   // A file that cannot be read names nothing here; the workers report an adapter they cannot load.
