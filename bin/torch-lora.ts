@@ -86,7 +86,7 @@ async function finetuneCommand(v: Values): Promise<void> {
     }, { log: (line) => console.log(line), signal: stop.signal });
     console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
     const last = result.epochs[result.epochs.length - 1];
-    console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%`);
+    console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%${result.test ? ` (macro F1 ${result.test.macroF1.toFixed(4)})` : ''}`);
     console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
   } catch (e) {
     if (stop.signal.aborted) {

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import {
   DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset, runFinetuneJob,
-  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord, TrainerOptions,
+  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord, TrainerOptions, confusionMatrix, macroF1,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
 import { liveTensors, settledLiveTensors } from './helpers/gc';
@@ -165,6 +165,34 @@ describe('Trainer', () => {
     expect(firedWhileEvaluating).toBe(true);
     expect(r).toEqual(trainer.evaluate(validation));
     trainer.dispose();
+  });
+
+  it('evaluates accuracy, macro F1 and the confusion matrix of the model\'s own predictions', async () => {
+    // scikit-learn's documented example: f1_score([0,1,2,0,1,2], [0,2,1,0,0,1], average='macro') == 0.2666...
+    expect(macroF1(confusionMatrix([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1], 3))).toBeCloseTo(0.26666666666666666, 12);
+    expect(macroF1(confusionMatrix([0, 0, 1], [0, 0, 1], 3))).toBe(1); // a class nobody has or predicts does not count
+
+    manualSeed(3);
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { id2label: ['a', 'b', 'c'], ignoreMismatchedSizes: true });
+    const examples = small(60, 11).map((e, i) => ({ ...e, label: i % 3 }));
+    const trainer = new Trainer({ model, tokenizer, train: examples, maxLength: 32, evalBatchSize: 7, ...quiet });
+    const r = trainer.evaluate(examples);
+    // The same predictions made here, one example at a time.
+    const predicted = examples.map((e) => noGrad(() => tidy(() => {
+      const enc = tokenizer.encodeBatch([e.text], { maxLength: 32, truncation: true });
+      return model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.argmax(-1).item() as number;
+    })));
+    const confusion = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+    examples.forEach((e, i) => confusion[e.label][predicted[i]]++);
+    expect(r.confusion).toEqual(confusion);
+    expect(r.accuracy).toBeCloseTo(examples.filter((e, i) => e.label === predicted[i]).length / 60, 12);
+    const f1 = [0, 1, 2].map((c) => {
+      const tp = confusion[c][c], fn = confusion[c].reduce((a, b) => a + b) - tp, fp = confusion.reduce((a, row) => a + row[c], 0) - tp;
+      return tp + fn + fp ? (2 * tp) / (2 * tp + fp + fn) : null;
+    }).filter((v): v is number => v !== null);
+    expect(r.macroF1).toBeCloseTo(f1.reduce((a, b) => a + b) / f1.length, 12);
+    trainer.dispose();
+    model.dispose();
   });
 
   it('refuses a model with nothing to train', async () => {

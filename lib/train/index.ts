@@ -5,6 +5,7 @@ export type { EncodedExamples, Batch, TokenizerLike } from './encode';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint } from './state';
 export type { TrainerState } from './state';
 export { MetricsLogger, readMetrics } from './metrics-log';
+export { confusionMatrix, macroF1 } from './classification-metrics';
 export type { MetricRecord } from './metrics-log';
 export { plotMetricsSvg, writePlot } from './plot';
 export { ProgressBar } from './progress';

@@ -11,6 +11,8 @@ export interface MetricRecord {
   loss?: number;
   /** A fraction in [0, 1]. */
   accuracy?: number;
+  /** Macro-averaged F1, in [0, 1] (validation and test). */
+  f1?: number;
   lr?: number;
   tokensPerSec?: number;
   /** ISO 8601 timestamp. */
@@ -19,7 +21,7 @@ export interface MetricRecord {
 
 export type MetricInput = Omit<MetricRecord, 'time'> & { time?: string };
 
-const NUMBER_FIELDS = new Set(['step', 'epoch', 'loss', 'accuracy', 'lr', 'tokensPerSec']);
+const NUMBER_FIELDS = new Set(['step', 'epoch', 'loss', 'accuracy', 'f1', 'lr', 'tokensPerSec']);
 const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
 
 /** Appends records to a .jsonl file (created with its folder if missing; existing records are kept). */

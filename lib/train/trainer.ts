@@ -18,6 +18,7 @@ import { MetricsLogger, MetricInput, MetricRecord } from './metrics-log';
 import { plotMetricsSvg, writePlot } from './plot';
 import { readMetrics } from './metrics-log';
 import { ProgressBar } from './progress';
+import { confusionMatrix, macroF1 } from './classification-metrics';
 import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
 
@@ -72,7 +73,15 @@ export interface TrainerOptions {
   signal?: AbortSignal;
 }
 
-export interface EvalResult { loss: number; accuracy: number; examples: number }
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  /** The mean of the per-class F1 scores (scikit-learn's average='macro'). */
+  macroF1: number;
+  /** Counts by true class (rows) and predicted class (columns). */
+  confusion: number[][];
+  examples: number;
+}
 export interface TrainResult {
   epochs: { epoch: number; trainLoss: number; trainAccuracy: number; validation?: EvalResult; seconds: number }[];
   bestEpoch: number | null;
@@ -210,7 +219,7 @@ export class Trainer {
           if (o.signal?.aborted) checkpointHere(batches.length); // resuming evaluates this epoch again
           throw e;
         }
-        this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy });
+        this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy, f1: entry.validation.macroF1 });
         if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
           state.bestMetric = entry.validation.accuracy;
           state.bestEpoch = epoch;
@@ -237,7 +246,7 @@ export class Trainer {
     this.setBest(null);
     if (this.data.test) {
       result.test = await this.evaluateEncodedAsync(this.data.test);
-      this.record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy });
+      this.record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy, f1: result.test.macroF1 });
     }
     result.seconds = (Date.now() - started) / 1000;
     result.tokensPerSec = tokensSeen / Math.max(1e-9, result.seconds);
@@ -304,7 +313,10 @@ export class Trainer {
     o.model.eval();
     try {
       const order = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
-      let lossSum = 0, correct = 0;
+      let lossSum = 0;
+      const truth: number[] = [];
+      const predicted: number[] = [];
+      let numClasses = 0;
       for (const chunk of sequentialBatches(order.length, o.evalBatchSize ?? o.batchSize * 2)) {
         const idx = chunk.map((i) => order[i]);
         noGrad(() => tidy(() => {
@@ -312,11 +324,15 @@ export class Trainer {
           const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
           const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
           lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
-          correct += logits.argmax(-1).eq(batch.labels).sum().item() as number;
+          numClasses = logits.shape[logits.shape.length - 1];
+          predicted.push(...(logits.argmax(-1).toArray() as number[]));
+          for (const i of idx) truth.push(data.labels[i]);
         }));
         yield;
       }
-      return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), examples: order.length };
+      const confusion = confusionMatrix(truth, predicted, numClasses);
+      const correct = confusion.reduce((a, row, c) => a + row[c], 0);
+      return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), macroF1: macroF1(confusion), confusion, examples: order.length };
     } finally {
       o.model.train(wasTraining);
     }
