@@ -46,12 +46,32 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
     const mlm = await DistilBertForMaskedLM.fromPretrained(TINY_MODEL);
     expect(mlm.loadingInfo.missingKeys.sort()).toEqual(['vocab_layer_norm.bias', 'vocab_layer_norm.weight', 'vocab_projector.bias', 'vocab_transform.bias', 'vocab_transform.weight']);
     expect(mlm.vocab_projector.weight).toBe(mlm.distilbert.embeddings.word_embeddings.weight);
+    // Only what the checkpoint lacks is initialised, by transformers' rule: N(0, initializer_range) weights (0.15 in
+    // this checkpoint's config), zero biases, unit LayerNorm scales; nothing is left as uninitialised memory.
+    const stats = (t: nn.Parameter | import('../lib').Tensor) => {
+      const v = Array.from(t.dataSync() as Float32Array);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      return { mean, std: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), finite: v.every(Number.isFinite) };
+    };
+    const w = stats(mlm.vocab_transform.weight);
+    expect(w.finite).toBe(true);
+    expect(mlm.config.initializer_range).toBe(0.15);
+    expect(Math.abs(w.mean)).toBeLessThan(0.03); // 1,024 draws
+    expect(w.std).toBeGreaterThan(0.13);
+    expect(w.std).toBeLessThan(0.17);
+    for (const zero of [mlm.vocab_transform.bias!, mlm.vocab_projector.bias!, mlm.vocab_layer_norm.bias!]) expect(stats(zero)).toEqual({ mean: 0, std: 0, finite: true });
+    expect(stats(mlm.vocab_layer_norm.weight!)).toEqual({ mean: 1, std: 0, finite: true });
   });
 
   it('re-initialises a classifier with another label count only when asked', async () => {
     await expect(DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3 })).rejects.toThrow(/size mismatch for classifier.weight/);
     const m = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3, ignoreMismatchedSizes: true });
     expect(m.classifier.forward(tensor([[...Array(32)].map(() => 0)])).shape).toEqual([1, 3]);
+    expect(m.loadingInfo.mismatchedKeys.sort()).toEqual(['classifier.bias', 'classifier.weight']);
+    expect(m.classifier.bias!.toArray()).toEqual([0, 0, 0]); // re-initialised as transformers does, not left uninitialised
+    const w = Array.from(m.classifier.weight.dataSync() as Float32Array);
+    expect(w.every((x) => Number.isFinite(x) && Math.abs(x) < 6 * 0.15)).toBe(true);
+    expect(Math.sqrt(w.reduce((a, x) => a + x * x, 0) / w.length)).toBeGreaterThan(0.1); // drawn, not zeros
   });
 
   it('savePretrained writes a folder that loads back to the same outputs', async () => {

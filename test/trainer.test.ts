@@ -47,7 +47,7 @@ describe('Trainer', () => {
       prepareModel(model, 'lora', { rank: 2, alpha: 4, trainHead: true });
       const trainer = new Trainer({
         model, tokenizer, train: small(64, 5), validation: small(24, 6), test: small(24, 7), epochs: 3, batchSize: 8, gradientAccumulation: 2,
-        lr: 5e-2, maxLength: 32, outputDir: out, logEvery: 1, ...quiet, ...extra,
+        lr: 2e-2, maxLength: 32, outputDir: out, logEvery: 1, ...quiet, ...extra,
       });
       try {
         const result = await trainer.train();

@@ -26,20 +26,36 @@ export function calculateFanInAndFanOut(t: Tensor): [number, number] {
   return [s[1] * receptive, s[0] * receptive];
 }
 
+let skipping = 0;
+
+/**
+ * Runs fn with every init function here doing nothing: modules built inside keep their parameters uninitialised,
+ * for weights that are about to be loaded (transformers' no_init_weights). Whatever is not loaded must be
+ * initialised afterwards.
+ */
+export function withoutInit<T>(fn: () => T): T {
+  skipping++;
+  try {
+    return fn();
+  } finally {
+    skipping--;
+  }
+}
+
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
-  return noGrad(() => t.uniform_(a, b));
+  return skipping ? t : noGrad(() => t.uniform_(a, b));
 }
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
-  return noGrad(() => t.normal_(mean, std));
+  return skipping ? t : noGrad(() => t.normal_(mean, std));
 }
 export function zeros_(t: Tensor): Tensor {
-  return noGrad(() => t.zero_());
+  return skipping ? t : noGrad(() => t.zero_());
 }
 export function ones_(t: Tensor): Tensor {
-  return noGrad(() => t.fill_(1));
+  return skipping ? t : noGrad(() => t.fill_(1));
 }
 export function constant_(t: Tensor, value: number): Tensor {
-  return noGrad(() => t.fill_(value));
+  return skipping ? t : noGrad(() => t.fill_(value));
 }
 
 export interface KaimingOptions { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: Nonlinearity }
