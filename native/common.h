@@ -75,5 +75,6 @@ void registerCore(Napi::Env env, Napi::Object exports);
 void registerOps(Napi::Env env, Napi::Object exports);
 void registerNN(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerFileRead(Napi::Env env, Napi::Object exports);
 
 }  // namespace tl

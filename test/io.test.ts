@@ -7,6 +7,7 @@ import {
   readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors,
   readTorchCheckpoint, unpickle, loadStateDictFile, loadCheckpointFolder, resolveModelPath, repoFolderName,
 } from '../lib/io';
+import { readWholeFile } from '../lib/io/read-file';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'io');
 const TINY = path.join(__dirname, '..', '..', 'shared', 'fixtures', 'distilbert-tiny-random');
@@ -462,3 +463,15 @@ async function listen(handler: http.RequestListener): Promise<{ server: http.Ser
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
+
+describe('reading whole weights files', () => {
+  test('the native reader gives exactly the bytes Node reads, and names the file and the reason when it cannot', () => {
+    const file = path.join(TINY, 'model.safetensors');
+    expect(readWholeFile(file).equals(fs.readFileSync(file))).toBe(true);
+    const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'empty-')), 'empty.bin');
+    fs.writeFileSync(empty, '');
+    expect(readWholeFile(empty).length).toBe(0);
+    expect(() => readWholeFile('/nonexistent/model.safetensors')).toThrow(/\/nonexistent\/model.safetensors: .*No such file/);
+    expect(() => readWholeFile(os.tmpdir())).toThrow(new RegExp(`${os.tmpdir()}: `));
+  });
+});

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { RawTensor } from './raw-tensor';
 import { parseSafetensors } from './safetensors';
 import { isZip, parseTorchCheckpoint } from './torch-pickle';
+import { readWholeFile } from './read-file';
 
 export type CheckpointFormat = 'safetensors' | 'torch';
 
@@ -16,7 +17,7 @@ export interface LoadedCheckpoint {
 
 /** Reads a .safetensors file or a torch.save zip checkpoint, recognised by its first bytes or extension. */
 export function loadStateDictFile(file: string): Map<string, RawTensor> {
-  const buf = fs.readFileSync(file);
+  const buf = readWholeFile(file);
   return detectFormat(file, buf) === 'safetensors' ? parseSafetensors(buf, file).tensors : parseTorchCheckpoint(buf, file);
 }
 

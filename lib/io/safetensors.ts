@@ -6,6 +6,7 @@ import * as crypto from 'crypto';
 import {
   DType, RawTensor, assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
 } from './raw-tensor';
+import { readWholeFile } from './read-file';
 
 export interface SafetensorsContents {
   tensors: Map<string, RawTensor>;
@@ -20,7 +21,7 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 /** Reads a .safetensors file; every tensor's data is a view into the one Buffer holding the file. */
 export function readSafetensors(file: string): SafetensorsContents {
-  return parseSafetensors(fs.readFileSync(file), file);
+  return parseSafetensors(readWholeFile(file), file);
 }
 
 /** What a .safetensors header says (tensor names, dtypes and shapes, and `__metadata__`), reading only the header. */

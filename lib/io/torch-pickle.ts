@@ -4,13 +4,13 @@
 //
 // The unpickler is deliberately minimal and safe: it knows only the opcodes torch emits for a state dict
 // and resolves only an allowlist of globals, so a malicious file cannot run code, only fail to load.
-import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { DType, RawTensor, ITEMSIZE, fromTorchStorageName, numel } from './raw-tensor';
+import { readWholeFile } from './read-file';
 
 /** Reads a torch.save zip checkpoint holding a flat state dict {name: tensor}. */
 export function readTorchCheckpoint(file: string): Map<string, RawTensor> {
-  return parseTorchCheckpoint(fs.readFileSync(file), file);
+  return parseTorchCheckpoint(readWholeFile(file), file);
 }
 
 /** Parses torch.save zip bytes; `source` names the input in error messages. */
