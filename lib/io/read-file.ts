@@ -25,6 +25,11 @@ export function readWholeFile(path: string): Buffer {
   try {
     return Buffer.from(read(path));
   } catch (e) {
+    // Runtimes that forbid external buffers (Electron) read through Node instead.
+    if (/external buffers/i.test((e as Error).message)) {
+      nativeReader = null;
+      return fs.readFileSync(path);
+    }
     const message = (e as Error).message.replace(/^readFileBytes: /, '');
     throw Object.assign(new Error(message), { code: /No such file/.test(message) ? 'ENOENT' : undefined });
   }
