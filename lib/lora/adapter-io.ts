@@ -14,6 +14,7 @@ import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer, LoraScaling } from './lora-layer';
 import { replaceLinearWithLora, loraLayers } from './replace';
 import { matchesTarget, TargetSpec } from './targets';
+import { LabelConfig, labelNames, placeholderLabels, setLabelNames } from '../models/labels';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -121,13 +122,14 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
 
 const LABELS_KEY = 'torch_lora.labels';
 
-interface WithLabelConfig { config?: { id2label?: Record<string, string>; label2id?: Record<string, number> } }
+interface WithLabelConfig { config?: LabelConfig }
 
 function configLabels(model: Module): string[] | null {
-  const id2label = (model as WithLabelConfig).config?.id2label;
-  if (!id2label || Object.keys(id2label).length === 0) return null;
-  const names = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]);
-  return names.every((n, i) => n === `LABEL_${i}`) ? null : names; // transformers' placeholders name nothing
+  const config = (model as WithLabelConfig).config;
+  if (!config?.id2label || Object.keys(config.id2label).length === 0) return null;
+  const names = labelNames(config);
+  const placeholders = placeholderLabels(names.length);
+  return names.every((n, i) => n === placeholders[i]) ? null : names; // transformers' placeholders name nothing
 }
 
 /** The class names an adapter was trained with (saveAdapter's `labels`), or null when it has none. */
@@ -233,8 +235,7 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   const labels = parseLabels(metadata[LABELS_KEY], dir);
   const modelConfig = (model as WithLabelConfig).config;
   if (labels && (opts.activate ?? true) && modelConfig?.id2label && Object.keys(modelConfig.id2label).length === labels.length) {
-    modelConfig.id2label = Object.fromEntries(labels.map((n, i) => [String(i), n]));
-    modelConfig.label2id = Object.fromEntries(labels.map((n, i) => [n, i]));
+    setLabelNames(modelConfig, labels);
   }
   return adapted;
 }

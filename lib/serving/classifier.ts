@@ -10,6 +10,7 @@ import { LatencySummary, LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
 import { readAdapterLabels } from '../lora/adapter-io';
+import { placeholderLabels } from '../models/labels';
 
 export interface ClassifierOptions {
   /** A Hugging Face DistilBertForSequenceClassification folder (config.json + weights). */
@@ -265,7 +266,7 @@ export class Classifier {
     const own = adapter === null ? undefined : this.adapterLabels.get(adapter);
     if (own && (n === undefined || own.length === n)) return own;
     if (n === undefined || this.labels.length === n) return this.labels;
-    return Array.from({ length: n }, (_, i) => `LABEL_${i}`);
+    return placeholderLabels(n);
   }
 
   // A file that cannot be read names nothing here; the workers report an adapter they cannot load.

@@ -1,4 +1,7 @@
 // DistilBertConfig: the fields of a Hugging Face config.json, with transformers' defaults.
+import { placeholderLabels, setLabelNames } from '../labels';
+
+export { labelNames, setLabelNames } from '../labels';
 export interface DistilBertConfig {
   model_type: 'distilbert';
   vocab_size: number;
@@ -53,20 +56,6 @@ export function numLabels(config: DistilBertConfig): number {
   return Object.keys(config.id2label ?? {}).length || 2;
 }
 
-/** Names the classes: id2label and label2id from a list or an index-to-name map. */
-export function setLabelNames(config: DistilBertConfig, names: Record<number, string> | string[]): void {
-  const list = Array.isArray(names) ? names : Object.keys(names).sort((a, b) => Number(a) - Number(b)).map((k) => names[Number(k)]);
-  if (list.length === 0 || list.some((n) => typeof n !== 'string')) throw new Error(`id2label: expected class names, got ${JSON.stringify(names)}`);
-  config.id2label = Object.fromEntries(list.map((n, i) => [String(i), n]));
-  config.label2id = Object.fromEntries(list.map((n, i) => [n, i]));
-}
-
-/** The class names in index order. */
-export function labelNames(config: DistilBertConfig): string[] {
-  return [...Array(numLabels(config)).keys()].map((i) => config.id2label?.[String(i)] ?? `LABEL_${i}`);
-}
-
 export function setNumLabels(config: DistilBertConfig, n: number): void {
-  config.id2label = Object.fromEntries([...Array(n).keys()].map((i) => [String(i), `LABEL_${i}`]));
-  config.label2id = Object.fromEntries([...Array(n).keys()].map((i) => [`LABEL_${i}`, i]));
+  setLabelNames(config, placeholderLabels(n));
 }
