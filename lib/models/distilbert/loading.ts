@@ -7,12 +7,15 @@ import * as init from '../../nn/init';
 import { tidy } from '../../scope';
 import { manualSeed } from '../../creation';
 
-/** initDistilBertWeights' rule for the named parameters only (those a checkpoint did not provide), in model order. */
-export function initDistilBertParameters(model: Module, config: DistilBertConfig, names: string[]): void {
-  const wanted = new Set(names);
+/**
+ * transformers' _init_weights: N(0, initializer_range) for Linear and Embedding weights, zero biases and padding rows,
+ * unit LayerNorm scales. For every parameter, or with `only` just those named (the ones a checkpoint lacked).
+ */
+export function initDistilBertWeights(model: Module, config: DistilBertConfig, only?: string[]): void {
+  const wanted = only && new Set(only);
   for (const [moduleName, m] of model.namedModules()) {
     for (const [pn, p] of m.namedParameters('', false)) {
-      if (!wanted.has(moduleName ? `${moduleName}.${pn}` : pn)) continue;
+      if (wanted && !wanted.has(moduleName ? `${moduleName}.${pn}` : pn)) continue;
       if (m instanceof Linear) {
         if (pn === 'weight') init.normal_(p, 0, config.initializer_range);
         else init.zeros_(p);
@@ -22,29 +25,12 @@ export function initDistilBertParameters(model: Module, config: DistilBertConfig
       } else if (m instanceof LayerNorm) {
         if (pn === 'weight') init.ones_(p);
         else init.zeros_(p);
-      } else {
+      } else if (wanted) {
         throw new Error(`no initialisation rule for ${moduleName}.${pn}, which the checkpoint lacks`);
       }
     }
   }
 }
-
-/** transformers' _init_weights: N(0, initializer_range) for Linear and Embedding weights, zero biases and padding rows. */
-export function initDistilBertWeights(model: Module, config: DistilBertConfig): void {
-  model.apply((m) => {
-    if (m instanceof Linear) {
-      init.normal_(m.weight, 0, config.initializer_range);
-      if (m.bias) init.zeros_(m.bias);
-    } else if (m instanceof Embedding) {
-      if (m.weight.requiresGrad) init.normal_(m.weight, 0, config.initializer_range);
-      if (m.paddingIdx !== undefined) tidy(() => { init.zeros_(m.weight.select(0, m.paddingIdx!)); });
-    } else if (m instanceof LayerNorm) {
-      if (m.weight) init.ones_(m.weight);
-      if (m.bias) init.zeros_(m.bias);
-    }
-  });
-}
-
 
 type DistilBertClass<M> = new (config: DistilBertConfig) => M;
 
@@ -71,7 +57,7 @@ export async function fromPretrained<M extends Module>(
   // fast init does: random-initialising 66M weights only to overwrite them cost about a third of a load.
   const model = init.withoutInit(() => new cls(config));
   const info = loadCheckpointInto(model, dir, 'distilbert.', opts);
-  initDistilBertParameters(model, config, [...info.missingKeys, ...info.mismatchedKeys]);
+  initDistilBertWeights(model, config, [...info.missingKeys, ...info.mismatchedKeys]);
   if (info.missingKeys.length) {
     console.warn(`Some weights of ${cls.name} were not in the checkpoint at ${dir} and are newly initialized: ${info.missingKeys.join(', ')}`);
   }
