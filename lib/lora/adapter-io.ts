@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { readSafetensors, readSafetensorsMetadata, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer, LoraScaling } from './lora-layer';
@@ -257,7 +257,7 @@ export function savedParameterShapes(model: Module, dir: string): Map<string, Ma
   const config = readAdapterConfig(dir);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(weightsFile)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS}`);
-  const weights = stripAdapterName(readSafetensors(weightsFile).tensors, DEFAULT_ADAPTER);
+  const weights = stripAdapterName(readSafetensorsHeader(weightsFile).tensors, DEFAULT_ADAPTER); // shapes: the header is enough
   const out = new Map<string, Map<string, number[]>>();
   for (const [n, m] of savedModules(model, config.modules_to_save ?? [], weights, weightsFile)) {
     out.set(n, new Map([...m.namedParameters()].map(([pn]) => [pn, weights.get(`${KEY_PREFIX}${n}.${pn}`)!.shape])));
@@ -266,8 +266,8 @@ export function savedParameterShapes(model: Module, dir: string): Map<string, Ma
 }
 
 // PEFT writes keys without the adapter name; accept files that kept it ('lora_A.default.weight').
-function stripAdapterName(tensors: Map<string, RawTensor>, adapterName: string): Map<string, RawTensor> {
-  const out = new Map<string, RawTensor>();
+function stripAdapterName<T>(tensors: Map<string, T>, adapterName: string): Map<string, T> {
+  const out = new Map<string, T>();
   for (const [k, v] of tensors) {
     const key = k.startsWith(KEY_PREFIX) ? k : KEY_PREFIX + k;
     out.set(key.replace(`.lora_A.${adapterName}.`, '.lora_A.').replace(`.lora_B.${adapterName}.`, '.lora_B.').replace(`.modules_to_save.${adapterName}.`, '.'), v);
@@ -309,7 +309,7 @@ function copyInto(target: import('../tensor').Tensor, weights: Map<string, RawTe
 // boundary ('classifier' also wraps, trains and saves DistilBERT's 'pre_classifier'), and for SEQ_CLS it appends
 // 'classifier' and 'score' to the list. So: a module named by an entry (exactly or as a dotted suffix) must have its
 // weights in the file; a module matched only by PEFT's plain suffix rule is loaded when the file has its weights.
-function savedModules(model: Module, entries: string[], weights: Map<string, RawTensor>, file: string): [string, Module][] {
+function savedModules(model: Module, entries: string[], weights: Map<string, unknown>, file: string): [string, Module][] {
   const out: [string, Module][] = [];
   if (entries.length === 0) return out;
   for (const [n, m] of model.namedModules()) {
