@@ -2,9 +2,8 @@
 // whose tensor count and RSS stay flat.
 import * as torch from '../lib';
 import { F, Tensor } from '../lib';
-import { gc, turn, settledLiveTensors } from './helpers/gc';
+import { gc, turn, liveTensors as live, settledLiveTensors as settled } from './helpers/gc';
 
-const live = () => torch.memory().numTensors;
 
 describe('tidy', () => {
   test('frees every tensor made inside except the returned one', () => {
@@ -153,7 +152,6 @@ describe('GC safety net', () => {
   // The finalizer frees what nobody disposed. Registration waits for the next microtask (see lib/scope.ts).
   // V8 may still find older garbage after settling (CI once freed 392 more during the test), so these tests assert
   // "at most before", never "exactly before".
-  const settled = settledLiveTensors;
 
   test('tensors made outside any scope and dropped are freed after a GC', async () => {
     const before = await settled();
