@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <unordered_set>
 
 namespace tl {
@@ -255,6 +256,42 @@ Napi::Value guarded(const Napi::CallbackInfo& info, Impl impl) {
   }
 }
 
+void throwQuietly(napi_env env, const Napi::Error* error, const char* message) noexcept {
+  try {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+    napi_value value = nullptr;
+    if (error) value = error->Value();
+    if (!value) {
+      napi_value text;
+      if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok) return;
+      if (napi_create_error(env, nullptr, text, &value) != napi_ok) return;
+    }
+    // Fails only while the environment is being torn down (a worker terminated mid-call): nothing can catch it.
+    napi_throw(env, value);
+  } catch (...) {
+  }
+}
+
+napi_value enter(napi_env env, napi_callback_info cbinfo, Impl impl) noexcept {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    return guarded(info, impl);
+  } catch (const Napi::Error& e) {
+    throwQuietly(env, &e, "native error");
+  } catch (...) {
+    throwQuietly(env, nullptr, "native error");
+  }
+  return nullptr;
+}
+
+void exportFunction(Napi::Object exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  napi_status status = napi_create_function(exports.Env(), name, NAPI_AUTO_LENGTH, cb, const_cast<char*>(name), &fn);
+  NAPI_THROW_IF_FAILED_VOID(exports.Env(), status);
+  exports.Set(name, Napi::Value(exports.Env(), fn));
+}
+
 // ---------------------------------------------------------------- creation
 namespace {
 at::TensorOptions optionsArg(const Napi::CallbackInfo& info, size_t dtypeIdx) {
@@ -399,40 +436,73 @@ Napi::Value bytes(const Napi::CallbackInfo& info) {
   return buf;
 }
 
-// Copies to the CPU on libuv's thread pool so the event loop keeps running while a GPU finishes.
-class DataWorker : public Napi::AsyncWorker {
- public:
-  DataWorker(Napi::Env env, at::Tensor t) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), t_(std::move(t)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      r_ = readable(t_);
-    } catch (const c10::Error& e) {
-      std::string m = e.what_without_backtrace();
-      SetError("data: " + m.substr(0, m.find('\n')));
-    } catch (const std::exception& e) {
-      SetError(std::string("data: ") + e.what());
-    }
-  }
-  void OnOK() override {
-    try {
-      deferred_.Resolve(typedArrayOf(Env(), r_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  at::Tensor t_, r_;
+// Copies to the CPU on libuv's thread pool so the event loop keeps running while a GPU finishes. Plain Node-API
+// async work rather than Napi::AsyncWorker: its completion runs while a worker thread is being terminated too,
+// and must then drop the result quietly instead of throwing out of a C callback (which aborts the process).
+struct DataJob {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  at::Tensor t, r;
+  std::string error;
 };
 
+void dataExecute(napi_env, void* data) {
+  auto* job = static_cast<DataJob*>(data);
+  try {
+    job->r = readable(job->t);
+  } catch (const c10::Error& e) {
+    std::string m = e.what_without_backtrace();
+    job->error = "data: " + m.substr(0, m.find('\n'));
+  } catch (const std::exception& e) {
+    job->error = std::string("data: ") + e.what();
+  } catch (...) {
+    job->error = "data: unknown native error";
+  }
+  job->t = at::Tensor();
+}
+
+void dataComplete(napi_env env, napi_status status, void* data) noexcept {
+  std::unique_ptr<DataJob> job(static_cast<DataJob*>(data));
+  napi_delete_async_work(env, job->work);
+  if (status == napi_cancelled) return;  // the environment is going away; the promise can never be observed
+  try {
+    napi_value value = nullptr;
+    bool ok = job->error.empty();
+    if (ok) {
+      try {
+        value = typedArrayOf(Napi::Env(env), job->r);
+      } catch (const Napi::Error&) {
+        return;  // a Node-API call failed: only while the environment is being torn down
+      } catch (const std::exception& e) {
+        ok = false;
+        job->error = std::string("data: ") + e.what();
+      }
+    }
+    if (!ok) {
+      napi_value text;
+      if (napi_create_string_utf8(env, job->error.c_str(), job->error.size(), &text) != napi_ok) return;
+      if (napi_create_error(env, nullptr, text, &value) != napi_ok) return;
+    }
+    if (ok) napi_resolve_deferred(env, job->deferred, value);
+    else napi_reject_deferred(env, job->deferred, value);
+  } catch (...) {
+  }
+}
+
 Napi::Value dataAsync(const Napi::CallbackInfo& info) {
-  auto* w = new DataWorker(info.Env(), tensorArg(info, 0));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  auto env = info.Env();
+  auto job = std::make_unique<DataJob>();
+  job->t = tensorArg(info, 0);
+  napi_value promise, name;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &job->deferred, &promise), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_create_string_utf8(env, "torch-lora:data", NAPI_AUTO_LENGTH, &name), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_create_async_work(env, nullptr, name, dataExecute, dataComplete, job.get(), &job->work), Napi::Value());
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    throw ArgError("cannot queue the read-back");
+  }
+  job.release();  // owned by dataComplete from here on
+  return Napi::Value(env, promise);
 }
 
 Napi::Value item(const Napi::CallbackInfo& info) {

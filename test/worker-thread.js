@@ -22,7 +22,18 @@ function fromEncoded(e, requiresGrad) {
 const { W, x, iterations, mode } = workerData;
 const flat = (t) => Array.from(t.dataSync());
 
-if (mode === 'error') {
+if (mode === 'data-pending') {
+  // Keeps many asynchronous read-backs in flight (each completes on the main loop of this thread) while it
+  // also computes synchronously, until the test terminates the worker.
+  const big = torch.rand([1024, 1024]);
+  parentPort.postMessage({ started: true });
+  const spin = () => {
+    for (let k = 0; k < 8; k++) big.data().then(() => undefined, () => undefined);
+    torch.tidy(() => big.matmul(big).sum().item());
+    setImmediate(spin);
+  };
+  spin();
+} else if (mode === 'error') {
   // A libtorch exception inside a worker is a normal JS error there too.
   let message = null;
   try {

@@ -140,3 +140,16 @@ test('a worker terminated mid-run does not take the process down', async () => {
   computeOnMain();
   expect(torch.tidy(() => torch.ones([3]).sum().item())).toBe(3);
 });
+
+test('workers terminated while tensor.data() read-backs are pending do not take the process down', async () => {
+  // Before the fix this aborted the process ("terminate called after throwing an instance of 'Napi::Error'"):
+  // the read-back's completion ran while the worker's environment was torn down and threw out of a C callback.
+  for (let round = 0; round < 6; round++) {
+    const job = start({ W, x, mode: 'data-pending' });
+    await job.result;
+    await new Promise((r) => setTimeout(r, 50 + 40 * round));
+    expect(await job.worker.terminate()).toBe(1);
+  }
+  computeOnMain();
+  expect(Array.from(await torch.ones([4]).mul(2).data())).toEqual([2, 2, 2, 2]);
+});
