@@ -1,7 +1,7 @@
 // Autograd (backward, .grad, grad mode) and the optimizer updates, one native call per step over all parameters.
 #include "common.h"
 
-#include <ATen/autocast_mode.h>
+#include "compat.h"
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/version.h>
@@ -69,19 +69,7 @@ Napi::Value setAutocast(const Info& info) {
   bool enabled = boolArg(info, 0);
   bool cuda = stringArg(info, 1) == "cuda";
   auto dtype = dtypeArg(info, 2);
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  auto dev = cuda ? at::kCUDA : at::kCPU;
-  at::autocast::set_autocast_enabled(dev, enabled);
-  at::autocast::set_autocast_dtype(dev, dtype);
-#else
-  if (cuda) {
-    at::autocast::set_enabled(enabled);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
-#endif
+  compat::setAutocast(cuda, enabled, dtype);
   if (enabled) at::autocast::increment_nesting();
   else if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   return info.Env().Undefined();

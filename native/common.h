@@ -88,5 +88,6 @@ void registerOps(Napi::Env env, Napi::Object exports);
 void registerNN(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerFileRead(Napi::Env env, Napi::Object exports);
+void registerCpuTuning(Napi::Env env, Napi::Object exports);
 
 }  // namespace tl

@@ -626,6 +626,7 @@ void registerCore(Napi::Env env, Napi::Object exports) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::initTable(env);
   tl::registerFileRead(env, exports);
+  tl::registerCpuTuning(env, exports);
   tl::registerCore(env, exports);
   tl::registerOps(env, exports);
   tl::registerNN(env, exports);

@@ -1,23 +1,26 @@
-// Process-wide CPU memory settings, made once when the addon is loaded (before any tensor exists).
+// CPU memory settings that change the whole process, so they are opt-in: a library embedded in a server must not
+// swap its allocator or retune malloc behind its back. `cpu.enableTuning()` (or TORCH_LORA_CPU_TUNING=1 at load,
+// read by lib/cpu.ts) turns them on; our CLI, demo and benchmarks do, where the gain is measured (docs/performance.md).
 //
-// By default glibc serves every allocation above 128 KiB (a threshold that adapts only up to 32 MiB) with a fresh
-// mmap and returns it to the kernel on free, so the activations of every training step are page-faulted in again.
-// On a virtual machine a page fault costs tens of microseconds: DistilBERT's LoRA step at 8x512 tokens took
-// 1.2 million faults, more than half of its time (stock PyTorch takes as many). So:
+// Why: by default glibc serves every allocation above 128 KiB (a threshold that adapts only up to 32 MiB) with a
+// fresh mmap and returns it to the kernel on free, so the activations of every training step are page-faulted in
+// again. On a virtual machine a page fault costs tens of microseconds: DistilBERT's LoRA step at 8x512 tokens took
+// 1.2 million faults, more than half of its time (stock PyTorch takes as many). So, when enabled:
 //
 // 1. Tensor data goes through a caching CPU allocator (CachingCpuAllocator below): blocks of 1 MiB and more get
 //    their own mappings and are kept, by size class, for the next tensor of that size; steady-state training and
 //    inference then take no page faults. Keeping large blocks out of the malloc heap also keeps it from
-//    fragmenting, so the peak RSS is lower than with glibc's heap.
-// 2. glibc malloc (small tensors and everything else) serves blocks up to 32 MiB from its heap (M_MMAP_THRESHOLD)
-//    and keeps up to 256 MiB of free memory at the top of the heap (M_TRIM_THRESHOLD).
+//    fragmenting, so the peak RSS is lower than with glibc's heap. `cpu.emptyCache()` returns the cached blocks.
+// 2. Optionally (`malloc: true`), glibc malloc serves blocks up to 32 MiB from its heap (M_MMAP_THRESHOLD) and keeps
+//    up to 256 MiB of free memory at the top of the heap (M_TRIM_THRESHOLD). Explicit malloc settings win: with
+//    malloc tunables in GLIBC_TUNABLES, or any MALLOC_*_ variable, malloc is left as configured.
 //
-// TORCH_LORA_CPU_TUNING=0 keeps libtorch's allocator and glibc's defaults. TORCH_LORA_CPU_CACHE_MB bounds the free
-// blocks kept (default 4096). Explicit malloc settings win: with malloc tunables in GLIBC_TUNABLES, or any
-// MALLOC_*_ variable, malloc is left as configured (the caching allocator is still used).
+// The cache holds at most `cacheMb` MiB of free blocks (TORCH_LORA_CPU_CACHE_MB, default 4096).
 #include "common.h"
+#include "compat.h"
 
-#include <c10/core/Allocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
 
 #include <cstdlib>
 #include <cstring>
@@ -39,18 +42,15 @@ namespace tl {
 namespace {
 
 struct CpuTuning {
+  std::mutex mu;  // worker threads share the process: enabling and disabling are serialised
   bool mallocTuned = false;
   bool cachingAllocator = false;
+  c10::Allocator* previous = nullptr;  // libtorch's allocator, restored by disable
 };
 
 CpuTuning& tuning() {
-  static CpuTuning t;
-  return t;
-}
-
-bool disabled() {
-  const char* v = std::getenv("TORCH_LORA_CPU_TUNING");
-  return v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0 || std::strcmp(v, "false") == 0);
+  static CpuTuning* t = new CpuTuning();  // never freed: tensors may outlive everything else at exit
+  return *t;
 }
 
 void tuneMalloc() {
@@ -82,12 +82,15 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   explicit CachingCpuAllocator(size_t limit) : limit_(limit) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) TL_ALLOCATE_CONST override {
     if (n == 0) return {nullptr, nullptr, &release, c10::Device(c10::DeviceType::CPU)};
     void* data = n + kHeader >= kLarge ? allocateLarge(n) : allocateSmall(n);
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
+#if TL_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
   static CachingCpuAllocator* instance;
 
@@ -102,6 +105,18 @@ class CachingCpuAllocator final : public c10::Allocator {
   void emptyCache() const {
     std::lock_guard<std::mutex> lock(mu_);
     while (!lru_.empty()) evictOldestLocked();
+  }
+  void setLimit(size_t limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    limit_ = limit;
+    while (cachedBytes_ > limit_ && !lru_.empty()) evictOldestLocked();
+  }
+  // Disabled: blocks freed from now on are unmapped at once instead of cached (tensors made while it was enabled
+  // still come back here to be freed).
+  void setCaching(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    caching_ = on;
+    if (!on) while (!lru_.empty()) evictOldestLocked();
   }
 
  private:
@@ -169,12 +184,22 @@ class CachingCpuAllocator final : public c10::Allocator {
       std::free(base);
       return;
     }
-    TORCH_INTERNAL_ASSERT(h->magic == kLargeMagic, "torch-lora CPU allocator: freeing a block it did not allocate");
+    if (h->magic != kLargeMagic) {
+      // A raw block that libtorch's own allocator handed out before this one was installed (raw_allocate, then
+      // raw_deallocate through whichever allocator is current): give it back the way c10 allocated it.
+      c10::free_cpu(data);
+      return;
+    }
     instance->cacheLarge(base, h->size);
   }
 
   void cacheLarge(void* base, size_t size) const {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!caching_) {
+      munmap(base, size);
+      mappedBytes_ -= size;
+      return;
+    }
     lru_.push_front({base, size});
     byClass_[size].push_back(lru_.begin());
     cachedBytes_ += size;
@@ -196,7 +221,8 @@ class CachingCpuAllocator final : public c10::Allocator {
     lru_.erase(last);
   }
 
-  const size_t limit_;
+  size_t limit_;
+  bool caching_ = true;
   mutable std::mutex mu_;
   mutable std::list<Free> lru_;  // front: most recently freed
   mutable std::unordered_map<size_t, std::vector<std::list<Free>::iterator>> byClass_;
@@ -205,13 +231,24 @@ class CachingCpuAllocator final : public c10::Allocator {
 };
 CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;
 
-void installAllocator() {
-  size_t limitMb = 4096;
-  if (const char* v = std::getenv("TORCH_LORA_CPU_CACHE_MB")) limitMb = static_cast<size_t>(std::strtoull(v, nullptr, 10));
-  // Never freed: tensors may outlive everything else at exit.
-  CachingCpuAllocator::instance = new CachingCpuAllocator(limitMb << 20);
-  c10::SetAllocator(c10::DeviceType::CPU, CachingCpuAllocator::instance, /*priority=*/1);
-  tuning().cachingAllocator = true;
+void installAllocator(size_t limitBytes) {
+  auto& t = tuning();
+  if (!CachingCpuAllocator::instance) CachingCpuAllocator::instance = new CachingCpuAllocator(limitBytes);  // never freed
+  CachingCpuAllocator::instance->setLimit(limitBytes);
+  CachingCpuAllocator::instance->setCaching(true);
+  if (!t.cachingAllocator) {
+    t.previous = c10::GetAllocator(c10::DeviceType::CPU);
+    c10::SetAllocator(c10::DeviceType::CPU, CachingCpuAllocator::instance, /*priority=*/1);
+    t.cachingAllocator = true;
+  }
+}
+
+void uninstallAllocator() {
+  auto& t = tuning();
+  if (!t.cachingAllocator) return;
+  c10::SetAllocator(c10::DeviceType::CPU, t.previous, /*priority=*/1);
+  CachingCpuAllocator::instance->setCaching(false);
+  t.cachingAllocator = false;
 }
 #endif
 
@@ -224,35 +261,65 @@ std::string openBlasCore() {
   return "";
 }
 
-struct ApplyAtLoad {
-  ApplyAtLoad() {
-    if (disabled()) return;
-    tuneMalloc();
-#if defined(__linux__)
-    installAllocator();
-#endif
-  }
-};
-ApplyAtLoad applyAtLoad;
-
 }  // namespace
 
-// () -> { enabled, mallocTuned, blasCore }: what the settings above did in this process, and OpenBLAS's kernels.
+// (cacheMb, tuneMalloc): turns the caching allocator on (again: a new cache limit) and, if asked, tunes malloc.
+Napi::Value enableCpuTuning(const Napi::CallbackInfo& info) {
+  int64_t cacheMb = intArg(info, 0);
+  if (cacheMb < 0 || cacheMb > (int64_t(1) << 30)) throw ArgError("cacheMb must be between 0 and 2^30, got " + std::to_string(cacheMb));
+  auto& t = tuning();
+  std::lock_guard<std::mutex> lock(t.mu);
+#if defined(__linux__)
+  installAllocator(static_cast<size_t>(cacheMb) << 20);
+#endif
+  if (boolArg(info, 1) && !t.mallocTuned) tuneMalloc();
+  return info.Env().Undefined();
+}
+
+// () : back to libtorch's allocator; the cache is emptied. (malloc settings, once made, stay: glibc has no undo.)
+Napi::Value disableCpuTuning(const Napi::CallbackInfo& info) {
+  auto& t = tuning();
+  std::lock_guard<std::mutex> lock(t.mu);
+#if defined(__linux__)
+  uninstallAllocator();
+#endif
+  return info.Env().Undefined();
+}
+
+Napi::Value emptyCpuCache(const Napi::CallbackInfo& info) {
+#if defined(__linux__)
+  if (CachingCpuAllocator::instance) CachingCpuAllocator::instance->emptyCache();
+#endif
+  return info.Env().Undefined();
+}
+
+// () -> { enabled, mallocTuned, cachingAllocator, cachedBytes, mappedBytes, blasCore }
 Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info) {
   auto env = info.Env();
+  auto& t = tuning();
   auto out = Napi::Object::New(env);
-  out.Set("enabled", Napi::Boolean::New(env, !disabled()));
-  out.Set("mallocTuned", Napi::Boolean::New(env, tuning().mallocTuned));
-  out.Set("cachingAllocator", Napi::Boolean::New(env, tuning().cachingAllocator));
+  out.Set("enabled", Napi::Boolean::New(env, t.cachingAllocator));
+  out.Set("mallocTuned", Napi::Boolean::New(env, t.mallocTuned));
+  out.Set("cachingAllocator", Napi::Boolean::New(env, t.cachingAllocator));
+  double cached = 0, mapped = 0;
 #if defined(__linux__)
   if (CachingCpuAllocator::instance) {
-    out.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(CachingCpuAllocator::instance->cachedBytes())));
-    out.Set("mappedBytes", Napi::Number::New(env, static_cast<double>(CachingCpuAllocator::instance->mappedBytes())));
+    cached = static_cast<double>(CachingCpuAllocator::instance->cachedBytes());
+    mapped = static_cast<double>(CachingCpuAllocator::instance->mappedBytes());
   }
 #endif
+  out.Set("cachedBytes", Napi::Number::New(env, cached));
+  out.Set("mappedBytes", Napi::Number::New(env, mapped));
   std::string core = openBlasCore();
   out.Set("blasCore", core.empty() ? env.Null() : Napi::String::New(env, core));
   return out;
+}
+
+void registerCpuTuning(Napi::Env env, Napi::Object exports) {
+  TL_EXPORT(exports, "cpuTuning", cpuTuningInfo);
+  TL_EXPORT(exports, "enableCpuTuning", enableCpuTuning);
+  TL_EXPORT(exports, "disableCpuTuning", disableCpuTuning);
+  TL_EXPORT(exports, "emptyCpuCache", emptyCpuCache);
 }
 
 }  // namespace tl

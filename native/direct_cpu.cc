@@ -1,7 +1,7 @@
 #include "direct_cpu.h"
 
 #include <ATen/ScalarOps.h>
-#include <ATen/autocast_mode.h>
+#include "compat.h"
 #include <ATen/ops/add_cpu_dispatch.h>
 #include <ATen/ops/div_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
@@ -29,11 +29,7 @@ bool plain(const at::Tensor& t, bool gradMode) {
 // Nothing on this thread adds a dispatch layer: autocast (off by default through the excluded set), or any key
 // switched on for the thread beyond the default ones (a Python mode, functionalization).
 bool noExtraLayers() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  bool autocast = at::autocast::is_cpu_enabled();
-#endif
+  bool autocast = compat::cpuAutocastEnabled();
   return !autocast && c10::impl::tls_local_dispatch_key_set().included_ == c10::default_included_set;
 }
 

@@ -1,19 +1,13 @@
 // Neural-network functions: linear layers (LoRA's fused form too), activations, normalisation, attention, losses.
 #include "common.h"
 
-#include <torch/version.h>
+#include "compat.h"
 
 #include <cmath>
 #include <limits>
 
-#if TORCH_VERSION_MAJOR >= 2
-#define TL_HAS_SDPA 1
-#else
-#define TL_HAS_SDPA 0
-#endif
 
 namespace tl {
-Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info);  // cpu_tuning.cc
 
 namespace {
 
@@ -152,7 +146,6 @@ void registerNN(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "scaledDotProductAttention", scaledDotProductAttention);
   TL_EXPORT(exports, "attentionMatmulSoftmax", attentionMatmulSoftmax);
   TL_EXPORT(exports, "hasFusedAttention", hasFusedAttention);
-  TL_EXPORT(exports, "cpuTuning", cpuTuningInfo);
 }
 
 }  // namespace tl

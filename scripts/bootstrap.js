@@ -18,13 +18,12 @@ function dpkgInstalled(pkg) {
   } catch { return false; }
 }
 
-function ensureSystemPackages() {
-  const wanted = ['libtorch-dev', 'libopenblas0-openmp'];
-  if (args.has('--with-python')) wanted.push('python3-torch');
-  if (process.env.LIBTORCH || process.env.LIBTORCH_USE_PYTORCH) wanted.shift();
+// Debian's libtorch 1.13 is the fallback (no python3 with venv and pip), and what `--with-debian-libtorch` asks for
+// (CI runs the suite on it too). OpenBLAS: without it Debian's libtorch falls back to the reference BLAS, 20x slower.
+function ensureSystemPackages(wanted) {
   let hasDpkg = true;
   try { execFileSync('dpkg-query', ['--version'], { stdio: 'ignore' }); } catch { hasDpkg = false; }
-  if (!hasDpkg) return;
+  if (!hasDpkg || wanted.length === 0) return;
   const missing = wanted.filter((p) => !dpkgInstalled(p));
   if (missing.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -35,6 +34,15 @@ function ensureSystemPackages() {
   log(`installing ${missing.join(' ')} with apt-get`);
   run('apt-get update -qq', { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+// libtorch 2.x by default: unless LIBTORCH / LIBTORCH_USE_PYTORCH / PYTHON choose one, the project's venv gets
+// PyTorch (scripts/python-env.js); the same venv is the Python the benchmarks and interop tests compare with.
+function ensureLibtorch() {
+  const explicit = process.env.LIBTORCH || (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0');
+  const venv = process.env.TORCH_LORA_NO_VENV === '1' ? null : require('./python-env.js').ensureVenv(log, run);
+  const debian = args.has('--with-debian-libtorch') || (!explicit && !venv);
+  ensureSystemPackages(debian ? ['libtorch-dev', 'libopenblas0-openmp', ...(args.has('--with-python') ? ['python3-torch'] : [])] : []);
 }
 
 function newestMtime(paths) {
@@ -59,13 +67,19 @@ function ensureNodeModules() {
 }
 
 const ADDON = 'build/Release/torch_lora.node';
+const TORCH_STAMP = 'build/libtorch.json';
+// Rebuilt when a source changed or when the libtorch the locator picks is not the one the addon was built against.
 function ensureNative() {
-  if (!args.has('--force-build') && mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
   const { locate } = require('./libtorch.js');
   const torch = locate();
-  log(`building the native addon with cmake-js against libtorch (${torch.source}: ${torch.root})`);
+  const chosen = JSON.stringify({ root: torch.root, version: torch.version, libdir: torch.libdir });
+  const built = fs.existsSync(path.join(root, TORCH_STAMP)) ? fs.readFileSync(path.join(root, TORCH_STAMP), 'utf8') : '';
+  if (!args.has('--force-build') && built === chosen &&
+      mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
+  log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why})`);
   const jobs = process.env.JOBS || String(require('os').cpus().length);
   run(`node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}" compile --parallel ${jobs}`);
+  fs.writeFileSync(path.join(root, TORCH_STAMP), chosen);
 }
 
 function ensureTypeScript() {
@@ -81,7 +95,7 @@ try {
     if (!fs.existsSync(path.join(root, 'native'))) process.exit(0);
     ensureNative();
   } else {
-    ensureSystemPackages();
+    ensureLibtorch();
     ensureNodeModules();
     ensureNative();
     ensureTypeScript();

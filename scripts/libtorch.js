@@ -1,67 +1,149 @@
 #!/usr/bin/env node
 'use strict';
-// Locates libtorch the way tch-rs does: LIBTORCH=/path, LIBTORCH_USE_PYTORCH=1 (ask python3), or the system install.
-// Prints a JSON description, or one of --cmake-prefix / --include / --libdir / --libs for build files.
+// Locates libtorch the way tch-rs does and describes it for both build files, so that neither needs TorchConfig.cmake
+// (which insists on a CUDA toolkit for pip's CUDA wheels, and whose find_library(c10) picks Debian's libc10 over the
+// wheel's when both are installed: the addon then loaded two libc10s and aborted in DispatchKeySet.cpp).
+//
+// Order: LIBTORCH=/path -> LIBTORCH_USE_PYTORCH=1 (asks $PYTHON or python3) or PYTHON -> an importable PyTorch >= 2.0
+// (python3) -> the project's own venv (.venv, made by scripts/bootstrap.js) -> Debian's libtorch-dev (1.13), the fallback.
+//
+// Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*), --include, --libdir, --libs (full paths),
+// --cxx-std, --abi, --version, --source.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const SYSTEM_PREFIXES = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/local/share/cmake/Torch'];
+const root = path.resolve(__dirname, '..');
+const SYSTEM_CMAKE_DIRS = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/local/share/cmake/Torch'];
+const venvPython = () => path.join(root, '.venv', 'bin', 'python');
 
-function fromRoot(root, source) {
-  const cmakeDir = path.join(root, 'share', 'cmake', 'Torch');
-  const include = [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')];
-  return { source, root, cmakePrefix: path.join(root, 'share', 'cmake'), cmakeDir, include, libdir: path.join(root, 'lib') };
+const read = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } };
+
+/** libtorch's version from its headers: { major, minor, patch, text }. */
+function headerVersion(includeDirs) {
+  for (const dir of includeDirs) {
+    for (const rel of ['torch/headeronly/version.h', 'torch/version.h', 'torch/csrc/api/include/torch/version.h']) {
+      const src = read(path.join(dir, rel));
+      const num = (k) => { const m = src.match(new RegExp(`#define\\s+TORCH_VERSION_${k}\\s+(\\d+)`)); return m ? Number(m[1]) : null; };
+      if (num('MAJOR') !== null) {
+        const v = { major: num('MAJOR'), minor: num('MINOR') ?? 0, patch: num('PATCH') ?? 0 };
+        return { ...v, text: `${v.major}.${v.minor}.${v.patch}` };
+      }
+    }
+  }
+  return null;
+}
+
+/** A libtorch laid out as an unpacked archive or a wheel's torch/ folder: include/, lib/, share/cmake/Torch. */
+function fromRoot(torchRoot, source, why) {
+  const cmakeDir = path.join(torchRoot, 'share', 'cmake', 'Torch');
+  const include = [path.join(torchRoot, 'include'), path.join(torchRoot, 'include', 'torch', 'csrc', 'api', 'include')];
+  return describe({ source, why, root: torchRoot, cmakeDir, include, libdir: path.join(torchRoot, 'lib') });
+}
+
+function describe(t) {
+  const config = read(path.join(t.cmakeDir, 'TorchConfig.cmake'));
+  const std = config.match(/CXX_STANDARD\s+(\d+)/);
+  const abi = config.match(/_GLIBCXX_USE_CXX11_ABI=(\d)/);
+  const version = headerVersion(t.include);
+  // The C++ standard libtorch declares for its users (20 from 2.x's newer headers), never below 17 (our sources).
+  const cxxStd = Math.max(17, std ? Number(std[1]) : 17);
+  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1 };
+}
+
+function pythonTorchRoot(py) {
+  const out = execFileSync(py, ['-c', 'import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).trim().split('\n');
+  return { version: out[0], root: out[1] };
+}
+
+function fromPython(py, source, why, minMajor = 0) {
+  let found;
+  try { found = pythonTorchRoot(py); } catch { return null; }
+  if (Number(found.version.split('.')[0]) < minMajor) return null;
+  if (!fs.existsSync(path.join(found.root, 'include', 'ATen'))) return null;  // a PyTorch without C++ headers
+  return fromRoot(found.root, source, `${why} (PyTorch ${found.version})`);
 }
 
 function locate() {
   if (process.env.LIBTORCH) {
-    const root = path.resolve(process.env.LIBTORCH);
-    if (!fs.existsSync(path.join(root, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'))) {
-      throw new Error(`LIBTORCH=${root} is not a libtorch folder (no share/cmake/Torch/TorchConfig.cmake). Point it at an unpacked libtorch.`);
+    const dir = path.resolve(process.env.LIBTORCH);
+    if (!fs.existsSync(path.join(dir, 'include', 'ATen')) || !fs.existsSync(path.join(dir, 'lib'))) {
+      throw new Error(`LIBTORCH=${dir} is not a libtorch folder (no include/ATen and lib/). Point it at an unpacked libtorch.`);
     }
-    return fromRoot(root, 'LIBTORCH');
+    return fromRoot(dir, 'LIBTORCH', 'LIBTORCH is set');
   }
   if (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0') {
     const py = process.env.PYTHON || 'python3';
-    let prefix;
-    try {
-      prefix = execFileSync(py, ['-c', 'import torch.utils; print(torch.utils.cmake_prefix_path)'], { encoding: 'utf8' }).trim();
-    } catch (e) {
-      throw new Error(`LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed: install PyTorch for ${py} or set PYTHON.`);
-    }
-    return fromRoot(path.resolve(prefix, '..', '..'), 'LIBTORCH_USE_PYTORCH');
+    const t = fromPython(py, 'LIBTORCH_USE_PYTORCH', `LIBTORCH_USE_PYTORCH is set: the PyTorch of ${py}`);
+    if (!t) throw new Error(`LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed (or that PyTorch has no C++ headers): install PyTorch for ${py} or set PYTHON.`);
+    return t;
   }
-  for (const dir of SYSTEM_PREFIXES) {
+  if (process.env.PYTHON) {
+    const t = fromPython(process.env.PYTHON, 'PYTHON', `PYTHON=${process.env.PYTHON}`);
+    if (t) return t;
+  }
+  if (process.env.TORCH_LORA_SKIP_SYSTEM_PYTORCH !== '1') {
+    const t = fromPython('python3', 'python3', 'an importable PyTorch >= 2.0 (python3)', 2);
+    if (t) return t;
+  }
+  if (fs.existsSync(venvPython())) {
+    const t = fromPython(venvPython(), 'venv', "the project's venv (.venv, made by the bootstrap)", 2);
+    if (t) return t;
+  }
+  for (const dir of SYSTEM_CMAKE_DIRS) {
     if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) {
       const libdir = path.resolve(dir, '..', '..');
-      return { source: 'system', root: '/usr', cmakePrefix: path.dirname(dir), cmakeDir: dir, include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir };
+      return describe({ source: 'system', why: "Debian's libtorch-dev (the fallback: no PyTorch >= 2.0 found)", root: '/usr', cmakeDir: dir,
+        include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir });
     }
   }
-  throw new Error('libtorch not found. Install it (Debian/Ubuntu: `sudo apt-get install libtorch-dev libopenblas0-openmp`), ' +
-    'or set LIBTORCH=/path/to/libtorch, or LIBTORCH_USE_PYTORCH=1 to use the PyTorch installed for python3.');
+  throw new Error('libtorch not found. Run `node scripts/bootstrap.js` (it makes a venv with PyTorch), or set LIBTORCH=/path/to/libtorch, ' +
+    'or LIBTORCH_USE_PYTORCH=1 to use the PyTorch installed for python3, or install Debian\'s libtorch-dev libopenblas0-openmp.');
 }
 
-// The libraries to link; the CUDA ones only where this libtorch has them.
+// The libraries to link, as full paths inside the chosen libtorch only (no search path can substitute another
+// install's copy); the CUDA ones where this libtorch has them.
 function libs(t) {
   const names = ['torch', 'torch_cpu', 'c10'];
   for (const cuda of ['torch_cuda', 'c10_cuda']) {
     if (fs.existsSync(path.join(t.libdir, `lib${cuda}.so`))) names.push(cuda);
   }
-  return names;
+  return names.map((n) => path.join(t.libdir, `lib${n}.so`));
 }
 
-module.exports = { locate, libs };
+/** A CMake script for CMakeLists.txt to include. */
+function cmakeScript(t) {
+  const q = (s) => `"${s.replace(/\\/g, '/').replace(/"/g, '\\"')}"`;
+  return [
+    `set(TL_TORCH_INCLUDE_DIRS ${t.include.map(q).join(' ')})`,
+    `set(TL_TORCH_LIBRARIES ${libs(t).map(q).join(' ')})`,
+    `set(TL_TORCH_LIBDIR ${q(t.libdir)})`,
+    `set(TL_TORCH_CXX_STANDARD ${t.cxxStd})`,
+    `set(TL_TORCH_ABI ${t.abi})`,
+    `set(TL_TORCH_VERSION ${q(t.version)})`,
+    `set(TL_TORCH_SOURCE ${q(`${t.source}: ${t.root}`)})`,
+    '',
+  ].join('\n');
+}
+
+module.exports = { locate, libs, cmakeScript };
 
 if (require.main === module) {
   try {
     const t = locate();
     const arg = process.argv[2];
-    if (arg === '--cmake-prefix') console.log(t.cmakePrefix);
-    else if (arg === '--include') console.log(t.include.join(' '));
+    if (arg === '--cmake') {
+      const out = process.argv[3];
+      if (out) fs.writeFileSync(out, cmakeScript(t)); else process.stdout.write(cmakeScript(t));
+    } else if (arg === '--include') console.log(t.include.join(' '));
     else if (arg === '--libdir') console.log(t.libdir);
-    else if (arg === '--libs') console.log(libs(t).map((l) => '-l' + l).join(' '));
-    else console.log(JSON.stringify(t, null, 2));
+    else if (arg === '--libs') console.log(libs(t).join(' '));
+    else if (arg === '--cxx-std') console.log(t.cxxStd);
+    else if (arg === '--abi') console.log(t.abi);
+    else if (arg === '--version') console.log(t.version);
+    else if (arg === '--source') console.log(`${t.source}: ${t.root} (${t.why})`);
+    else console.log(JSON.stringify({ ...t, libs: libs(t) }, null, 2));
   } catch (e) {
     console.error(e.message);
     process.exit(1);
