@@ -1,8 +1,9 @@
-// nn.Module and the layers against PyTorch 1.13's own numbers and strings (test/fixtures/nn.json, written by
+// nn.Module and the layers against PyTorch's own numbers and strings (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch).
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, DType } from '../lib';
+import { readFixture } from './helpers/fixture-file';
 
 // ------------------------------------------------------------------------------------------------ fixture
 interface Enc { shape: number[]; dtype: string; values: number[] }
@@ -17,7 +18,9 @@ interface ModelFx {
   load: LoadFx;
 }
 type InitFx = Record<string, unknown> & { seed: number };
-const FX = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'nn.json'), 'utf8'));
+const FX = readFixture('nn');
+// Module reprs are ours (no libtorch involved): always as PyTorch 2.x prints them.
+const REPRS = readFixture('nn', 2).models as { tiny: ModelFx; shared: ModelFx; sequential_repr: string; empty_module_list_repr: string };
 const MODELS = FX.models as { tiny: ModelFx; shared: ModelFx; sequential_repr: string; empty_module_list_repr: string };
 const INITS = FX.init as InitFx[];
 const FWD = FX.forward;
@@ -90,17 +93,17 @@ const build = { tiny: () => new TinyNet(), shared: () => new Shared() };
 describe('toString equals print(model)', () => {
   it.each(['tiny', 'shared'] as const)('%s', (name) => {
     const m = build[name]();
-    expect(m.toString()).toBe(MODELS[name].repr);
+    expect(m.toString()).toBe(REPRS[name].repr);
     m.dispose();
   });
   it('nested Sequential, empty ModuleList', () => {
     const seq = new nn.Sequential(new nn.Linear(2, 2), new nn.Sequential(new nn.Identity(), new nn.SiLU(), new nn.Sigmoid()));
-    expect(String(seq)).toBe(MODELS.sequential_repr);
-    expect(String(new nn.ModuleList())).toBe(MODELS.empty_module_list_repr);
+    expect(String(seq)).toBe(REPRS.sequential_repr);
+    expect(String(new nn.ModuleList())).toBe(REPRS.empty_module_list_repr);
   });
   it("prints floats with Python's repr", () => {
     for (const [v, repr] of FX.float_repr as [number, string][]) {
-      expect(new nn.LayerNorm(1, v).toString()).toBe(`LayerNorm((1,), eps=${repr}, elementwise_affine=True)`);
+      expect(new nn.LayerNorm(1, v).toString()).toBe(`LayerNorm((1,), eps=${repr}, elementwise_affine=True, bias=True)`);
     }
   });
   it('indents a multi-line extraRepr, and puts it before the children', () => {
@@ -409,11 +412,14 @@ describe('init: the same numbers as PyTorch after manual_seed', () => {
       fn(t);
       expectExact(t, f[name]);
     });
+    // PyTorch 1.13 drew by the inverse CDF (erfinv computed here: to 1e-6), 2.x by rejection (exact).
+    const method = String(FX.torch_version).startsWith('1.') ? 'inverse-cdf' : 'rejection';
     it.each([
-      ['trunc_normal', [40], 'float32', (t: Tensor) => nn.init.truncNormal_(t)],
-      ['trunc_normal_narrow', [30], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0.1, 1.0, -0.5, 0.5)],
-      ['trunc_normal_float64', [10], 'float64', (t: Tensor) => nn.init.truncNormal_(t, 0, 0.02, -0.04, 0.04)],
-    ] as [string, number[], DType, (t: Tensor) => unknown][])('nn.init: %s (erfinv computed here, to 1e-6)', (name, shape, dtype, fn) => {
+      ['trunc_normal', [40], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0, 1, -2, 2, { method })],
+      ['trunc_normal_narrow', [30], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0.1, 1.0, -0.5, 0.5, { method })],
+      ['trunc_normal_float64', [10], 'float64', (t: Tensor) => nn.init.truncNormal_(t, 0, 0.02, -0.04, 0.04, { method })],
+      ['trunc_normal_tail', [25], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0, 1, 1.5, 3, { method })],
+    ] as [string, number[], DType, (t: Tensor) => unknown][])(`nn.init: %s (${method})`, (name, shape, dtype, fn) => {
       manualSeed(seed);
       const t = empty(shape, { dtype });
       fn(t);

@@ -1,4 +1,4 @@
-// Every op case of test/fixtures/ops.json (PyTorch 1.13's numbers, from tools/make_op_fixtures.py) through the
+// Every op case of test/fixtures/ops.json (PyTorch's numbers for the linked libtorch's major version, from tools/make_op_fixtures.py) through the
 // TypeScript API: outputs within 1e-5 relative / 1e-6 absolute for float32 (exact for ints and bools), and the
 // gradients of sum_i(sum(output_i * w_i)) w.r.t. every floating input likewise. Also Tensor.toString() against
 // PyTorch's repr, and dropout's statistics for p > 0.

@@ -1,9 +1,10 @@
-// Optimizers, schedules and clip_grad_norm_ against PyTorch 1.13's own numbers (test/fixtures/nn.json, written by
+// Optimizers, schedules and clip_grad_norm_ against PyTorch's own numbers (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch). Parameters are float64 so that 1e-6 is a meaningful bound.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, tensor, zeros, nn, optim, DType } from '../lib';
 import { otherDevice, skippedWithoutGpu } from './helpers/devices';
+import { readFixture } from './helpers/fixture-file';
 
 interface Enc { shape: number[]; dtype: string; values: number[] }
 type Group = Record<string, unknown> & { params: number[] };
@@ -23,7 +24,7 @@ interface ScheduleFx {
 }
 interface ClipFx { name: string; max_norm: number; norm_type: number | 'inf'; dtype: DType; grads: Enc[]; total_norm: number; clipped: Enc[] }
 
-const FX = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'nn.json'), 'utf8')).optim;
+const FX = readFixture('nn').optim;
 const PROBLEM = FX.problem as Record<'X' | 'Y' | 'W0' | 'b0', Enc>;
 const TRAJECTORIES = FX.trajectories as Trajectory[];
 const STATE_DICTS = FX.state_dict as StateDictFx[];

@@ -2,9 +2,9 @@
 """Writes test/fixtures/ops.json: PyTorch's own numbers for the native-core test suite (test/ops.test.ts,
 test/tensor-api.test.ts).
 
-Run with Debian's PyTorch, the same libtorch the addon links:
+Run with the PyTorch whose libtorch the addon links (1.x writes ops.json, 2.x ops.torch2.json):
 
-    /usr/bin/python3 tools/make_op_fixtures.py
+    .venv/bin/python tools/make_op_fixtures.py     # and /usr/bin/python3 (Debian 1.13) for ops.json
 
 Every input comes from one seeded generator, so the file is reproducible. Each op case holds
 
@@ -31,7 +31,10 @@ import sys
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'ops.json')
+# PyTorch changed some results between 1.13 and 2.x (bf16 autocast rounding, RNG streams, messages): each major
+# version writes its own file, and the tests read the one for the libtorch the addon links (test/helpers/fixture-file.ts).
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures',
+                   'ops.json' if torch.__version__.startswith('1.') else 'ops.torch2.json')
 SEED = 20240611
 torch.set_num_threads(1)
 gen = torch.Generator().manual_seed(SEED)

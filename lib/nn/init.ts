@@ -1,8 +1,8 @@
 // torch.nn.init: in-place initialisers, drawing from libtorch's generator exactly as PyTorch does.
-import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { tensor } from '../creation';
+import { emptyLike, tensor } from '../creation';
+import { Tensor, where } from '../tensor';
 
 type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
@@ -82,11 +82,63 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
-/**
- * N(mean, std) truncated to [a, b], by PyTorch's inverse-CDF method (the same random draws: one uniform_ over the
- * tensor): u ~ U(2Φ(α)−1, 2Φ(β)−1), x = mean + std·√2·erfinv(u), clamped to [a, b].
- */
-export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
+export interface TruncNormalOptions {
+  /**
+   * 'rejection' (default): PyTorch's current method (2.13): normal draws redrawn until inside [a, b] when the
+   * interval holds more than 30% of the mass, else uniform proposals on [a, b] accepted by the density. 'inverse-cdf':
+   * the method of earlier releases (1.13 and 2.x before the change), u ~ U(2Φ(α)−1, 2Φ(β)−1), x = mean + std·√2·erfinv(u),
+   * clamped — for the same numbers as those releases after the same seed.
+   */
+  method?: 'rejection' | 'inverse-cdf';
+}
+
+/** N(mean, std) truncated to [a, b], drawing the same random numbers as PyTorch's nn.init.trunc_normal_. */
+export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: TruncNormalOptions = {}): Tensor {
+  return (opts.method ?? 'rejection') === 'rejection' ? truncNormalRejection(t, mean, std, a, b) : truncNormalInverseCdf(t, mean, std, a, b);
+}
+
+const normCdf = (x: number) => tidy(() => (1 + (tensor([x / Math.SQRT2], { dtype: 'float64' }).erf().item() as number)) / 2);
+
+function truncNormalRejection(t: Tensor, mean: number, std: number, a: number, b: number): Tensor {
+  return noGrad(() => {
+    const p = normCdf((b - mean) / std) - normCdf((a - mean) / std);
+    if (p > 0.3) {
+      // The bounds in the tensor's dtype, so that the rejection test sees the values the tensor can hold.
+      const [lo, hi] = tidy(() => tensor([a, b], { dtype: t.dtype }).double().dataSync() as Float64Array);
+      t.normal_(mean, std);
+      for (;;) {
+        const done = tidy(() => {
+          const mask = t.lt(lo).logicalOr(t.gt(hi));
+          if (!mask.any().item()) return true;
+          t.copy_(where(mask, emptyLike(t).normal_(mean, std), t));
+          return false;
+        });
+        if (done) return t;
+      }
+    }
+    const mode = Math.max(a, Math.min(mean, b));
+    const logPeak = -0.5 * ((mode - mean) / std) ** 2;
+    // log of the acceptance ratio of a proposal x: -((x - mean)/std)^2/2 - logPeak; accepted when log(u) <= it.
+    const logRatio = (x: Tensor) => x.sub(mean).div(std).pow(2).mul(-0.5).sub(logPeak);
+    return tidy(() => {
+      t.uniform_(a, b);
+      const acceptBuf = emptyLike(t);
+      let pending = acceptBuf.uniform_().log().gt(logRatio(t));
+      while (pending.any().item()) {
+        const next = tidy(() => {
+          const candidates = emptyLike(t).uniform_(a, b);
+          t.copy_(where(pending, candidates, t));
+          return where(pending, acceptBuf.uniform_().log().gt(logRatio(candidates)), pending);
+        });
+        pending.dispose();
+        pending = next;
+      }
+      return t;
+    });
+  });
+}
+
+function truncNormalInverseCdf(t: Tensor, mean: number, std: number, a: number, b: number): Tensor {
   return noGrad(() => tidy(() => {
     const erf = (xs: Float64Array) => tensor(xs).erf().dataSync() as Float64Array;
     const [ea, eb] = erf(Float64Array.of((a - mean) / std / Math.SQRT2, (b - mean) / std / Math.SQRT2));

@@ -57,18 +57,20 @@ export class LayerNorm extends Module {
   weight!: Tensor | null;
   bias!: Tensor | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | number[], readonly eps = 1e-5, opts: FactoryOptions & { elementwiseAffine?: boolean } = {}) {
+  /** `bias: false` (PyTorch 2.1+) keeps the scale but learns no shift. */
+  constructor(normalizedShape: number | number[], readonly eps = 1e-5, opts: FactoryOptions & { elementwiseAffine?: boolean; bias?: boolean } = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     const affine = opts.elementwiseAffine ?? true;
     this.registerParameter('weight', affine ? ones(this.normalizedShape, opts) : null);
-    this.registerParameter('bias', affine ? zeros(this.normalizedShape, opts) : null);
+    this.registerParameter('bias', affine && opts.bias !== false ? zeros(this.normalizedShape, opts) : null);
   }
   forward(x: Tensor): Tensor {
     return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
   extraRepr(): string {
-    return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}`;
+    // As PyTorch 2.x prints it (1.13 had no `bias` argument).
+    return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${this.weight ? 'True' : 'False'}, bias=${this.bias ? 'True' : 'False'}`;
   }
 }
 

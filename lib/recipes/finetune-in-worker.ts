@@ -1,6 +1,7 @@
 // Fine-tuning off the main thread: a Node server can train without its event loop stalling for seconds per step.
 import { Worker } from 'worker_threads';
 import { compiledWorkerScript } from '../worker-script';
+import { backend } from '../cuda';
 import type { MetricRecord } from '../train/metrics-log';
 import type { FinetuneJob, FinetuneJobHooks, FinetuneJobResult } from './finetune-job';
 
@@ -20,7 +21,8 @@ export interface FinetuneInWorkerOptions extends FinetuneJobHooks {
  * Runs `runFinetuneJob(job)` in a new worker thread and resolves with its result. `log` and `onMetrics` are called on
  * this thread as the worker reports. Aborting `signal` stops the run after the current training step (or once the
  * data and model are loaded) and rejects with the signal's reason; the worker then exits. The terminal progress bar is
- * off unless the job sets `progress: true`.
+ * off unless the job sets `progress: true`. The worker computes with this thread's intra-op thread count unless the job
+ * sets `threads` (a new thread would otherwise start with OpenMP's and MKL's defaults, and sums could round differently).
  */
 export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions = {}): Promise<FinetuneJobResult> {
   const { signal } = opts;
@@ -28,7 +30,7 @@ export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
-      worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, ...job } });
+      worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, threads: backend.getNumThreads(), ...job } });
     } catch (e) {
       const why = (e as Error).name === 'DataCloneError' ? `the job must be plain data (give log, onMetrics and signal as options): ${(e as Error).message}` : (e as Error).message;
       reject(new Error(`finetuneInWorker: ${why}`));

@@ -1,4 +1,5 @@
-// Reads test/fixtures/ops.json (written by tools/make_op_fixtures.py from PyTorch) and compares tensors with it.
+// Reads test/fixtures/ops.json or ops.torch2.json (written by tools/make_op_fixtures.py from PyTorch 1.x / 2.x) and compares tensors with it.
+import { readFixture } from './fixture-file';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../../lib';
@@ -31,7 +32,7 @@ export interface Fixture {
 
 let cached: Fixture | null = null;
 export function fixture(): Fixture {
-  if (!cached) cached = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'ops.json'), 'utf8')) as Fixture;
+  if (!cached) cached = readFixture<Fixture>('ops');
   return cached;
 }
 
