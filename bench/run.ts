@@ -4,11 +4,11 @@
  * bench/results/latest.json).
  *
  *   npm run bench -- [--quick] [--only infer-b1,train-lora] [--device cuda] [--dtype bf16|fp32,bf16] [--threads N]
- *                    [--pytorch-malloc-tuned] [--no-python] [--out DIR] [--rounds N]
+ *                    [--pytorch-malloc-tuned] [--no-python] [--out DIR] [--rounds N] [--cpu-tuning malloc|on|off]
  *
  * The ratio is torch-lora's time over PyTorch's (for rates, PyTorch's rate over torch-lora's): lower is better,
- * below 1 means torch-lora is faster. The PyTorch side is bench/pytorch_bench.py, run with $PYTHON, or
- * /usr/bin/python3 when it imports torch, or python3.
+ * below 1 means torch-lora is faster. The PyTorch side is bench/pytorch_bench.py, run with $PYTHON, or the project's
+ * .venv (PyTorch 2.x + transformers + peft), or /usr/bin/python3 when it imports torch, or python3.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -35,6 +35,8 @@ interface Options {
   out: string | null;
   /** Alternating runs of each side per workload; null: 3 for the short CPU workloads, 1 for the rest. */
   rounds: number | null;
+  /** torch-lora's opt-in CPU tuning in the workload processes (lib/cpu.ts): 'malloc' (allocator + malloc, default), 'on', 'off'. */
+  cpuTuning: 'malloc' | 'on' | 'off';
 }
 
 function parseOptions(argv: string[]): Options {
@@ -58,8 +60,14 @@ function parseOptions(argv: string[]): Options {
   const threads = Number(get('threads') ?? backend.getNumThreads());
   return {
     quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), pytorchMallocTuned: has('pytorch-malloc-tuned'),
-    out: get('out') ?? null, rounds: get('rounds') ? Number(get('rounds')) : null,
+    out: get('out') ?? null, rounds: get('rounds') ? Number(get('rounds')) : null, cpuTuning: parseCpuTuning(get('cpu-tuning')),
   };
+}
+
+function parseCpuTuning(v: string | undefined): Options['cpuTuning'] {
+  if (v === undefined) return 'malloc';
+  if (v !== 'malloc' && v !== 'on' && v !== 'off') throw new Error(`--cpu-tuning: expected malloc, on or off, got '${v}'`);
+  return v;
 }
 
 // ------------------------------------------------------------------------------------------------ child processes
@@ -68,8 +76,12 @@ function pythonImportsTorch(exe: string): boolean {
   return r.status === 0;
 }
 
+// The PyTorch users run: $PYTHON, else the project's venv (PyTorch 2.x + transformers + peft, made by the bootstrap),
+// else a python3 that imports torch (Debian's 1.13 when the addon was built against it).
 function choosePython(): string {
   if (process.env.PYTHON) return process.env.PYTHON;
+  const venv = path.join(repoRoot(), '.venv', 'bin', 'python');
+  if (fs.existsSync(venv) && pythonImportsTorch(venv)) return venv;
   if (fs.existsSync('/usr/bin/python3') && pythonImportsTorch('/usr/bin/python3')) return '/usr/bin/python3';
   return 'python3';
 }
@@ -250,6 +262,7 @@ function main(): void {
   const names = opts.only ?? WORKLOAD_NAMES;
   const hfAvailable = opts.python && spawnSync(python, ['-c', 'import transformers, peft'], { stdio: 'ignore', timeout: 120_000 }).status === 0;
   const started = new Date();
+  const tsEnv: NodeJS.ProcessEnv = { ...process.env, TORCH_LORA_CPU_TUNING: opts.cpuTuning === 'off' ? '0' : opts.cpuTuning === 'on' ? '1' : 'malloc' };
   const pyEnv: NodeJS.ProcessEnv = opts.pytorchMallocTuned ? { ...process.env, GLIBC_TUNABLES: PYTORCH_TUNED_MALLOC } : process.env;
   const common = (dtype: string) => [
     '--json', '--device', opts.device, '--dtype', dtype, '--threads', String(opts.threads),
@@ -282,7 +295,7 @@ function main(): void {
         const tsRuns: SideResult[] = [];
         const pyRuns: SideResult[] = [];
         for (let k = 0; k < rounds; k++) {
-          tsRuns.push(runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora'));
+          tsRuns.push(runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora', tsEnv));
           if (opts.python) pyRuns.push(runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv));
         }
         ts = combineRounds(tsRuns);

@@ -308,7 +308,7 @@ export interface WorkloadResult extends MeasuredWorkload {
   /** The allocator's peak on CUDA: torch-lora has no CUDA memory-statistics API yet, so always null. */
   peak_device_bytes: number | null;
   versions: { libtorch: string; node: string };
-  /** The process-wide CPU settings torch-lora made at load (native/cpu_tuning.cc) and OpenBLAS's kernel set. */
+  /** The opt-in process-wide CPU settings in force (lib/cpu.ts; the runner passes --cpu-tuning) and OpenBLAS's kernel set. */
   cpuTuning: Record<string, unknown> | null;
   skipped?: string;
 }

@@ -4,10 +4,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import {
-  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, tensor, Method,
+  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, tensor, Method, cpu,
 } from '../lib';
 import { modelDir } from '../lib/recipes/finetune-job';
 import { datasetName } from '../lib/recipes/load-dataset';
+
+// A command owns its process: the CPU tuning (no page faults per step; docs/performance.md) is on unless
+// TORCH_LORA_CPU_TUNING=0.
+if (process.env.TORCH_LORA_CPU_TUNING !== '0') cpu.enableTuning({ malloc: true });
 
 const HELP = `torch-lora — LoRA fine-tuning of Hugging Face DistilBERT from Node.js
 

@@ -10,8 +10,11 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import {
   AutoTokenizer, BertTokenizer, DistilBertForSequenceClassification, finetune, loadTextDataset, data as datasets,
-  resolveModelPath, manualSeed, backend, FinetuneResult, Method,
+  resolveModelPath, manualSeed, backend, FinetuneResult, Method, cpu,
 } from '../lib';
+
+// The demo owns its process: the CPU tuning (docs/performance.md) is on unless TORCH_LORA_CPU_TUNING=0.
+if (process.env.TORCH_LORA_CPU_TUNING !== '0') cpu.enableTuning({ malloc: true });
 
 const REPO = path.resolve(__dirname, '..', '..');
 const SHARED = path.resolve(REPO, '..', 'shared');

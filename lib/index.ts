@@ -11,6 +11,8 @@ export { tidy, keep, dispose, memory } from './scope';
 export type { MemoryInfo } from './scope';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, autocast } from './autograd';
 export { cuda, backend } from './cuda';
+export { cpu } from './cpu';
+export type { CpuTuningInfo, CpuTuningOptions } from './cpu';
 export * as F from './functional';
 export * as nn from './nn';
 export * as optim from './optim';

@@ -126,12 +126,18 @@ export function dispose(value: unknown): void {
   collect(value, new Set()).forEach((t) => t.dispose());
 }
 
-export interface MemoryInfo { numTensors: number; numBytes: number; bytesByDevice: Record<string, number> }
+export interface MemoryInfo {
+  numTensors: number;
+  numBytes: number;
+  bytesByDevice: Record<string, number>;
+  /** Free CPU memory kept by the caching allocator for reuse (0 unless `cpu.enableTuning()`); `cpu.emptyCache()` frees it. */
+  cpuCachedBytes: number;
+}
 
 /** Live tensors and their bytes per device (a storage shared by views counts once). */
 export function memory(): MemoryInfo {
   const m = N.memory();
-  return { numTensors: m.numTensors, numBytes: m.numBytes, bytesByDevice: m.bytesByDevice };
+  return { numTensors: m.numTensors, numBytes: m.numBytes, bytesByDevice: m.bytesByDevice, cpuCachedBytes: N.cpuTuning().cachedBytes };
 }
 
 export function inTidy(): boolean {

@@ -1,0 +1,57 @@
+// The CPU tuning changes the whole process, so loading the library must not turn it on (a server embedding us keeps
+// libtorch's allocator and glibc's malloc settings); cpu.enableTuning() does, cpu.emptyCache() returns its cache,
+// memory() reports what it keeps, and disableTuning() goes back to libtorch's allocator.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as torch from '../lib';
+
+const { cpu } = torch;
+const root = path.join(__dirname, '..');
+const MiB = 1 << 20;
+
+test('loading the library changes nothing process-wide; TORCH_LORA_CPU_TUNING=1 opts in', () => {
+  const probe = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(root, 'dist', 'lib'))}).cpu.tuningInfo()))`],
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout);
+  };
+  const { TORCH_LORA_CPU_TUNING: _, ...clean } = process.env;
+  const off = probe({ ...clean, TORCH_LORA_CPU_TUNING: '' });
+  expect(off).toMatchObject({ enabled: false, mallocTuned: false, cachedBytes: 0, mappedBytes: 0 });
+  expect(probe({ TORCH_LORA_CPU_TUNING: '1' })).toMatchObject({ enabled: true, mallocTuned: false });
+  expect(probe({ TORCH_LORA_CPU_TUNING: 'malloc' })).toMatchObject({ enabled: true, mallocTuned: true });
+});
+
+test('enabled, freed large blocks are cached for reuse; emptyCache returns them; disable goes back', () => {
+  if (process.env.TORCH_LORA_CPU_TUNING) cpu.disableTuning();
+  expect(cpu.tuningInfo().enabled).toBe(false);
+  const before = torch.zeros([MiB]); // made by libtorch's allocator, freed after the switch: must still free cleanly
+  cpu.enableTuning({ cacheMb: 64 });
+  try {
+    expect(cpu.tuningInfo()).toMatchObject({ enabled: true, mallocTuned: false });
+    before.dispose();
+    torch.tidy(() => torch.ones([2 * MiB]).mul(2).sum().item()); // two 8 MiB blocks, both freed
+    const cached = cpu.tuningInfo().cachedBytes;
+    expect(cached).toBeGreaterThanOrEqual(16 * MiB);
+    expect(torch.memory().cpuCachedBytes).toBe(cached);
+    // The same sizes again are served from the cache: nothing new is mapped.
+    const mapped = cpu.tuningInfo().mappedBytes;
+    torch.tidy(() => torch.ones([2 * MiB]).mul(2).sum().item());
+    expect(cpu.tuningInfo().mappedBytes).toBe(mapped);
+    cpu.emptyCache();
+    expect(torch.memory().cpuCachedBytes).toBe(0);
+    // The cache limit holds: 64 MiB of free blocks at most.
+    torch.tidy(() => { Array.from({ length: 12 }, () => torch.zeros([2 * MiB])); });
+    expect(cpu.tuningInfo().cachedBytes).toBeLessThanOrEqual(64 * MiB);
+    const kept = torch.keep(torch.ones([MiB])); // made by our allocator, freed after disabling it
+    cpu.disableTuning();
+    expect(cpu.tuningInfo()).toMatchObject({ enabled: false, cachedBytes: 0 });
+    expect(kept.sum().item()).toBe(MiB);
+    kept.dispose();
+    expect(cpu.tuningInfo().mappedBytes).toBe(0);
+  } finally {
+    cpu.disableTuning();
+  }
+  expect(() => cpu.enableTuning({ cacheMb: -1 })).toThrow(/cacheMb must be a whole number >= 0, got -1/);
+});
