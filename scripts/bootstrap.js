@@ -7,7 +7,11 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+// --out DIR: build the addon into another folder (CI builds Debian's 1.13 and pip's CUDA libtorch beside the default).
+const outIndex = argv.indexOf('--out');
+const BUILD_DIR = outIndex >= 0 ? argv[outIndex + 1] : 'build';
 const quiet = args.has('--quiet');
 const log = (msg) => { if (!quiet) console.error(`[torch-lora setup] ${msg}`); };
 const run = (cmd, opts = {}) => execSync(cmd, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', ...opts });
@@ -66,8 +70,8 @@ function ensureNodeModules() {
   run('npm ci --ignore-scripts --no-audit --no-fund');
 }
 
-const ADDON = 'build/Release/torch_lora.node';
-const TORCH_STAMP = 'build/libtorch.json';
+const ADDON = `${BUILD_DIR}/Release/torch_lora.node`;
+const TORCH_STAMP = `${BUILD_DIR}/libtorch.json`;
 // Rebuilt when a source changed or when the libtorch the locator picks is not the one the addon was built against.
 function ensureNative() {
   const { locate } = require('./libtorch.js');
@@ -78,7 +82,7 @@ function ensureNative() {
       mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
   log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why})`);
   const jobs = process.env.JOBS || String(require('os').cpus().length);
-  run(`node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}" compile --parallel ${jobs}`);
+  run(`node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}" compile --out "${BUILD_DIR}" --parallel ${jobs}`);
   fs.writeFileSync(path.join(root, TORCH_STAMP), chosen);
 }
 
@@ -90,7 +94,9 @@ function ensureTypeScript() {
 }
 
 try {
-  if (args.has('--from-install')) {
+  if (args.has('--native-only')) {
+    ensureNative();
+  } else if (args.has('--from-install')) {
     // `npm install torch-lora` in a user's project: the package ships dist/, only the addon is built.
     if (!fs.existsSync(path.join(root, 'native'))) process.exit(0);
     ensureNative();

@@ -4,8 +4,9 @@
 // (which insists on a CUDA toolkit for pip's CUDA wheels, and whose find_library(c10) picks Debian's libc10 over the
 // wheel's when both are installed: the addon then loaded two libc10s and aborted in DispatchKeySet.cpp).
 //
-// Order: LIBTORCH=/path -> LIBTORCH_USE_PYTORCH=1 (asks $PYTHON or python3) or PYTHON -> an importable PyTorch >= 2.0
-// (python3) -> the project's own venv (.venv, made by scripts/bootstrap.js) -> Debian's libtorch-dev (1.13), the fallback.
+// Order: LIBTORCH=/path -> LIBTORCH_USE_PYTORCH=1 (asks $PYTHON or python3) -> LIBTORCH_USE_SYSTEM=1 (Debian's) ->
+// PYTHON -> an importable PyTorch >= 2.0 (python3) -> the project's own venv (.venv, made by scripts/bootstrap.js) ->
+// Debian's libtorch-dev (1.13), the fallback.
 //
 // Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*), --include, --libdir, --libs (full paths),
 // --cxx-std, --abi, --version, --source.
@@ -65,6 +66,18 @@ function fromPython(py, source, why, minMajor = 0) {
   return fromRoot(found.root, source, `${why} (PyTorch ${found.version})`);
 }
 
+function systemLibtorch(why) {
+  for (const dir of SYSTEM_CMAKE_DIRS) {
+    if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) {
+      const libdir = path.resolve(dir, '..', '..');
+      return describe({ source: 'system', why, root: '/usr', cmakeDir: dir, include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir });
+    }
+  }
+  return null;
+}
+
+function fail(message) { throw new Error(message); }
+
 function locate() {
   if (process.env.LIBTORCH) {
     const dir = path.resolve(process.env.LIBTORCH);
@@ -79,6 +92,7 @@ function locate() {
     if (!t) throw new Error(`LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed (or that PyTorch has no C++ headers): install PyTorch for ${py} or set PYTHON.`);
     return t;
   }
+  if (process.env.LIBTORCH_USE_SYSTEM === '1') return systemLibtorch('LIBTORCH_USE_SYSTEM=1') ?? fail('LIBTORCH_USE_SYSTEM=1 but Debian\'s libtorch-dev is not installed');
   if (process.env.PYTHON) {
     const t = fromPython(process.env.PYTHON, 'PYTHON', `PYTHON=${process.env.PYTHON}`);
     if (t) return t;
@@ -91,13 +105,8 @@ function locate() {
     const t = fromPython(venvPython(), 'venv', "the project's venv (.venv, made by the bootstrap)", 2);
     if (t) return t;
   }
-  for (const dir of SYSTEM_CMAKE_DIRS) {
-    if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) {
-      const libdir = path.resolve(dir, '..', '..');
-      return describe({ source: 'system', why: "Debian's libtorch-dev (the fallback: no PyTorch >= 2.0 found)", root: '/usr', cmakeDir: dir,
-        include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir });
-    }
-  }
+  const system = systemLibtorch("Debian's libtorch-dev (the fallback: no PyTorch >= 2.0 found)");
+  if (system) return system;
   throw new Error('libtorch not found. Run `node scripts/bootstrap.js` (it makes a venv with PyTorch), or set LIBTORCH=/path/to/libtorch, ' +
     'or LIBTORCH_USE_PYTORCH=1 to use the PyTorch installed for python3, or install Debian\'s libtorch-dev libopenblas0-openmp.');
 }

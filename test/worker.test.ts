@@ -61,7 +61,7 @@ interface Result {
 function start(workerData: object): { worker: Worker; result: Promise<unknown>; exit: Promise<number> } {
   const worker = new Worker(path.join(__dirname, 'worker-thread.js'), {
     workerData: { ...workerData, libDir },
-    env: { ...process.env, TORCH_LORA_ADDON: path.join(root, 'build', 'Release', 'torch_lora.node') },
+    env: { ...process.env, TORCH_LORA_ADDON: process.env.TORCH_LORA_ADDON ?? path.join(root, 'build', 'Release', 'torch_lora.node') },
   });
   const result = new Promise((resolve, reject) => {
     worker.once('message', resolve);
