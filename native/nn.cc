@@ -84,6 +84,11 @@ Napi::Value bceWithLogits(const Info& info) {
 // new scores tensor and masks the gradient again backward; an in-place add does neither (attention fwd+bwd at
 // 8x12x128x128, one thread: 22.7 -> 20.1 ms, bench/attention-time.ts). matmul keeps its inputs, not its output, for
 // backward, so the in-place add is safe.
+// Which key positions each query may see under causal attention: [L, S], true on and below the diagonal.
+at::Tensor causalKeep(const at::Tensor& q, const at::Tensor& k) {
+  return at::ones({q.size(-2), k.size(-2)}, q.options().dtype(at::kBool)).tril();
+}
+
 at::Tensor attentionExplicit(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask,
                              double dropoutP, bool causal, bool train) {
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
@@ -91,7 +96,7 @@ at::Tensor attentionExplicit(const at::Tensor& q, const at::Tensor& k, const at:
   const double inf = std::numeric_limits<double>::infinity();
   c10::optional<at::Tensor> bias;
   if (causal) {
-    auto keep = at::ones({q.size(-2), k.size(-2)}, q.options().dtype(at::kBool)).tril();
+    auto keep = causalKeep(q, k);
     bias = at::zeros(keep.sizes(), scores.options()).masked_fill_(keep.logical_not(), -inf);
   }
   if (mask) {
@@ -117,6 +122,13 @@ Napi::Value scaledDotProductAttention(const Info& info) {
   bool causal = boolArg(info, 5);
   bool train = boolArg(info, 6);
 #if TL_HAS_SDPA
+  if (causal && mask) {
+    // A mask and causality together: one mask (PyTorch >= 2.14 refuses an explicit mask with is_causal=True).
+    auto keep = causalKeep(q, k);
+    mask = mask->scalar_type() == at::kBool ? mask->logical_and(keep)
+                                             : mask->masked_fill(keep.logical_not(), -std::numeric_limits<double>::infinity());
+    causal = false;
+  }
   return wrap(info.Env(), at::scaled_dot_product_attention(q, k, v, mask, train ? p : 0.0, causal));
 #else
   return wrap(info.Env(), attentionExplicit(q, k, v, mask, p, causal, train));

@@ -44,7 +44,9 @@ function ensureSystemPackages(wanted) {
 // PyTorch (scripts/python-env.js); the same venv is the Python the benchmarks and interop tests compare with.
 function ensureLibtorch() {
   const explicit = process.env.LIBTORCH || (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0');
-  const venv = process.env.TORCH_LORA_NO_VENV === '1' ? null : require('./python-env.js').ensureVenv(log, run);
+  // A libtorch chosen explicitly (e.g. a GPU machine's own PyTorch, offline) needs no venv; --with-venv makes it anyway.
+  const wantVenv = process.env.TORCH_LORA_NO_VENV !== '1' && (!explicit || args.has('--with-venv'));
+  const venv = wantVenv ? require('./python-env.js').ensureVenv(log, run) : null;
   const debian = args.has('--with-debian-libtorch') || (!explicit && !venv);
   ensureSystemPackages(debian ? ['libtorch-dev', 'libopenblas0-openmp', ...(args.has('--with-python') ? ['python3-torch'] : [])] : []);
 }
