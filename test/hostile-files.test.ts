@@ -1,0 +1,239 @@
+// Issue 14's attacks on the checkpoint readers, each rebuilt here as a small crafted file: pickles that would grow
+// V8's arrays past its fatal limit, zip bombs, stride-0 views, exponential error text. Every one must end in a
+// clear Error naming the file, quickly and without the memory it asks for.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../lib/io';
+import { DistilBertForSequenceClassification } from '../lib/models/distilbert';
+import { Pickler, deflatedRepeat, stateDictPickle, torchArchive } from './helpers/torch-zip';
+
+let tmp: string;
+beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-lora-hostile-')); });
+afterEach(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
+
+const MiB = 1 << 20;
+const write = (name: string, data: Buffer) => {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, data);
+  return file;
+};
+
+/** Runs fn, which must throw; returns the error, checking it came fast and without a large allocation. */
+function refusal(fn: () => unknown, { seconds = 2, rssMiB = 512 } = {}): Error {
+  const rss = process.memoryUsage().rss;
+  const start = process.hrtime.bigint();
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  expect(error).toBeInstanceOf(Error);
+  expect(elapsed).toBeLessThan(seconds);
+  expect((process.memoryUsage().rss - rss) / MiB).toBeLessThan(rssMiB);
+  expect((error as Error).message.length).toBeLessThan(2000);
+  return error as Error;
+}
+
+const floats = (values: number[]) => {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeFloatLE(v, i * 4));
+  return b;
+};
+
+/** A data.pkl of `count` repetitions of `unit` after the protocol header (never reaching STOP). */
+const repeatedPickle = (unit: number[], count: number, prefix: number[] = []) => {
+  const body = Buffer.alloc(unit.length * count);
+  for (let i = 0; i < count; i++) body.set(unit, i * unit.length);
+  return Buffer.concat([Buffer.from([0x80, 0x02, ...prefix]), body]);
+};
+
+describe('item 1: the unpickler bounds its stack, memo, containers and integers', () => {
+  test('a 150 MB data.pkl of "push None" deflated into a 150 KB file is refused before inflating', () => {
+    const file = write('pytorch_model.bin', torchArchive({ name: '', data: Buffer.alloc(0), deflate: true, raw: deflatedRepeat(0x4e, 150), declaredSize: 150 * MiB }));
+    expect(fs.statSync(file).size).toBeLessThan(200_000);
+    const e = refusal(() => readTorchCheckpoint(file), { rssMiB: 64 });
+    expect(e.message).toMatch(new RegExp(`^${file}: .*data\\.pkl declares ${150 * MiB} bytes once inflated, more than the \\d+ allowed`));
+  });
+
+  test('"push None" beyond the stack limit', () => {
+    const file = write('nones.bin', torchArchive(repeatedPickle([0x4e], DEFAULT_UNPICKLE_LIMITS.maxStack + 10)));
+    expect(refusal(() => readTorchCheckpoint(file)).message).toMatch(new RegExp(`^${file}: bad pickle: more than ${DEFAULT_UNPICKLE_LIMITS.maxStack} values on the stack`));
+  });
+
+  test('list appends beyond the item limit', () => {
+    const file = write('appends.bin', torchArchive(repeatedPickle([0x4e, 0x61], DEFAULT_UNPICKLE_LIMITS.maxItems + 10, [0x5d])));
+    expect(refusal(() => readTorchCheckpoint(file), { seconds: 5 }).message).toMatch(new RegExp(`^${file}: bad pickle: more than ${DEFAULT_UNPICKLE_LIMITS.maxItems} items in lists, tuples and dicts`));
+  });
+
+  test('dict entries count too', () => {
+    // {}, then (BININT2 i, None, SETITEM) with fresh keys
+    const n = DEFAULT_UNPICKLE_LIMITS.maxItems / 2 + 10;
+    const body = Buffer.alloc(n * 7);
+    for (let i = 0; i < n; i++) { body[i * 7] = 0x4a; body.writeInt32LE(i, i * 7 + 1); body[i * 7 + 5] = 0x4e; body[i * 7 + 6] = 0x73; }
+    const pickle = Buffer.concat([Buffer.from([0x80, 0x02, 0x7d]), body]);
+    expect(refusal(() => unpickle(pickle, { findGlobal: () => { throw new Error('no'); }, persistentLoad: () => null }), { seconds: 10, rssMiB: 1500 }).message)
+      .toMatch(/bad pickle: more than \d+ items/);
+  });
+
+  test('memo entries beyond the memo limit', () => {
+    const file = write('memo.bin', torchArchive(repeatedPickle([0x94], DEFAULT_UNPICKLE_LIMITS.maxMemo + 10, [0x4e])));
+    expect(refusal(() => readTorchCheckpoint(file), { seconds: 5, rssMiB: 1024 }).message).toMatch(new RegExp(`^${file}: bad pickle: more than ${DEFAULT_UNPICKLE_LIMITS.maxMemo} memo entries`));
+  });
+
+  test('a megabyte-long integer', () => {
+    const head = Buffer.from([0x80, 0x02, 0x8b, 0, 0, 0, 0]);
+    head.writeUInt32LE(MiB, 3);
+    const file = write('long.bin', torchArchive(Buffer.concat([head, Buffer.alloc(MiB, 0xff), Buffer.from([0x2e])])));
+    expect(refusal(() => readTorchCheckpoint(file)).message).toMatch(new RegExp(`^${file}: bad pickle: integer of ${MiB} bytes`));
+  });
+
+  test('APPENDS of many items does not overflow the call stack', () => {
+    // [], MARK, 500,000 x None, APPENDS, STOP: one spread of that many arguments is a RangeError
+    const pickle = Buffer.concat([repeatedPickle([0x4e], 500_000, [0x5d, 0x28]), Buffer.from([0x65, 0x2e])]);
+    const hooks = { findGlobal: () => { throw new Error('no'); }, persistentLoad: () => null };
+    expect((unpickle(pickle, hooks) as unknown[]).length).toBe(500_000);
+  });
+
+  test('a deflated data.pkl that inflates beyond its declared size', () => {
+    const file = write('lying.bin', torchArchive({ name: '', data: Buffer.alloc(0), deflate: true, raw: deflatedRepeat(0x4e, 100), declaredSize: 1000 }));
+    expect(refusal(() => readTorchCheckpoint(file), { rssMiB: 64 }).message).toMatch(new RegExp(`^${file}: corrupt or truncated ZIP archive: entry archive/data.pkl inflates to more than its declared 1000 bytes`));
+  });
+});
+
+describe('item 4: compressed storages inflate to their declared size at most, within a budget', () => {
+  const bombArchive = (mib: number, declared: number, numel = declared) => torchArchive(
+    stateDictPickle([{ name: 'w', storage: '0', storageType: 'ByteStorage', storageNumel: numel, shape: [numel] }]),
+    { '0': { data: Buffer.alloc(0), deflate: true, raw: deflatedRepeat(0, mib), declaredSize: declared } },
+  );
+
+  test('a 4 MB file declaring a 4 GB storage: parsed lazily, refused when its data is asked for', () => {
+    const declared = 4095 * MiB;
+    const file = write('bomb.bin', bombArchive(4095, declared));
+    expect(fs.statSync(file).size).toBeLessThan(5 * MiB);
+    const sd = readTorchCheckpoint(file);
+    expect(sd.get('w')!.shape).toEqual([declared]);
+    const e = refusal(() => sd.get('w')!.data, { rssMiB: 64 });
+    expect(e.message).toMatch(new RegExp(`^${file}: storage archive/data/0 would inflate to ${declared} bytes, beyond 16 times the archive's size; refusing a likely zip bomb`));
+  });
+
+  test('a storage that inflates to more than it declares', () => {
+    const file = write('liar.bin', bombArchive(1024, 1000));
+    const e = refusal(() => loadStateDictFile(file).get('w')!.data, { rssMiB: 64 });
+    expect(e.message).toMatch(new RegExp(`^${file}: corrupt or truncated ZIP archive: entry archive/data/0 inflates to more than its declared 1000 bytes`));
+  });
+
+  test('a storage that inflates to less than it declares', () => {
+    const file = write('short.bin', bombArchive(1, 2 * MiB));
+    expect(refusal(() => loadStateDictFile(file).get('w')!.data).message).toMatch(/inflates to 1048576 bytes, expected 2097152/);
+  });
+
+  test('a storage entry whose size differs from what the pickle says', () => {
+    const file = write('mismatch.bin', torchArchive(stateDictPickle([{ name: 'w', storage: '0', storageNumel: 4, shape: [4] }]), { '0': floats([1, 2]) }));
+    expect(refusal(() => readTorchCheckpoint(file)).message).toMatch(new RegExp(`^${file}: storage archive/data/0 has 8 bytes, 4 float32 elements need 16`));
+  });
+
+  test('honest deflated storages still load', () => {
+    const values = [1, -2, 3.5, 4];
+    const file = write('deflated.bin', torchArchive(stateDictPickle([{ name: 'w', storage: '0', storageNumel: 4, shape: [2, 2] }]), { '0': { data: floats(values), deflate: true } }));
+    expect([...new Float32Array(new Uint8Array(readTorchCheckpoint(file).get('w')!.data).buffer)]).toEqual(values);
+  });
+});
+
+describe('item 5: views must fit their storage, and tensors are checked against the model before their bytes are read', () => {
+  test('a 1 GiB stride-0 view of one float is refused', () => {
+    const file = write('stride0.bin', torchArchive(stateDictPickle([{ name: 'w', storage: '0', storageNumel: 1, shape: [1 << 28], stride: [0] }]), { '0': floats([7]) }));
+    expect(fs.statSync(file).size).toBeLessThan(1000);
+    expect(refusal(() => readTorchCheckpoint(file), { rssMiB: 64 }).message).toMatch(new RegExp(`^${file}: tensor view \\(offset 0, shape \\[268435456\\], stride \\[0\\]\\) has more elements than its storage archive/data/0 \\(1\\)`));
+  });
+
+  test('three 4 GiB stride-0 views in a small file are refused', () => {
+    const specs = ['a', 'b', 'c'].map((name) => ({ name, storage: '0', storageNumel: 2, shape: [1 << 15, 1 << 15], stride: [0, 0] }));
+    const file = write('stride0x3.bin', torchArchive(stateDictPickle(specs), { '0': floats([1, 2]) }));
+    expect(refusal(() => readTorchCheckpoint(file), { rssMiB: 64 }).message).toMatch(/has more elements than its storage/);
+  });
+
+  test('a view running past its storage is refused', () => {
+    const file = write('past.bin', torchArchive(stateDictPickle([{ name: 'w', storage: '0', storageNumel: 4, offset: 2, shape: [2], stride: [2] }]), { '0': floats([1, 2, 3, 4]) }));
+    expect(refusal(() => readTorchCheckpoint(file)).message).toMatch(/exceeds its storage archive\/data\/0 of 4 elements/);
+  });
+
+  test('a legitimate strided view (a transpose) still loads with PyTorch\'s values', () => {
+    // torch.load of this file gives [[0, 3], [1, 4], [2, 5]]: the transpose of arange(6).view(2, 3)
+    const file = write('t.bin', torchArchive(stateDictPickle([{ name: 't', storage: '0', storageNumel: 6, shape: [3, 2], stride: [1, 3] }]), { '0': floats([0, 1, 2, 3, 4, 5]) }));
+    const t = readTorchCheckpoint(file).get('t')!;
+    expect([...new Float32Array(new Uint8Array(t.data).buffer)]).toEqual([0, 3, 1, 4, 2, 5]);
+  });
+
+  const tinyModel = (checkpoint: Buffer) => {
+    const dir = path.join(tmp, 'model');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'distilbert', vocab_size: 20, max_position_embeddings: 16, dim: 8, n_layers: 1, n_heads: 2, hidden_dim: 16 }));
+    fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), checkpoint);
+    return dir;
+  };
+  // A storage whose bytes do not inflate at all: any attempt to read them fails with "does not inflate".
+  const unreadable = (numel: number) => ({ data: Buffer.alloc(0), deflate: true, raw: Buffer.from([0xff, 0xff, 0xff]), declaredSize: numel * 4 });
+
+  test('a wrong shape is reported before the tensor\'s bytes are read', async () => {
+    const dir = tinyModel(torchArchive(stateDictPickle([{ name: 'distilbert.embeddings.word_embeddings.weight', storage: '0', storageNumel: 20 * 9, shape: [20, 9] }]), { '0': unreadable(20 * 9) }));
+    await expect(DistilBertForSequenceClassification.fromPretrained(dir)).rejects.toThrow(/size mismatch for distilbert\.embeddings\.word_embeddings\.weight: checkpoint has \[20,9\], the model needs \[20,8\]/);
+  });
+
+  test('a wrong dtype kind is reported before the tensor\'s bytes are read', async () => {
+    const dir = tinyModel(torchArchive(stateDictPickle([{ name: 'distilbert.embeddings.word_embeddings.weight', storage: '0', storageType: 'IntStorage', storageNumel: 160, shape: [20, 8] }]), { '0': unreadable(160) }));
+    await expect(DistilBertForSequenceClassification.fromPretrained(dir)).rejects.toThrow(/dtype mismatch for distilbert\.embeddings\.word_embeddings\.weight: checkpoint has int32, the model needs float32/);
+  });
+
+  test('tensors the model does not use are never read', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const dir = tinyModel(torchArchive(stateDictPickle([{ name: 'unused.weight', storage: '0', storageNumel: 4, shape: [4] }]), { '0': unreadable(4) }));
+      const model = await DistilBertForSequenceClassification.fromPretrained(dir);
+      expect(model.loadingInfo.unexpectedKeys).toEqual(['distilbert.unused.weight']);
+      model.dispose();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+describe('item 6: error descriptions are bounded whatever the pickle shares', () => {
+  // None, then 60 x (DUP, TUPLE2): a value whose text would be 2^60 items long
+  const sharedDepth = (p: Pickler, levels = 60) => { p.op(0x4e); for (let i = 0; i < levels; i++) p.op(0x32, 0x86); return p; };
+  const hooks = {
+    findGlobal: (module: string, name: string) => ({ kind: 'callable', name: `${module}.${name}`, call: () => new Map() }),
+    persistentLoad: () => null,
+  };
+
+  test('REDUCE on a non-callable shared structure', () => {
+    const pickle = sharedDepth(new Pickler()).op(0x29, 0x52).stop();
+    expect(pickle.length).toBeLessThan(200);
+    expect(refusal(() => unpickle(pickle, hooks)).message).toMatch(/^bad pickle: REDUCE on \[\[\[.*…, which is not callable$/);
+  });
+
+  test('in a checkpoint: a shared structure as a dict key, as a storage id and as tensor arguments', () => {
+    const asKey = sharedDepth(new Pickler().op(0x7d)).op(0x4e, 0x73).stop();
+    const asPid = sharedDepth(new Pickler()).op(0x51).stop();
+    const asArgs = sharedDepth(new Pickler().global('torch._utils', '_rebuild_tensor_v2')).op(0x52).stop();
+    const asBuild = sharedDepth(new Pickler().op(0x4e)).op(0x4e, 0x62).stop();
+    for (const [name, pickle, message] of [
+      ['key.bin', asKey, /state dict key \[\[.*… is not a string/],
+      ['pid.bin', asPid, /unsupported persistent id \[\[.*…$/],
+      ['args.bin', asArgs, /_rebuild_tensor_v2 got \[\[.*… for a storage/],
+      ['build.bin', asBuild, /bad pickle: BUILD on null is not supported/],
+    ] as const) {
+      const file = write(name, torchArchive(pickle));
+      const e = refusal(() => readTorchCheckpoint(file));
+      expect(e.message).toMatch(message);
+      expect(e.message.startsWith(`${file}: `)).toBe(true);
+    }
+  });
+
+  test('a non-tuple of shared structure given to a callable', () => {
+    const pickle = sharedDepth(new Pickler().global('collections', 'OrderedDict')).op(0x52).stop();
+    expect(refusal(() => parseTorchCheckpoint(torchArchive(pickle), 'x.bin')).message).toMatch(/^x\.bin: OrderedDict\(\) with arguments is not supported/);
+  });
+});
