@@ -6,6 +6,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../lib/io';
 import { DistilBertForSequenceClassification } from '../lib/models/distilbert';
+import { loadCsv, loadJsonl } from '../lib/data/tabular';
+import { MAX_CLASSES } from '../lib/data/dataset';
+import { runFinetuneJob } from '../lib/recipes/finetune-job';
 import { Pickler, deflatedRepeat, stateDictPickle, torchArchive } from './helpers/torch-zip';
 
 let tmp: string;
@@ -235,5 +238,32 @@ describe('item 6: error descriptions are bounded whatever the pickle shares', ()
   test('a non-tuple of shared structure given to a callable', () => {
     const pickle = sharedDepth(new Pickler().global('collections', 'OrderedDict')).op(0x52).stop();
     expect(refusal(() => parseTorchCheckpoint(torchArchive(pickle), 'x.bin')).message).toMatch(/^x\.bin: OrderedDict\(\) with arguments is not supported/);
+  });
+});
+
+describe('item 3: labels are class ids 0..K-1 (K bounded) or names, checked with file and line', () => {
+  test('a CSV or JSONL label of 1e8 or 4e9 is refused, naming the line', () => {
+    for (const huge of ['100000000', '4000000000']) {
+      const csv = write('huge.csv', `text,label\ngood,1\nbad,${huge}\n`);
+      expect(refusal(() => loadCsv(csv), { rssMiB: 64 }).message).toBe(`${csv}:3: label ${huge} is beyond the ${MAX_CLASSES} classes allowed (integer labels are class ids 0..K-1)`);
+    }
+    const jsonl = write('huge.jsonl', '{"text": "a", "label": 0}\n{"text": "b", "label": 1e8}\n');
+    expect(refusal(() => loadJsonl(jsonl)).message).toMatch(new RegExp(`^${jsonl}:2: label 100000000 is beyond`));
+  });
+
+  test('a text column taken for labels (one class per row) is refused at the first row too many', () => {
+    const rows = Array.from({ length: MAX_CLASSES + 5 }, (_, i) => `x,name ${i}`).join('\n');
+    const csv = write('names.csv', `text,label\n${rows}\n`);
+    expect(refusal(() => loadCsv(csv)).message).toBe(`${csv}:${MAX_CLASSES + 2}: more than ${MAX_CLASSES} distinct labels (classes) by this line; is the label column the right one?`);
+  });
+
+  test('inline examples: 150,000 load (no Math.max spread), a huge label is refused naming the example', async () => {
+    const many = Array.from({ length: 150_000 }, (_, i) => ({ text: 't', label: i % 3 }));
+    // The data is checked before the model is read: the model path is never reached.
+    await expect(runFinetuneJob({ model: path.join(tmp, 'no-model'), data: { train: many } })).rejects.toThrow(/no-model/);
+    const bad = [...many.slice(0, 10), { text: 't', label: 1e8 }];
+    await expect(runFinetuneJob({ model: 'm', data: { train: [{ text: 'a', label: 0 }], test: bad } }))
+      .rejects.toThrow(`finetune job: data.test[10]: label 100000000 is beyond the ${MAX_CLASSES} classes allowed`);
+    await expect(runFinetuneJob({ model: 'm', data: { train: [{ text: 'a', label: 0.5 }] } })).rejects.toThrow('finetune job: data.train[0]: label 0.5 is not a class id');
   });
 });
