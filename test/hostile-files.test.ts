@@ -4,8 +4,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../lib/io';
-import { DistilBertForSequenceClassification } from '../lib/models/distilbert';
+import { readSafetensors, parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../lib/io';
+import { DistilBertForSequenceClassification, distilBertConfig } from '../lib/models/distilbert';
 import { loadCsv, loadJsonl } from '../lib/data/tabular';
 import { MAX_CLASSES } from '../lib/data/dataset';
 import { runFinetuneJob } from '../lib/recipes/finetune-job';
@@ -265,5 +265,59 @@ describe('item 3: labels are class ids 0..K-1 (K bounded) or names, checked with
     await expect(runFinetuneJob({ model: 'm', data: { train: [{ text: 'a', label: 0 }], test: bad } }))
       .rejects.toThrow(`finetune job: data.test[10]: label 100000000 is beyond the ${MAX_CLASSES} classes allowed`);
     await expect(runFinetuneJob({ model: 'm', data: { train: [{ text: 'a', label: 0.5 }] } })).rejects.toThrow('finetune job: data.train[0]: label 0.5 is not a class id');
+  });
+});
+
+describe('item 15: config.json fields are checked by type and range; safetensors headers may not repeat a key', () => {
+  const TINY = { model_type: 'distilbert', vocab_size: 20, max_position_embeddings: 16, dim: 8, n_layers: 1, n_heads: 2, hidden_dim: 16 };
+  const folderWithConfig = (config: string) => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'cfg-'));
+    fs.writeFileSync(path.join(dir, 'config.json'), config);
+    return dir;
+  };
+  const cases: [string, string, string][] = [
+    ['n_layers as a string', JSON.stringify({ ...TINY, n_layers: '2' }), 'field "n_layers" must be an integer from 1 to 256, got "2"'],
+    ['no layers', JSON.stringify({ ...TINY, n_layers: 0 }), 'field "n_layers" must be an integer from 1 to 256, got 0'],
+    ['negative heads', JSON.stringify({ ...TINY, n_heads: -4 }), 'field "n_heads" must be an integer from 1 to 8, got -4'],
+    ['heads not dividing dim', JSON.stringify({ ...TINY, n_heads: 3 }), 'field "n_heads" must be a divisor of dim (8), got 3'],
+    ['dim as a string', JSON.stringify({ ...TINY, dim: '32' }), 'field "dim" must be an integer from 1 to 65536, got "32"'],
+    ['a fractional vocabulary', JSON.stringify({ ...TINY, vocab_size: 20.5 }), 'field "vocab_size" must be an integer from 1 to 4194304, got 20.5'],
+    ['a dropout of 2', JSON.stringify({ ...TINY, dropout: 2 }), 'field "dropout" must be a number from 0 to 1, got 2'],
+    ['an unknown activation', JSON.stringify({ ...TINY, activation: 'swish' }), 'field "activation" must be one of "gelu", "relu", got "swish"'],
+    ['a padding id outside the vocabulary', JSON.stringify({ ...TINY, pad_token_id: 20 }), 'field "pad_token_id" must be an integer from 0 to 19, got 20'],
+    ['id2label as a list', JSON.stringify({ ...TINY, id2label: ['a', 'b'] }), 'field "id2label" must be an object {"0": name, ...}, got ["a", "b"]'],
+    ['terabytes of parameters', JSON.stringify({ ...TINY, dim: 65536, n_heads: 1, hidden_dim: 262144, n_layers: 200 }), 'field "dim" must be small enough for at most 4000000000 parameters'],
+    ['another model type', JSON.stringify({ ...TINY, model_type: 'bert' }), 'model_type is "bert", not "distilbert"'],
+    ['null', 'null', 'expected a JSON object of config fields, got null'],
+    ['an array', '[1,2]', 'expected a JSON object of config fields, got [1, 2]'],
+  ];
+  test.each(cases)('%s', async (_name, config, message) => {
+    const dir = folderWithConfig(config);
+    const error = await DistilBertForSequenceClassification.fromPretrained(dir).then(() => undefined, (e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error!.message.startsWith(`${path.join(dir, 'config.json')}: ${message}`)).toBe(true);
+  });
+
+  test('a config in code is checked the same way', () => {
+    expect(() => distilBertConfig({ n_layers: '2' as unknown as number })).toThrow('DistilBertConfig: field "n_layers" must be an integer from 1 to 256, got "2"');
+    expect(() => distilBertConfig({ num_labels: 1e8 })).toThrow('DistilBertConfig: num_labels must be an integer from 1 to 10000, got 100000000');
+  });
+
+  const withHeader = (header: string, dataBytes: number) => {
+    const json = Buffer.from(header);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    return Buffer.concat([length, json, Buffer.alloc(dataBytes)]);
+  };
+  test('a safetensors header naming a tensor twice, or a field twice, is refused', () => {
+    const twice = write('twice.safetensors', withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 8));
+    expect(refusal(() => readSafetensors(twice)).message).toBe(`${twice}: header names "a" twice`);
+    const field = write('field.safetensors', withHeader('{"w":{"dtype":"F32","dtype":"I8","shape":[1],"data_offsets":[0,4]}}', 4));
+    expect(refusal(() => readSafetensors(field)).message).toBe(`${field}: header names "w.dtype" twice`);
+    const escaped = write('escaped.safetensors', withHeader('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"\\u0061":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', 2));
+    expect(refusal(() => readSafetensors(escaped)).message).toBe(`${escaped}: header names "a" twice`);
+    // Keys that look alike but differ, and repeated keys in different objects, are fine.
+    const fine = write('fine.safetensors', withHeader('{"__metadata__":{"dtype":"x"},"a\\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', 2));
+    expect([...readSafetensors(fine).tensors.keys()].sort()).toEqual(['a', 'a"']);
   });
 });

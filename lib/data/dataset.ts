@@ -1,5 +1,6 @@
 /** The data model every loader returns (texts with class ids, and the names those ids index), and the helpers they share. */
 import { clipText } from '../io/describe';
+import { MAX_CLASSES } from '../models/labels';
 
 export interface TextExample {
   text: string;
@@ -39,12 +40,7 @@ export interface RawExample {
 
 const INTEGER_LABEL = /^\d+$/;
 
-/**
- * The most classes a dataset may have. Integer labels are class ids, so a label of 1e8 would otherwise ask for a
- * 100-million-way head (and an array of names as long); a text column taken for the labels would ask for one class
- * per row. Ten thousand is beyond any classification set we know of (ImageNet-21k's ~21k is images).
- */
-export const MAX_CLASSES = 10_000;
+export { MAX_CLASSES } from '../models/labels';
 
 /**
  * Turns raw labels into class ids. If every label is a non-negative integer, the ids are those integers and

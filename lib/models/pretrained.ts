@@ -9,6 +9,7 @@ import { DType } from '../dtype';
 import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
 import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA } from '../lora/linear-with-lora';
+import { assertConfigObject } from './config-fields';
 
 export interface FromPretrainedOptions {
   numLabels?: number;
@@ -41,11 +42,14 @@ export async function resolveCheckpointDir(pathOrId: string, opts: FromPretraine
 export function readConfigJson(dir: string): Record<string, unknown> {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
+  let config: unknown;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    config = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
   }
+  assertConfigObject(config, file);
+  return config;
 }
 
 /**
