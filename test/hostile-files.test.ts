@@ -4,11 +4,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
+import { gzipSync } from 'zlib';
 import { readSafetensors, parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../lib/io';
 import { DistilBertForSequenceClassification, distilBertConfig } from '../lib/models/distilbert';
 import { loadCsv, loadJsonl } from '../lib/data/tabular';
 import { MAX_CLASSES } from '../lib/data/dataset';
 import { runFinetuneJob } from '../lib/recipes/finetune-job';
+import { readTarEntries, DEFAULT_MAX_ENTRY_BYTES } from '../lib/data/tar';
+import { base256SizeHeader, paxHeaderEntry, tarArchive, tarEntry, tarHeader } from './helpers/tar-writer';
 import { Pickler, deflatedRepeat, stateDictPickle, torchArchive } from './helpers/torch-zip';
 
 let tmp: string;
@@ -319,5 +323,66 @@ describe('item 15: config.json fields are checked by type and range; safetensors
     // Keys that look alike but differ, and repeated keys in different objects, are fine.
     const fine = write('fine.safetensors', withHeader('{"__metadata__":{"dtype":"x"},"a\\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', 2));
     expect([...readSafetensors(fine).tensors.keys()].sort()).toEqual(['a', 'a"']);
+  });
+});
+
+describe('item 19: tar and tar.gz errors name the archive and the entry', () => {
+  const sample = () => tarArchive(tarEntry('a.txt', 'alpha'), tarEntry('b.bin', Buffer.alloc(3000, 7)), tarEntry('c.txt', 'gamma'));
+  const readAll = (source: string | Buffer, filter?: (h: { name: string }) => boolean) => readTarEntries(source, { filter });
+
+  /** The archive's error, checking it came fast and named the file. */
+  async function tarRefusal(source: string, promise: Promise<unknown>, seconds = 3): Promise<string> {
+    const start = Date.now();
+    const error = await promise.then(() => undefined, (e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(Date.now() - start).toBeLessThan(seconds * 1000);
+    expect(error!.message.startsWith(`${source}: `)).toBe(true);
+    return error!.message.slice(source.length + 2);
+  }
+
+  test('garbage, as a tar and as a gzip', async () => {
+    const plain = write('garbage.tar.gz', Buffer.alloc(2048, 65));
+    expect(await tarRefusal(plain, readAll(plain))).toBe('bad tar header checksum (not a tar archive, or it is corrupt) (at byte 0)');
+    const gz = write('garbage2.tar.gz', Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.alloc(100, 0x55)]));
+    expect(await tarRefusal(gz, readAll(gz))).toMatch(/^gzip data is corrupt or truncated \(.+\) at byte 0$/);
+  });
+
+  test('truncated, in the middle of an entry', async () => {
+    const cut = write('cut.tar', sample().subarray(0, 2000));
+    expect(await tarRefusal(cut, readAll(cut))).toBe('archive is truncated, 2536 bytes of its data missing (at byte 2000 in entry \'b.bin\')');
+    const gz = gzipSync(Buffer.concat([sample(), Buffer.alloc(0)]));
+    const cutGz = write('cut.tar.gz', gz.subarray(0, gz.length - 30));
+    expect(await tarRefusal(cutGz, readAll(cutGz))).toMatch(/^gzip data is corrupt or truncated \(unexpected end of file\) at byte \d+ (in|after) entry '[abc]\.(txt|bin)'$/);
+  });
+
+  test('a pax size of -5 or NaN', async () => {
+    for (const size of ['-5', 'NaN', '1e3']) {
+      const file = write('pax.tar', tarArchive(tarEntry('a.txt', 'alpha'), paxHeaderEntry([['size', size]]), tarEntry('b.txt', 'beta')));
+      expect(await tarRefusal(file, readAll(file))).toBe(`pax header gives size "${size}", not a byte count (at byte 1536 in entry 'PaxHeaders/x')`);
+    }
+    const broken = write('pax-record.tar', tarArchive(tarEntry('PaxHeaders/y', '99 path=x\n', 'x')));
+    expect(await tarRefusal(broken, readAll(broken))).toBe('malformed pax record at byte 0 of the pax header (at byte 512 in entry \'PaxHeaders/y\')');
+  });
+
+  test('a 1 TiB entry: refused when it would be read into memory, truncated when skipped', async () => {
+    const TiB = 1n << 40n;
+    const file = write('huge.tar', tarArchive(tarEntry('a.txt', 'alpha'), base256SizeHeader('big.txt', TiB)));
+    expect(await tarRefusal(file, readAll(file))).toBe(`entry is ${TiB} bytes, more than the ${DEFAULT_MAX_ENTRY_BYTES} read into memory (at byte 1024 in entry 'big.txt')`);
+    expect(await tarRefusal(file, readAll(file, ({ name }) => name !== 'big.txt'))).toBe(`archive is truncated, ${TiB - 1024n} bytes of its data missing (at byte 2560 in entry 'big.txt')`);
+    const beyond = write('beyond.tar', tarArchive(base256SizeHeader('x.txt', 1n << 80n)));
+    expect(await tarRefusal(beyond, readAll(beyond))).toBe('entry \'x.txt\' has an invalid size field (at byte 0)');
+  });
+
+  test('a gzip bomb entry: refused by its size when kept, by the inflation ratio when skipped', async () => {
+    // gzip header, then a deflate stream of the entry's header block and 1 GiB of zeros (about 1 MB compressed)
+    const header = zlib.deflateRawSync(tarHeader({ name: 'bomb.txt', size: 1 << 30, type: '0' }), { finishFlush: zlib.constants.Z_FULL_FLUSH });
+    const bomb = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), header, deflatedRepeat(0, 1024), Buffer.alloc(8)]);
+    const file = write('bomb.tar.gz', bomb);
+    expect(fs.statSync(file).size).toBeLessThan(1.1 * MiB);
+    expect(await tarRefusal(file, readAll(file, () => true), 1)).toBe(`entry is ${1 << 30} bytes, more than the ${DEFAULT_MAX_ENTRY_BYTES} read into memory (at byte 0 in entry 'bomb.txt')`);
+    const rss = process.memoryUsage().rss;
+    expect(await tarRefusal(file, readAll(file, () => false), 5)).toMatch(/^gzip data inflates more than 200 times over \(\d+ bytes from \d+\); refusing a likely gzip bomb at byte \d+ in entry 'bomb\.txt'$/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(128 * MiB);
+    await expect(readAll(bomb, () => false)).rejects.toThrow(/^<buffer>: gzip data inflates more than 200 times over/);
   });
 });
