@@ -31,6 +31,8 @@ export interface ReadTarOptions {
   filter?: TarFilter;
   /** The largest entry kept in memory; a bigger one (that the filter accepts) is an error. Default 256 MiB. */
   maxEntryBytes?: number;
+  /** What errors call the archive when it is given as a Buffer (default '<buffer>'). */
+  name?: string;
 }
 
 export const DEFAULT_MAX_ENTRY_BYTES = 256 << 20;
@@ -48,7 +50,7 @@ const MIN_INFLATE_ALLOWANCE = 64 << 20;
  * archive, and the entry when there is one.
  */
 export async function* readTar(source: string | Buffer, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
-  const name = Buffer.isBuffer(source) ? '<buffer>' : source;
+  const name = Buffer.isBuffer(source) ? options.name ?? '<buffer>' : source;
   const parser = new TarParser(options.filter, options.maxEntryBytes);
   try {
     const input = await openDecompressed(source);

@@ -1,6 +1,8 @@
 // Checks for the fields of a model's config.json: each one's type and range, with messages that name the file and the
 // field. transformers trusts its configs; we do not, because a wrong value does not fail where it is written:
 // `n_layers: "2"` built one layer and dropped the checkpoint's second, `n_heads: -4` failed only at forward.
+import * as fs from 'fs';
+import * as path from 'path';
 import { describeValue } from '../io/describe';
 
 export class ConfigChecker {
@@ -45,4 +47,18 @@ export function assertConfigObject(value: unknown, source: string): asserts valu
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error(`${source}: expected a JSON object of config fields, got ${describeValue(value, 80)}`);
   }
+}
+
+/** A model folder's config.json, parsed: an object, or an error naming the file. */
+export function readConfigJson(dir: string): Record<string, unknown> {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
+  let config: unknown;
+  try {
+    config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  assertConfigObject(config, file);
+  return config;
 }

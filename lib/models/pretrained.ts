@@ -9,7 +9,6 @@ import { DType } from '../dtype';
 import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
 import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA } from '../lora/linear-with-lora';
-import { assertConfigObject } from './config-fields';
 
 export interface FromPretrainedOptions {
   numLabels?: number;
@@ -39,18 +38,7 @@ export async function resolveCheckpointDir(pathOrId: string, opts: FromPretraine
   return resolveModelPath(pathOrId, { revision: opts.revision, cacheDir: opts.cacheDir, offline: opts.offline });
 }
 
-export function readConfigJson(dir: string): Record<string, unknown> {
-  const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
-  let config: unknown;
-  try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
-  assertConfigObject(config, file);
-  return config;
-}
+export { readConfigJson } from './config-fields';
 
 /**
  * Copies a checkpoint's tensors into the model. Keys are matched exactly, or with the base-model prefix added or removed

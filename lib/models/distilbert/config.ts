@@ -1,6 +1,8 @@
 // DistilBertConfig: the fields of a Hugging Face config.json, with transformers' defaults.
 import { MAX_CLASSES, placeholderLabels, setLabelNames } from '../labels';
-import { ConfigChecker, assertConfigObject } from '../config-fields';
+import * as path from 'path';
+import { ConfigChecker, assertConfigObject, readConfigJson } from '../config-fields';
+import { describeValue } from '../../io/describe';
 
 export { labelNames, setLabelNames } from '../labels';
 export interface DistilBertConfig {
@@ -97,6 +99,14 @@ function checkId2label(config: DistilBertConfig, c: ConfigChecker): void {
   for (const [k, v] of entries!) {
     c.require(/^\d+$/.test(k) && Number(k) < MAX_CLASSES && typeof v === 'string', 'id2label', `an object from class indices to names (entry ${JSON.stringify(k.slice(0, 40))} is not)`);
   }
+}
+
+/** A folder's config.json as a DistilBertConfig, every field checked; errors name the file and the field. */
+export function readDistilBertConfig(dir: string, numLabelsOverride?: number): DistilBertConfig {
+  const raw = readConfigJson(dir);
+  const source = path.join(dir, 'config.json');
+  if (raw.model_type !== undefined && raw.model_type !== 'distilbert') throw new Error(`${source}: model_type is ${describeValue(raw.model_type, 80)}, not "distilbert"`);
+  return distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: numLabelsOverride }, source);
 }
 
 export function numLabels(config: DistilBertConfig): number {

@@ -1,13 +1,11 @@
 // Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
-import { DistilBertConfig, distilBertConfig, numLabels, setLabelNames } from './config';
-import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, readConfigJson, resolveCheckpointDir, savePretrained } from '../pretrained';
+import { DistilBertConfig, distilBertConfig, numLabels, readDistilBertConfig, setLabelNames } from './config';
+import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, resolveCheckpointDir, savePretrained } from '../pretrained';
 import { Module } from '../../nn/module';
 import { Embedding, LayerNorm, Linear } from '../../nn/layers';
 import * as init from '../../nn/init';
 import { tidy } from '../../scope';
 import { manualSeed } from '../../creation';
-import { describeValue } from '../../io/describe';
-import * as path from 'path';
 
 /**
  * transformers' _init_weights: N(0, initializer_range) for Linear and Embedding weights, zero biases and padding rows,
@@ -50,10 +48,7 @@ export async function fromPretrained<M extends Module>(
   cls: DistilBertClass<M>, pathOrId: string, opts: FromPretrainedOptions = {},
 ): Promise<M & { loadingInfo: LoadingInfo }> {
   const dir = await resolveCheckpointDir(pathOrId, opts);
-  const raw = readConfigJson(dir);
-  const source = path.join(dir, 'config.json');
-  if (raw.model_type !== undefined && raw.model_type !== 'distilbert') throw new Error(`${source}: model_type is ${describeValue(raw.model_type, 80)}, not "distilbert"`);
-  const config = distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: opts.numLabels }, source);
+  const config = readDistilBertConfig(dir, opts.numLabels);
   if (opts.id2label) setLabelNames(config, opts.id2label);
   if (opts.numLabels !== undefined && numLabels(config) !== opts.numLabels) throw new Error(`fromPretrained: numLabels ${opts.numLabels} but ${numLabels(config)} names in id2label`);
   // Parameters start uninitialised and only what the checkpoint lacks is initialised after loading, as transformers'
