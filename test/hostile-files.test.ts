@@ -390,3 +390,12 @@ describe('item 19: tar and tar.gz errors name the archive and the entry', () => 
     await expect(readAll(bomb, () => false)).rejects.toThrow(/^<buffer>: gzip data inflates more than 200 times over/);
   });
 });
+
+test('describing a checkpoint tensor in an error does not read its bytes', () => {
+  // REDUCE on a tensor: the message describes it, and its storage (which does not inflate) is never touched
+  const p = stateDictPickle([{ name: 'w', storage: '0', storageNumel: 4, shape: [4] }]);
+  // take the pickle up to the SETITEMS (its stack then holds the dict, MARK, 'w', tensor) and call the tensor
+  const pickle = Buffer.concat([p.subarray(0, p.length - 2), Buffer.from([0x29, 0x52, 0x2e])]);
+  const file = write('lazy.bin', torchArchive(pickle, { 0: { data: Buffer.alloc(0), deflate: true, raw: Buffer.from([0xff, 0xff]), declaredSize: 16 } }));
+  expect(refusal(() => readTorchCheckpoint(file)).message).toBe(`${file}: bad pickle: REDUCE on {"dtype": "float32", "shape": [4], "data": …}, which is not callable`);
+});

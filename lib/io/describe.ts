@@ -50,7 +50,13 @@ function write(v: unknown, out: BoundedText, depth: number): void {
     writeItems(v, '{', '}', out, ([k, x]: [unknown, unknown]) => { write(k, out, depth + 1); out.add(': '); write(x, out, depth + 1); });
     return;
   }
-  writeItems(Object.entries(v as object), '{', '}', out, ([k, x]: [string, unknown]) => { out.add(`${JSON.stringify(k.slice(0, 100))}: `); write(x, out, depth + 1); });
+  // Through descriptors: a getter (a checkpoint tensor's lazy `data`) is not run to describe it.
+  writeItems(Object.keys(v as object), '{', '}', out, (k: string) => {
+    out.add(`${JSON.stringify(k.slice(0, 100))}: `);
+    const d = Object.getOwnPropertyDescriptor(v, k);
+    if (d && 'value' in d) write(d.value, out, depth + 1);
+    else out.add('…');
+  });
 }
 
 function writeItems<T>(items: Iterable<T>, open: string, close: string, out: BoundedText, each: (item: T) => void): void {
