@@ -298,6 +298,7 @@ describe('item 15: config.json fields are checked by type and range; safetensors
     ['another model type', JSON.stringify({ ...TINY, model_type: 'bert' }), 'model_type is "bert", not "distilbert"'],
     ['null', 'null', 'expected a JSON object of config fields, got null'],
     ['an array', '[1,2]', 'expected a JSON object of config fields, got [1, 2]'],
+    ['a field given twice', '{"model_type":"distilbert","n_layers":2,"dim":32,"n_layers":0}', 'field "n_layers" appears twice'],
   ];
   test.each(cases)('%s', async (_name, config, message) => {
     const dir = folderWithConfig(config);

@@ -10,7 +10,7 @@
 import { DType, RawTensor, ITEMSIZE, fromTorchStorageName, numel } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { clipText, describeValue } from './describe';
-import { PyCallable, isPyCallable, unpickle } from './unpickle';
+import { PyCallable, unpickle } from './unpickle';
 import { ZipEntry, isZip, readZipDirectory, zipEntryData } from './zip';
 
 export { isZip } from './zip';

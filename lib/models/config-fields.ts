@@ -3,7 +3,8 @@
 // `n_layers: "2"` built one layer and dropped the checkpoint's second, `n_heads: -4` failed only at forward.
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeValue } from '../io/describe';
+import { clipText, describeValue } from '../io/describe';
+import { findDuplicateKey } from '../io/json-keys';
 
 export class ConfigChecker {
   constructor(private readonly config: Record<string, unknown>, private readonly source: string) {}
@@ -53,12 +54,16 @@ export function assertConfigObject(value: unknown, source: string): asserts valu
 export function readConfigJson(dir: string): Record<string, unknown> {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
+  const text = fs.readFileSync(file, 'utf8');
   let config: unknown;
   try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config = JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
   }
   assertConfigObject(config, file);
+  // JSON.parse keeps the last of two values silently; a file that says two things about a field is refused.
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) throw new Error(`${file}: field ${JSON.stringify(clipText(duplicate, 80))} appears twice`);
   return config;
 }
