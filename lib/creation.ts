@@ -1,6 +1,8 @@
 // Factory functions: torch.tensor, zeros, ones, full, arange, rand, randn, randint, empty, *Like, fromBuffer.
+import { types } from 'util';
 import { N } from './native';
-import { DType, dtypeCode, dtypeOfTypedArray, ITEMSIZE } from './dtype';
+import { DType, dtypeCode, dtypeOfTypedArray, ITEMSIZE, toDType } from './dtype';
+import { describeValue } from './io/describe';
 import { NestedArray, Scalar, Shape, Tensor, wrap, arg } from './tensor';
 
 export interface TensorOptions {
@@ -14,27 +16,36 @@ const shapeOf = (s: number | Shape) => (typeof s === 'number' ? [s] : s);
 
 /**
  * torch.tensor: from nested arrays, a TypedArray or a scalar. Numbers default to float32 (JavaScript cannot tell
- * 1 from 1.0), booleans to bool, bigints to int64; a TypedArray keeps its own dtype unless one is given.
+ * 1 from 1.0), booleans to bool, bigints to int64; a TypedArray keeps its own dtype unless one is given. Mixed
+ * elements take the widest kind present, as PyTorch's inference does: bool < int64 < float32 ([true, 7] is [1., 7.]).
  */
 type NestedBigInts = bigint | NestedBigInts[];
 export function tensor(data: NestedArray | ArrayBufferView | NestedBigInts[], opts: TensorOptions = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const src = dtypeOfTypedArray(data);
-    const t = wrap(N.fromBuffer(data, [(data as unknown as { length: number }).length], dtypeCode(src), 'cpu', false));
+    const t = wrap(N.fromBuffer(unshared(data), [(data as unknown as { length: number }).length], dtypeCode(src), 'cpu', false));
     return finish(t, src, opts);
   }
   const shape: number[] = [];
   const flat: unknown[] = [];
   flattenNested(data, 0, shape, flat);
-  const first = flat[0];
-  const inferred: DType = typeof first === 'boolean' ? 'bool' : typeof first === 'bigint' ? 'int64' : 'float32';
-  const dtype = opts.dtype ?? inferred;
+  const inferred = inferDType(flat);
+  const dtype = opts.dtype === undefined ? inferred : toDType(opts.dtype);
   // Numbers meant for another dtype than float32 (float64, int64, ...) are packed as float64, so that they are
   // not first rounded to float32 (torch.tensor([0.1], dtype=torch.float64) is exactly 0.1).
   const packed: DType = inferred === 'float32' && dtype !== 'float32' ? 'float64' : inferred;
   const buf = packValues(flat, packed);
   const t = wrap(N.fromBuffer(buf, shape, dtypeCode(packed), 'cpu', false));
   return finish(t, packed, { ...opts, dtype });
+}
+
+function inferDType(values: unknown[]): DType {
+  let kind: DType = 'bool';
+  for (const v of values) {
+    if (typeof v === 'number') return 'float32';
+    if (typeof v === 'bigint') kind = 'int64';
+  }
+  return values.length === 0 ? 'float32' : kind;
 }
 
 function finish(t: Tensor, src: DType, opts: TensorOptions): Tensor {
@@ -65,18 +76,33 @@ function flattenNested(value: unknown, depth: number, shape: number[], out: unkn
 
 function packValues(values: unknown[], dtype: DType): ArrayBufferView {
   if (dtype === 'bool') return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
-  if (dtype === 'int64') return BigInt64Array.from(values as bigint[], (v) => BigInt(v));
-  if (dtype === 'float64') return Float64Array.from(values as number[]);
-  return Float32Array.from(values as number[]);
+  if (dtype === 'int64') return BigInt64Array.from(values as (bigint | boolean)[], (v) => BigInt(v));
+  const toNumber = (v: unknown) => (typeof v === 'number' ? v : Number(v as bigint | boolean));
+  if (dtype === 'float64') return Float64Array.from(values, toNumber);
+  return Float32Array.from(values, toNumber);
 }
 
-/** Copies raw little-endian bytes (a Buffer or TypedArray) into a tensor of the given shape and dtype. */
-export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, shape: Shape, dtype: DType, opts: Omit<TensorOptions, 'dtype'> = {}): Tensor {
-  const expected = shape.reduce((a, b) => a * b, 1) * ITEMSIZE[dtype];
-  if (buffer.byteLength !== expected) {
-    throw new Error(`fromBuffer: ${buffer.byteLength} bytes given, shape [${shape}] of ${dtype} needs ${expected}`);
+// The native side reads a buffer's memory directly, which Node-API cannot do for a SharedArrayBuffer: copy its bytes
+// into an ordinary one (the tensor copies them anyway).
+function unshared(data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): ArrayBufferView | ArrayBuffer {
+  if (ArrayBuffer.isView(data)) return types.isSharedArrayBuffer(data.buffer) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : data;
+  return types.isSharedArrayBuffer(data) ? new Uint8Array(data).slice() : data as ArrayBuffer;
+}
+
+/** Copies raw little-endian bytes (a Buffer, TypedArray, DataView or (Shared)ArrayBuffer) into a tensor of the given shape and dtype. */
+export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, shape: Shape, dtype: DType, opts: Omit<TensorOptions, 'dtype'> = {}): Tensor {
+  const name = toDType(dtype);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TypeError(`fromBuffer: shape must be a list of non-negative integers, got ${describeValue(shape, 80)}`);
   }
-  return wrap(N.fromBuffer(buffer, shape, dtypeCode(dtype), opts.device ?? 'cpu', opts.requiresGrad ?? false));
+  if (!(ArrayBuffer.isView(buffer) || types.isAnyArrayBuffer(buffer))) {
+    throw new TypeError('fromBuffer: the data must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
+  }
+  const expected = shape.reduce((a, b) => a * b, 1) * ITEMSIZE[name];
+  if (buffer.byteLength !== expected) {
+    throw new Error(`fromBuffer: ${buffer.byteLength} bytes given, shape [${shape}] of ${name} needs ${expected}`);
+  }
+  return wrap(N.fromBuffer(unshared(buffer), shape, dtypeCode(name), opts.device ?? 'cpu', opts.requiresGrad ?? false));
 }
 
 export function zeros(shape: number | Shape, opts: TensorOptions = {}): Tensor {

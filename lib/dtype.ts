@@ -13,11 +13,20 @@ export const ITEMSIZE: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
 
+/** The canonical name of a dtype given as PyTorch spells it ('float32', 'torch.float32', 'float', ...). */
+export function toDType(d: unknown): DType {
+  const text = typeof d === 'string' ? d : undefined;
+  const name = text?.startsWith('torch.') ? text.slice(6) : text;
+  const dtype = name === undefined ? undefined : Object.hasOwn(CODES, name) ? (name as DType) : Object.hasOwn(ALIASES, name) ? ALIASES[name] : undefined;
+  if (dtype === undefined) {
+    const shown = typeof d === 'string' ? `'${d.slice(0, 40)}'` : typeof d === 'object' && d !== null ? 'an object' : String(d);
+    throw new TypeError(`unknown dtype ${shown}; expected one of ${Object.keys(CODES).join(', ')}`);
+  }
+  return dtype;
+}
+
 export function dtypeCode(d: DType | string): number {
-  const name = (d.startsWith('torch.') ? d.slice(6) : d) as DType;
-  const code = CODES[name] ?? CODES[ALIASES[name]];
-  if (code === undefined) throw new TypeError(`unknown dtype '${d}'; expected one of ${Object.keys(CODES).join(', ')}`);
-  return code;
+  return CODES[toDType(d)];
 }
 
 export function dtypeName(code: number): DType {

@@ -572,7 +572,10 @@ Napi::Value cudaSynchronize(const Napi::CallbackInfo& info) {
 }
 Napi::Value getNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
-  at::set_num_threads(static_cast<int>(intArg(info, 0)));
+  // at::set_num_threads takes an int: a count outside int's range wrapped (2**32 + 1 became 1), so check it here.
+  double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(n >= 1 && n <= 65536) || n != std::floor(n)) throw ArgError("argument 1 must be a thread count, an integer from 1 to 65536");
+  at::set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }
 Napi::Value version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION); }

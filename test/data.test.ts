@@ -25,6 +25,7 @@ import {
 import { MetricsLogger, readMetrics, type MetricRecord } from '../lib/train/metrics-log';
 import { plotMetricsSvg, writePlot } from '../lib/train/plot';
 import { ProgressBar } from '../lib/train/progress';
+import { gnuLongNameEntry, paxEntry, tarArchive, tarEntry } from './helpers/tar-writer';
 
 const SHARED = join(__dirname, '..', '..', 'shared', 'data');
 const IMDB_ARCHIVE = join(SHARED, 'aclImdb_v1.tar.gz');
@@ -40,59 +41,6 @@ function scratchFile(name: string, content: string | Buffer): string {
   const path = join(scratch, name);
   writeFileSync(path, content);
   return path;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// A minimal tar writer, so the reader is tested against bytes laid out by hand rather than by itself.
-
-interface HeaderFields {
-  name: string;
-  size: number;
-  type: string;
-  prefix?: string;
-}
-
-function tarHeader({ name, size, type, prefix = '' }: HeaderFields): Buffer {
-  const block = Buffer.alloc(512);
-  block.write(name, 0, 100, 'utf8');
-  block.write('0000644\0', 100, 'latin1');
-  block.write('0000000\0', 108, 'latin1');
-  block.write('0000000\0', 116, 'latin1');
-  block.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
-  block.write('14000000000\0', 136, 'latin1');
-  block.write('        ', 148, 'latin1');
-  block.write(type, 156, 'latin1');
-  block.write('ustar\0', 257, 'latin1');
-  block.write('00', 263, 'latin1');
-  block.write(prefix, 345, 155, 'utf8');
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-  return block;
-}
-
-function tarEntry(name: string, content: string | Buffer, type = '0', prefix?: string): Buffer {
-  const data = Buffer.from(content);
-  const padding = Buffer.alloc((512 - (data.length % 512)) % 512);
-  return Buffer.concat([tarHeader({ name, size: data.length, type, prefix }), data, padding]);
-}
-
-/** GNU: an 'L' entry whose data is the long name, then the entry itself with a truncated name. */
-function gnuLongNameEntry(longName: string, content: string): Buffer {
-  return Buffer.concat([tarEntry('././@LongLink', `${longName}\0`, 'L'), tarEntry(longName.slice(0, 99), content)]);
-}
-
-/** pax: an 'x' entry with "<length> path=<name>\n", where length counts its own digits. */
-function paxEntry(path: string, content: string): Buffer {
-  const rest = ` path=${path}\n`;
-  const restBytes = Buffer.byteLength(rest);
-  let length = restBytes + 1;
-  while (String(length).length + restBytes !== length) length++;
-  return Buffer.concat([tarEntry('PaxHeaders/x', `${length}${rest}`, 'x'), tarEntry('short-pax-name', content)]);
-}
-
-function tarArchive(...entries: Buffer[]): Buffer {
-  return Buffer.concat([...entries, Buffer.alloc(1024)]);
 }
 
 const LONG_NAME = `aclImdb/${'very-long-directory-name/'.repeat(8)}review_7.txt`;

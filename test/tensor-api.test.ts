@@ -431,3 +431,60 @@ describe('devices', () => {
     expect(torch.memory().bytesByDevice['cuda:0']).toBeGreaterThan(0);
   });
 });
+
+// Issue 14 item 17: arguments a caller should not send get a clear error or PyTorch's answer.
+describe('hostile arguments', () => {
+  test('mixed elements take the widest kind present, as torch.tensor infers (repr strings from PyTorch 2.x)', () => {
+    // torch.tensor([True, 7.0]) -> tensor([1., 7.]): JavaScript numbers are floats here, so [true, 7] is the same
+    expect(torch.tensor([true, 7]).toString()).toBe('tensor([1., 7.])');
+    expect(torch.tensor([true, 7], { dtype: 'int64' }).toString()).toBe('tensor([1, 7])');
+    expect(values(torch.tensor([true, 3n]))).toEqual([1, 3]);
+    expect(torch.tensor([true, 3n]).dtype).toBe('int64');
+    expect(values(torch.tensor([2n, 0.5]))).toEqual([2, 0.5]);
+    expect(torch.tensor([false, true]).dtype).toBe('bool');
+  });
+
+  test('an unknown dtype, by name or of another type, is a TypeError naming it', () => {
+    const buf = Buffer.alloc(16);
+    expect(() => torch.fromBuffer(buf, [1], 'float128' as DType)).toThrow(new TypeError("unknown dtype 'float128'; expected one of uint8, int8, int16, int32, int64, float16, float32, float64, bool, bfloat16"));
+    expect(() => torch.zeros([2], { dtype: 5 as unknown as DType })).toThrow(/^unknown dtype 5; expected one of/);
+    expect(() => torch.tensor([1], { dtype: {} as DType })).toThrow(/^unknown dtype an object;/);
+    expect(() => torch.zeros([2], { dtype: 'toString' as DType })).toThrow(/^unknown dtype 'toString'/);
+    expect(torch.fromBuffer(buf, [2], 'torch.float64' as DType).dtype).toBe('float64');
+    expect(() => torch.fromBuffer(buf, [-4], 'float32')).toThrow(/^fromBuffer: shape must be a list of non-negative integers, got \[-4\]/);
+    expect(() => torch.fromBuffer('abcd' as unknown as Buffer, [4], 'uint8')).toThrow(/^fromBuffer: the data must be a Buffer/);
+  });
+
+  test('setNumThreads refuses counts that do not fit, instead of wrapping 2**32 + 1 to 1', () => {
+    const before = torch.backend.getNumThreads();
+    for (const n of [2 ** 32 + 1, 0, -1, 1.5, NaN, 1e300]) {
+      expect(() => torch.backend.setNumThreads(n)).toThrow(/setNumThreads: argument 1 must be a thread count, an integer from 1 to 65536/);
+    }
+    expect(torch.backend.getNumThreads()).toBe(before);
+  });
+
+  test('SharedArrayBuffer input is read like any other buffer', () => {
+    const shared = new SharedArrayBuffer(12);
+    new Float32Array(shared).set([1, 2.5, -3]);
+    expect(values(torch.fromBuffer(shared, [3], 'float32'))).toEqual([1, 2.5, -3]);
+    expect(values(torch.fromBuffer(new Uint8Array(shared, 4, 8), [2], 'float32'))).toEqual([2.5, -3]);
+    expect(values(torch.tensor(new Float32Array(shared, 4, 2)))).toEqual([2.5, -3]);
+  });
+
+  test('printing a huge tensor summarises it without reading it all back (repr strings from PyTorch 2.x)', () => {
+    // repr(torch.zeros(100_000_000)); an expanded view has the same values without allocating them here
+    const huge = torch.zeros([1]).expand([1e8]);
+    const start = Date.now();
+    const rss = process.memoryUsage().rss;
+    expect(huge.toString()).toBe('tensor([0., 0., 0.,  ..., 0., 0., 0.])');
+    expect(Date.now() - start).toBeLessThan(1000);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 << 20);
+    // repr(torch.arange(5000)) and repr(torch.arange(3000).reshape(3, 1000) % 2 == 0)
+    expect(torch.arange(5000).toString()).toBe('tensor([   0,    1,    2,  ..., 4997, 4998, 4999])');
+    expect(torch.arange(3000).reshape(3, 1000).remainder(2).eq(0).toString()).toBe(
+      'tensor([[ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False]])');
+    // repr(torch.arange(2_000_000, dtype=torch.float32).reshape(2, 1000, 1000) / 7)
+    expect(torch.arange(2_000_000, undefined, 1, { dtype: 'float32' }).reshape(2, 1000, 1000).div(7).toString()).toBe(
+      'tensor([[[0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 1.4243e+02,\n          1.4257e+02, 1.4271e+02],\n         [1.4286e+02, 1.4300e+02, 1.4314e+02,  ..., 2.8529e+02,\n          2.8543e+02, 2.8557e+02],\n         [2.8571e+02, 2.8586e+02, 2.8600e+02,  ..., 4.2814e+02,\n          4.2829e+02, 4.2843e+02],\n         ...,\n         [1.4243e+05, 1.4243e+05, 1.4243e+05,  ..., 1.4257e+05,\n          1.4257e+05, 1.4257e+05],\n         [1.4257e+05, 1.4257e+05, 1.4257e+05,  ..., 1.4271e+05,\n          1.4271e+05, 1.4271e+05],\n         [1.4271e+05, 1.4271e+05, 1.4271e+05,  ..., 1.4286e+05,\n          1.4286e+05, 1.4286e+05]],\n\n        [[1.4286e+05, 1.4286e+05, 1.4286e+05,  ..., 1.4300e+05,\n          1.4300e+05, 1.4300e+05],\n         [1.4300e+05, 1.4300e+05, 1.4300e+05,  ..., 1.4314e+05,\n          1.4314e+05, 1.4314e+05],\n         [1.4314e+05, 1.4314e+05, 1.4314e+05,  ..., 1.4329e+05,\n          1.4329e+05, 1.4329e+05],\n         ...,\n         [2.8529e+05, 2.8529e+05, 2.8529e+05,  ..., 2.8543e+05,\n          2.8543e+05, 2.8543e+05],\n         [2.8543e+05, 2.8543e+05, 2.8543e+05,  ..., 2.8557e+05,\n          2.8557e+05, 2.8557e+05],\n         [2.8557e+05, 2.8557e+05, 2.8557e+05,  ..., 2.8571e+05,\n          2.8571e+05, 2.8571e+05]]])');
+  });
+});

@@ -8,6 +8,8 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
+import { clipText } from '../io/describe';
+
 const BLOCK = 512;
 
 export interface TarEntry {
@@ -27,16 +29,55 @@ export type TarFilter = (header: TarHeader) => boolean;
 export interface ReadTarOptions {
   /** Return false to skip an entry without buffering its data. */
   filter?: TarFilter;
+  /** The largest entry kept in memory; a bigger one (that the filter accepts) is an error. Default 256 MiB. */
+  maxEntryBytes?: number;
+  /** What errors call the archive when it is given as a Buffer (default '<buffer>'). */
+  name?: string;
 }
 
-/** Streams the regular files of a .tar or .tar.gz (detected by its magic bytes, not its name). */
+export const DEFAULT_MAX_ENTRY_BYTES = 256 << 20;
+// Metadata entries (GNU long names, pax headers) are read into memory whatever the filter says; real ones are a few
+// hundred bytes.
+const MAX_META_BYTES = 1 << 20;
+// A gzip stream may inflate to this many times its compressed size, plus MIN_INFLATE_ALLOWANCE. Text archives inflate
+// about 5x (IMDb: 84 MB to 490 MB), a tar of tiny files with its zero padding some 50x; gzip's own ceiling, and so a
+// bomb's ratio, is about 1,000x.
+const MAX_INFLATE_RATIO = 200;
+const MIN_INFLATE_ALLOWANCE = 64 << 20;
+
+/**
+ * Streams the regular files of a .tar or .tar.gz (detected by its magic bytes, not its name). Errors name the
+ * archive, and the entry when there is one.
+ */
 export async function* readTar(source: string | Buffer, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
-  const parser = new TarParser(options.filter);
-  for await (const chunk of await openDecompressed(source)) {
-    yield* parser.push(chunk as Buffer);
+  const name = Buffer.isBuffer(source) ? options.name ?? '<buffer>' : source;
+  const parser = new TarParser(options.filter, options.maxEntryBytes);
+  try {
+    const input = await openDecompressed(source);
+    let inflated = 0;
+    for await (const chunk of input.stream) {
+      inflated += (chunk as Buffer).length;
+      if (input.gzipped && inflated > MIN_INFLATE_ALLOWANCE + MAX_INFLATE_RATIO * input.compressedBytes()) {
+        throw new Error(`gzip data inflates more than ${MAX_INFLATE_RATIO} times over (${inflated} bytes from ${input.compressedBytes()}); refusing a likely gzip bomb ${parser.position()}`);
+      }
+      yield* parser.push(chunk as Buffer);
+    }
+    parser.end();
+  } catch (e) {
+    throw new Error(`${name}: ${describeTarError(e as Error, parser)}`);
   }
-  parser.end();
 }
+
+// zlib's and the file system's errors do not say where in the archive they happened; the parser's own errors do.
+function describeTarError(e: Error, parser: TarParser): string {
+  if (e instanceof TarFormatError) return e.message;
+  const code = (e as { code?: string }).code;
+  if (code?.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') return `gzip data is corrupt or truncated (${e.message}) ${parser.position()}`;
+  return e.message;
+}
+
+/** A malformed archive; the message says where. */
+export class TarFormatError extends Error {}
 
 /** Collects every entry that passes the filter. */
 export async function readTarEntries(source: string | Buffer, options: ReadTarOptions = {}): Promise<TarEntry[]> {
@@ -45,12 +86,17 @@ export async function readTarEntries(source: string | Buffer, options: ReadTarOp
   return entries;
 }
 
-async function openDecompressed(source: string | Buffer): Promise<Readable> {
+interface DecompressedInput { stream: Readable; gzipped: boolean; compressedBytes: () => number }
+
+async function openDecompressed(source: string | Buffer): Promise<DecompressedInput> {
   const gzipped = Buffer.isBuffer(source) ? isGzip(source) : isGzip(await readHead(source, 2));
   const raw = Buffer.isBuffer(source) ? Readable.from([source]) : createReadStream(source, { highWaterMark: 1 << 20 });
-  if (!gzipped) return raw;
+  let compressed = 0;
+  const compressedBytes = () => compressed;
+  if (!gzipped) return { stream: raw, gzipped, compressedBytes };
+  raw.on('data', (chunk: Buffer) => { compressed += chunk.length; });
   // pipeline() forwards a read error from the file into the gunzip stream, so the for-await above throws.
-  return pipeline(raw, createGunzip({ chunkSize: 1 << 18 }), () => {});
+  return { stream: pipeline(raw, createGunzip({ chunkSize: 1 << 18 }), () => {}), gzipped, compressedBytes };
 }
 
 function isGzip(head: Buffer): boolean {
@@ -98,13 +144,27 @@ export class TarParser {
   private padding = 0;
   private overrides: PendingOverrides = {};
   private finished = false;
+  /** Bytes of the archive consumed so far, and the last entry started, for error messages. */
+  private offset = 0;
+  private lastName: string | undefined;
 
-  constructor(private readonly filter?: TarFilter) {}
+  constructor(private readonly filter?: TarFilter, private readonly maxEntryBytes = DEFAULT_MAX_ENTRY_BYTES) {}
+
+  /** Where the parser is, for an error message: "at byte N in entry 'x'" or "after entry 'x'". */
+  position(): string {
+    const entry = this.current ? ` in entry '${clipText(this.current.name)}'` : this.lastName !== undefined ? ` after entry '${clipText(this.lastName)}'` : '';
+    return `at byte ${this.offset}${entry}`;
+  }
+
+  private fail(message: string): never {
+    throw new TarFormatError(`${message} (${this.position()})`);
+  }
 
   push(chunk: Buffer): TarEntry[] {
     const completed: TarEntry[] = [];
     let pos = 0;
     while (pos < chunk.length && !this.finished) {
+      const before = pos;
       if (this.bodyRemaining > 0) {
         pos = this.consumeBody(chunk, pos, completed);
       } else if (this.padding > 0) {
@@ -114,6 +174,7 @@ export class TarParser {
       } else {
         pos = this.consumeHeader(chunk, pos, completed);
       }
+      this.offset += pos - before;
     }
     return completed;
   }
@@ -121,7 +182,8 @@ export class TarParser {
   /** Throws if the archive stopped in the middle of an entry. */
   end(): void {
     if (this.bodyRemaining > 0 || this.padding > 0 || this.headerFill > 0) {
-      throw new Error('tar: archive is truncated');
+      const missing = this.bodyRemaining > 0 ? `, ${this.bodyRemaining} bytes of its data missing` : '';
+      this.fail(`archive is truncated${missing}`);
     }
   }
 
@@ -142,9 +204,12 @@ export class TarParser {
       this.finished = true;
       return;
     }
-    const header = this.applyOverrides(parseHeader(this.header));
+    const header = this.applyOverrides(this.parseHeader(this.header));
     this.current = header;
+    this.lastName = header.name;
     this.bodyUse = this.decideBodyUse(header);
+    const limit = this.bodyUse === 'keep' ? this.maxEntryBytes : MAX_META_BYTES;
+    if (this.bodyUse !== 'skip' && header.size > limit) this.fail(`entry is ${header.size} bytes, more than the ${limit} read into memory`);
     this.bodyRemaining = header.size;
     this.padding = (BLOCK - (header.size % BLOCK)) % BLOCK;
     this.body = this.bodyUse === 'skip' ? null : Buffer.allocUnsafe(header.size);
@@ -157,6 +222,43 @@ export class TarParser {
     const merged = { ...header, ...this.overrides };
     this.overrides = {};
     return merged;
+  }
+
+  private parseHeader(block: Buffer): RawHeader {
+    if (!hasValidChecksum(block)) this.fail('bad tar header checksum (not a tar archive, or it is corrupt)');
+    const name = readCString(block, 0, 100);
+    const type = block[156] === 0 ? '0' : String.fromCharCode(block[156]);
+    const size = readSize(block);
+    if (!isByteCount(size)) this.fail(`entry '${clipText(name)}' has an invalid size field`);
+    // Only POSIX ustar ("ustar\0") uses the prefix field; old GNU headers ("ustar  \0") keep other data there.
+    const isPosixUstar = block.toString('latin1', 257, 263) === 'ustar\0';
+    const prefix = isPosixUstar ? readCString(block, 345, 155) : '';
+    return { name: prefix ? `${prefix}/${name}` : name, size, type };
+  }
+
+  /** Pax records are "<length> <key>=<value>\n"; length counts the whole record in bytes. */
+  private parsePax(body: Buffer): PendingOverrides {
+    const overrides: PendingOverrides = {};
+    let pos = 0;
+    while (pos < body.length) {
+      const space = body.indexOf(0x20, pos);
+      const length = space < 0 ? NaN : Number(body.toString('latin1', pos, space));
+      if (!Number.isSafeInteger(length) || length <= space - pos + 1 || pos + length > body.length) {
+        this.fail(`malformed pax record at byte ${pos} of the pax header`);
+      }
+      const record = body.toString('utf8', space + 1, pos + length - 1);
+      const eq = record.indexOf('=');
+      const key = record.slice(0, eq);
+      const value = record.slice(eq + 1);
+      if (key === 'path') overrides.name = value;
+      if (key === 'size') {
+        const size = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!isByteCount(size)) this.fail(`pax header gives size ${JSON.stringify(clipText(value, 40))}, not a byte count`);
+        overrides.size = size;
+      }
+      pos += length;
+    }
+    return overrides;
   }
 
   private decideBodyUse(header: RawHeader): BodyUse {
@@ -180,26 +282,15 @@ export class TarParser {
     const header = this.current!;
     const body = this.body;
     this.body = null;
-    this.current = null;
     if (this.bodyUse === 'keep') completed.push({ name: header.name, size: header.size, data: body! });
     else if (this.bodyUse === 'longName') this.overrides.name = readCString(body!, 0, body!.length);
-    else if (this.bodyUse === 'pax') this.overrides = { ...this.overrides, ...parsePax(body!) };
+    else if (this.bodyUse === 'pax') this.overrides = { ...this.overrides, ...this.parsePax(body!) };
+    this.current = null;
   }
 }
 
-function parseHeader(block: Buffer): RawHeader {
-  verifyChecksum(block);
-  const name = readCString(block, 0, 100);
-  const type = block[156] === 0 ? '0' : String.fromCharCode(block[156]);
-  const size = readSize(block);
-  // Only POSIX ustar ("ustar\0") uses the prefix field; old GNU headers ("ustar  \0") keep other data there.
-  const isPosixUstar = block.toString('latin1', 257, 263) === 'ustar\0';
-  const prefix = isPosixUstar ? readCString(block, 345, 155) : '';
-  return { name: prefix ? `${prefix}/${name}` : name, size, type };
-}
-
 /** The checksum counts the checksum field as spaces; some old writers summed signed bytes, so accept both. */
-function verifyChecksum(block: Buffer): void {
+function hasValidChecksum(block: Buffer): boolean {
   const stored = parseInt(readCString(block, 148, 8).trim(), 8);
   let unsigned = 0;
   let signed = 0;
@@ -208,9 +299,11 @@ function verifyChecksum(block: Buffer): void {
     unsigned += byte;
     signed += byte > 127 ? byte - 256 : byte;
   }
-  if (stored !== unsigned && stored !== signed) {
-    throw new Error('tar: bad header checksum (not a tar archive, or it is corrupt)');
-  }
+  return stored === unsigned || stored === signed;
+}
+
+function isByteCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }
 
 /** Sizes are octal text, or big-endian base-256 with the high bit set (GNU, for files over 8 GiB). */
@@ -221,27 +314,7 @@ function readSize(block: Buffer): number {
     return size;
   }
   const text = readCString(block, 124, 12).trim();
-  return text ? parseInt(text, 8) : 0;
-}
-
-/** Pax records are "<length> <key>=<value>\n"; length counts the whole record in bytes. */
-function parsePax(body: Buffer): PendingOverrides {
-  const overrides: PendingOverrides = {};
-  let pos = 0;
-  while (pos < body.length) {
-    const space = body.indexOf(0x20, pos);
-    if (space < 0) break;
-    const length = parseInt(body.toString('latin1', pos, space), 10);
-    if (!(length > 0)) break;
-    const record = body.toString('utf8', space + 1, pos + length - 1);
-    const eq = record.indexOf('=');
-    const key = record.slice(0, eq);
-    const value = record.slice(eq + 1);
-    if (key === 'path') overrides.name = value;
-    if (key === 'size') overrides.size = parseInt(value, 10);
-    pos += length;
-  }
-  return overrides;
+  return text === '' ? 0 : /^[0-7]+$/.test(text) ? parseInt(text, 8) : NaN;
 }
 
 function readCString(buffer: Buffer, start: number, length: number): string {

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RawTensor } from './raw-tensor';
 import { parseSafetensors } from './safetensors';
-import { isZip, parseTorchCheckpoint } from './torch-pickle';
+import { parseTorchCheckpoint } from './torch-pickle';
+import { isZip } from './zip';
 import { readWholeFile } from './read-file';
 
 export type CheckpointFormat = 'safetensors' | 'torch';

@@ -1,8 +1,10 @@
 export * from './raw-tensor';
 export { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors, writeFileAtomic } from './safetensors';
 export type { SafetensorsContents, TensorDict } from './safetensors';
-export { readTorchCheckpoint, parseTorchCheckpoint, unpickle } from './torch-pickle';
-export type { UnpickleHooks, PyCallable } from './torch-pickle';
+export { readTorchCheckpoint, parseTorchCheckpoint } from './torch-pickle';
+export { unpickle, DEFAULT_UNPICKLE_LIMITS } from './unpickle';
+export { describeValue } from './describe';
+export type { UnpickleHooks, UnpickleLimits, PyCallable } from './unpickle';
 export { loadStateDictFile, loadCheckpointFolder, detectFormat } from './checkpoint';
 export type { CheckpointFormat, LoadedCheckpoint } from './checkpoint';
 export { resolveModelPath, hubCacheDir, repoFolderName, findCachedSnapshot } from './hub';

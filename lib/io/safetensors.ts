@@ -7,6 +7,8 @@ import {
   DType, RawTensor, assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
 } from './raw-tensor';
 import { readWholeFile } from './read-file';
+import { findDuplicateKey } from './json-keys';
+import { clipText, describeValue } from './describe';
 
 export interface SafetensorsContents {
   tensors: Map<string, RawTensor>;
@@ -82,13 +84,16 @@ function readHeader(buf: Buffer, fail: Fail): { header: Record<string, unknown>;
   if (n > BigInt(buf.length - 8)) fail(`header length ${n} is beyond the file size (${buf.length} bytes)`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} is larger than the ${MAX_HEADER_BYTES} bytes allowed`);
   const dataStart = 8 + Number(n);
+  const text = buf.toString('utf8', 8, dataStart);
   let header: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', 8, dataStart));
+    header = JSON.parse(text);
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(header)) fail('header is not a JSON object');
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) fail(`header names ${JSON.stringify(clipText(duplicate))} twice`);
   return { header: header as Record<string, unknown>, dataStart };
 }
 
@@ -97,19 +102,20 @@ function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
   if (!isPlainObject(value)) fail(`"${METADATA_KEY}" is not an object`);
   const entries = Object.entries(value as object);
   for (const [k, v] of entries) {
-    if (typeof v !== 'string') fail(`"${METADATA_KEY}" value for '${k}' is not a string`);
+    if (typeof v !== 'string') fail(`"${METADATA_KEY}" value for '${clipText(k)}' is not a string`);
   }
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function parseEntry(name: string, info: unknown, fail: Fail): HeaderEntry {
-  if (!isPlainObject(info)) fail(`tensor '${name}': header entry is not an object`);
+  const where = `tensor '${clipText(name)}'`;
+  if (!isPlainObject(info)) fail(`${where}: header entry is not an object`);
   const { dtype: rawDtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   const dtype = typeof rawDtype === 'string' ? fromSafetensorsDType(rawDtype) : undefined;
-  if (!dtype) fail(`tensor '${name}': unknown dtype ${JSON.stringify(rawDtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`tensor '${name}': invalid shape ${JSON.stringify(shape)}`);
+  if (!dtype) fail(`${where}: unknown dtype ${describeValue(rawDtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`${where}: invalid shape ${describeValue(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
-    fail(`tensor '${name}': invalid data_offsets ${JSON.stringify(offsets)}`);
+    fail(`${where}: invalid data_offsets ${describeValue(offsets)}`);
   }
   const [begin, end] = offsets as number[];
   return { name, dtype: dtype as DType, shape: shape as number[], begin, end };
@@ -120,16 +126,16 @@ function checkOffsets(entries: HeaderEntry[], dataLength: number, fail: Fail): v
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let previous: HeaderEntry | undefined;
   for (const e of entries) {
-    const where = `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}]`;
+    const where = `tensor '${clipText(e.name)}': data_offsets [${e.begin}, ${e.end}]`;
     if (e.end < e.begin || e.end > dataLength) {
       fail(`${where} are out of range (the data section has ${dataLength} bytes; is the file truncated?)`);
     }
     const expected = byteLength(e.dtype, e.shape);
     if (e.end - e.begin !== expected) {
-      fail(`${where} span ${e.end - e.begin} bytes but ${toSafetensorsDType(e.dtype)}${JSON.stringify(e.shape)} needs ${expected}`);
+      fail(`${where} span ${e.end - e.begin} bytes but ${toSafetensorsDType(e.dtype)}${describeValue(e.shape)} needs ${expected}`);
     }
     if (e.begin === e.end) continue; // an empty tensor overlaps nothing
-    if (previous && e.begin < previous.end) fail(`${where} overlap tensor '${previous.name}'`);
+    if (previous && e.begin < previous.end) fail(`${where} overlap tensor '${clipText(previous.name)}'`);
     previous = e;
   }
 }

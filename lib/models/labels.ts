@@ -1,5 +1,12 @@
 // Class names as Hugging Face configs hold them: id2label {"0": name, ...} and its inverse label2id.
 
+/**
+ * The most classes a classifier may have. Integer labels are class ids, so a label of 1e8 would otherwise ask for a
+ * 100-million-way head (and an array of names as long); a text column taken for the labels would ask for one class
+ * per row. Ten thousand is beyond any text-classification label set we know of.
+ */
+export const MAX_CLASSES = 10_000;
+
 export interface LabelConfig {
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;

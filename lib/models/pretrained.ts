@@ -38,15 +38,7 @@ export async function resolveCheckpointDir(pathOrId: string, opts: FromPretraine
   return resolveModelPath(pathOrId, { revision: opts.revision, cacheDir: opts.cacheDir, offline: opts.offline });
 }
 
-export function readConfigJson(dir: string): Record<string, unknown> {
-  const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json; is this a Hugging Face model folder?`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
-}
+export { readConfigJson } from './config-fields';
 
 /**
  * Copies a checkpoint's tensors into the model. Keys are matched exactly, or with the base-model prefix added or removed
@@ -61,32 +53,48 @@ export function loadCheckpointInto(model: Module, dir: string, basePrefix: strin
   const missingKeys: string[] = [];
   const mismatchedKeys: string[] = [];
   const errors: string[] = [];
+  // Every name, shape and dtype is checked before any tensor's bytes are read: a checkpoint's tensors are only
+  // descriptions until then (see torch-pickle.ts), so a hostile file costs nothing before it is refused.
+  const toLoad: [Tensor, RawTensor][] = [];
+  for (const [key, target] of Object.entries(own)) {
+    const raw = source.get(key);
+    if (!raw) {
+      missingKeys.push(key);
+      continue;
+    }
+    used.add(key);
+    const want = target.shape;
+    if (want.length !== raw.shape.length || want.some((d, i) => d !== raw.shape[i])) {
+      if (opts.ignoreMismatchedSizes) mismatchedKeys.push(key);
+      else errors.push(`size mismatch for ${key}: checkpoint has [${raw.shape}], the model needs [${want}]`);
+      continue;
+    }
+    if (dtypeKind(raw.dtype) !== dtypeKind(target.dtype)) {
+      errors.push(`dtype mismatch for ${key}: checkpoint has ${raw.dtype}, the model needs ${target.dtype}`);
+      continue;
+    }
+    toLoad.push([target, raw]);
+  }
+  if (errors.length) {
+    const hint = errors.some((e) => e.startsWith('size mismatch')) ? '\n\tPass ignoreMismatchedSizes: true to re-initialise these weights.' : '';
+    throw new Error(`Error(s) loading ${dir} into ${model.constructor.name}:\n\t${errors.join('\n\t')}${hint}`);
+  }
   noGrad(() => {
-    for (const [key, target] of Object.entries(own)) {
-      const raw = source.get(key);
-      if (!raw) {
-        missingKeys.push(key);
-        continue;
-      }
-      used.add(key);
-      const want = target.shape;
-      if (want.length !== raw.shape.length || want.some((d, i) => d !== raw.shape[i])) {
-        const msg = `size mismatch for ${key}: checkpoint has [${raw.shape}], the model needs [${want}]`;
-        if (opts.ignoreMismatchedSizes) mismatchedKeys.push(key);
-        else errors.push(msg);
-        continue;
-      }
+    for (const [target, raw] of toLoad) {
       tidy(() => target.copy_(rawToTensor(raw)));
       loaded.add(target);
     }
   });
-  if (errors.length) {
-    throw new Error(`Error(s) loading ${dir} into ${model.constructor.name}:\n\t${errors.join('\n\t')}\n\tPass ignoreMismatchedSizes: true to re-initialise these weights.`);
-  }
   // A tied weight (vocab_projector.weight = word_embeddings.weight) is loaded through its other name.
   const stillMissing = missingKeys.filter((k) => !loaded.has(own[k]));
   const unexpectedKeys = [...source.keys()].filter((k) => !used.has(k) && !k.endsWith('position_ids'));
   return { missingKeys: stillMissing, unexpectedKeys, mismatchedKeys, files: ckpt.files, format: ckpt.format };
+}
+
+// Floating weights load from any floating dtype (an fp16 checkpoint into an fp32 model, as transformers does);
+// integer and boolean buffers only from their own kind.
+function dtypeKind(dtype: string): 'float' | 'int' | 'bool' {
+  return dtype === 'bool' ? 'bool' : /^(float|bfloat)/.test(dtype) ? 'float' : 'int';
 }
 
 function remapPrefix(tensors: Map<string, RawTensor>, ownKeys: string[], prefix: string): Map<string, RawTensor> {

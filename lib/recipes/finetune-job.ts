@@ -5,7 +5,8 @@ import { DistilBertForSequenceClassification } from '../models/distilbert/modeli
 import { AutoTokenizer } from '../tokenizer';
 import { backend, cuda } from '../cuda';
 import { manualSeed } from '../creation';
-import type { TextExample } from '../data/dataset';
+import { classCount, MAX_CLASSES, type TextExample } from '../data/dataset';
+import { describeValue } from '../io/describe';
 import type { TrainerOptions } from '../train/trainer';
 import type { MetricRecord } from '../train/metrics-log';
 import { finetune, FinetuneResult, LoraSwitches, Method } from './finetune';
@@ -74,14 +75,20 @@ export async function runFinetuneJob(job: FinetuneJob, hooks: FinetuneJobHooks =
 
 function inline(d: InlineDataset): { name: string; labels: string[]; train: TextExample[]; validation: TextExample[]; test: TextExample[] } {
   if (!d || !Array.isArray(d.train) || d.train.length === 0) throw new Error('finetune job: `data.train` must be a non-empty array of { text, label }');
-  const all = [...d.train, ...(d.validation ?? []), ...(d.test ?? [])];
-  for (const e of all) {
-    if (typeof e?.text !== 'string' || !Number.isInteger(e.label) || e.label < 0) throw new Error(`finetune job: every example needs a string text and a label 0..n-1, got ${JSON.stringify(e)}`);
+  const splits = { train: d.train, validation: d.validation ?? [], test: d.test ?? [] };
+  let n = 0;
+  for (const [split, examples] of Object.entries(splits)) {
+    if (!Array.isArray(examples)) throw new Error(`finetune job: \`data.${split}\` must be an array of { text, label }`);
+    const where = (i: number) => `finetune job: data.${split}[${i}]`;
+    examples.forEach((e, i) => { if (typeof e?.text !== 'string') throw new Error(`${where(i)}: needs a string text, got ${describeValue(e)}`); });
+    n = Math.max(n, classCount(examples.map((e) => e.label), where));
   }
-  const n = Math.max(...all.map((e) => e.label)) + 1;
+  if (d.labels !== undefined && (!Array.isArray(d.labels) || !d.labels.every((l) => typeof l === 'string') || d.labels.length > MAX_CLASSES)) {
+    throw new Error(`finetune job: \`data.labels\` must be an array of at most ${MAX_CLASSES} class names`);
+  }
   const labels = d.labels ?? Array.from({ length: Math.max(n, 2) }, (_, i) => String(i));
   if (labels.length < n) throw new Error(`finetune job: ${labels.length} label names for labels up to ${n - 1}`);
-  return { name: d.name ?? 'inline', labels, train: d.train, validation: d.validation ?? [], test: d.test ?? [] };
+  return { name: d.name ?? 'inline', labels, ...splits };
 }
 
 /** The folder fromPretrained read the weights from (for the tokenizer files beside them). */

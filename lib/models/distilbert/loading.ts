@@ -1,6 +1,6 @@
 // Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
-import { DistilBertConfig, distilBertConfig, numLabels, setLabelNames } from './config';
-import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, readConfigJson, resolveCheckpointDir, savePretrained } from '../pretrained';
+import { DistilBertConfig, distilBertConfig, numLabels, readDistilBertConfig, setLabelNames } from './config';
+import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, resolveCheckpointDir, savePretrained } from '../pretrained';
 import { Module } from '../../nn/module';
 import { Embedding, LayerNorm, Linear } from '../../nn/layers';
 import * as init from '../../nn/init';
@@ -48,9 +48,7 @@ export async function fromPretrained<M extends Module>(
   cls: DistilBertClass<M>, pathOrId: string, opts: FromPretrainedOptions = {},
 ): Promise<M & { loadingInfo: LoadingInfo }> {
   const dir = await resolveCheckpointDir(pathOrId, opts);
-  const raw = readConfigJson(dir);
-  if (raw.model_type && raw.model_type !== 'distilbert') throw new Error(`${dir}: model_type is '${raw.model_type}', not 'distilbert'`);
-  const config = distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: opts.numLabels });
+  const config = readDistilBertConfig(dir, opts.numLabels);
   if (opts.id2label) setLabelNames(config, opts.id2label);
   if (opts.numLabels !== undefined && numLabels(config) !== opts.numLabels) throw new Error(`fromPretrained: numLabels ${opts.numLabels} but ${numLabels(config)} names in id2label`);
   // Parameters start uninitialised and only what the checkpoint lacks is initialised after loading, as transformers'
