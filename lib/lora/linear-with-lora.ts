@@ -21,6 +21,7 @@ export class LinearWithLoRA extends Module {
   constructor(linear: Linear, rankOrOptions: number | LoraOptions, alpha?: number, adapterName = DEFAULT_ADAPTER) {
     super();
     const opts = typeof rankOrOptions === 'number' ? { rank: rankOrOptions, alpha: alpha ?? 1 } : rankOrOptions;
+    this.training = linear.training; // follows the model's mode (PEFT: an adapter loaded for inference is in eval)
     this.registerModule('linear', linear);
     this.registerModule('lora', new ModuleDict<LoRALayer>());
     this.activeAdapter = adapterName;
@@ -32,7 +33,12 @@ export class LinearWithLoRA extends Module {
 
   addAdapter(name: string, opts: LoraOptions): LoRALayer {
     if (this.lora.has(name)) throw new Error(`adapter '${name}' already exists`);
-    const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, { device: this.linear.weight.device, ...opts });
+    const w = this.linear.weight;
+    if (opts.bias && !this.linear.bias) throw new Error(`adapter '${name}': lora_bias needs a base layer with a bias (PEFT could not merge it either)`);
+    // A and B in the base layer's dtype and device (as PEFT creates them), and in the model's mode: a layer added
+    // to a model in eval mode must not run dropout.
+    const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, { ...opts, device: w.device, dtype: w.dtype });
+    layer.train(this.training);
     this.lora.set(name, layer);
     return layer;
   }
@@ -63,7 +69,11 @@ export class LinearWithLoRA extends Module {
     if (this.activeAdapter === null || this.mergedAdapter === this.activeAdapter) return l.forward(x);
     const a = this.adapter(this.activeAdapter);
     // One native call: linear + scaling·((x A) B), the sum accumulated in place.
-    return wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
+    const out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
+    if (!a.bias) return out;
+    const withBias = out.add(a.bias, a.scaling); // PEFT's lora_bias: + scaling · b
+    out.dispose(); // the graph keeps what backward needs
+    return withBias;
   }
 
   /** The dense update scaling · (A B)ᵀ, shaped like linear.weight [out, in]. */
@@ -80,6 +90,8 @@ export class LinearWithLoRA extends Module {
     const d = this.deltaWeight(name);
     noGrad(() => this.linear.weight.add_(d));
     d.dispose();
+    const a = this.adapter(name);
+    if (a.bias) noGrad(() => this.linear.bias!.add_(a.bias!, a.scaling));
     this.mergedAdapter = name;
     this.activeAdapter = name;
   }
@@ -89,6 +101,8 @@ export class LinearWithLoRA extends Module {
     const d = this.deltaWeight(this.mergedAdapter);
     noGrad(() => this.linear.weight.sub_(d));
     d.dispose();
+    const a = this.adapter(this.mergedAdapter);
+    if (a.bias) noGrad(() => this.linear.bias!.add_(a.bias!, -a.scaling));
     this.mergedAdapter = null;
   }
 
