@@ -154,6 +154,30 @@ def write_training(model_dir):
         f.write('\n')
 
 
+def write_regex_cases():
+    """Python's re.fullmatch and PEFT's pattern-key rule on module names, for lib/lora/safe-regex.ts."""
+    import re
+    names = ['distilbert.transformer.layer.0.attention.q_lin', 'distilbert.transformer.layer.1.attention.v_lin',
+             'distilbert.transformer.layer.11.ffn.lin1', 'pre_classifier', 'classifier', 'q_lin', 'a.b', 'a\n',
+             'layer.10.x', 'ünïcode.wörd_1', 'x-y', '']
+    patterns = [r'.*\.(q_lin|v_lin)', r'.*q_lin', 'q_lin', r'.*layer\.[01]\..*', r'.*\d{2}.*', r'.*\d{1,2}\.ffn.*',
+                r'[a-z_]+', r'[^.]+', r'\w+', r'\w+\.\w+', r'(?:pre_)?classifier', r'(?P<head>pre_)?classifier',
+                r'.*(?:lin1|lin2)$', r'^classifier$', r'.*?lin.*?', r'a\n', 'a$', r'[\w.]*', r'x\-y', r'[x-z-]+',
+                r'(a|b)*', r'.{2,}', r'.{0}', r'[]]', r'\.', r'(ab|a)(bc|c)?', 'lin{1}', '', '[^]]*']
+    cases = []
+    # The issue-14 pattern, only on short names: Python's own backtracking takes 2^n steps on it.
+    for n in ['a.b', 'q_lin', 'x!', '..!']:
+        cases.append({'pattern': r'(?:.|.)*(?:.|.)*!', 'name': n, 'fullmatch': re.fullmatch(r'(?:.|.)*(?:.|.)*!', n) is not None,
+                      'pattern_key': re.match(r'(.*\.)?((?:.|.)*(?:.|.)*!)$', n) is not None})
+    for p in patterns:
+        for n in names:
+            cases.append({'pattern': p, 'name': n, 'fullmatch': re.fullmatch(p, n) is not None,
+                          'pattern_key': re.match(rf'(.*\.)?({p})$', n) is not None})
+    with open(os.path.join(OUT, 'regex-cases.json'), 'w') as f:
+        json.dump(cases, f)
+        f.write('\n')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--model', default=os.path.join(SHARED, 'distilbert-tiny-random'))
@@ -184,6 +208,8 @@ def main():
     print('wrote multi-adapter')
     write_training(args.model)
     print('wrote training')
+    write_regex_cases()
+    print('wrote regex-cases')
 
 
 if __name__ == '__main__':

@@ -31,8 +31,17 @@ export class SafeRegex {
 
   /** Python's re.fullmatch(source, text) is not None. */
   fullmatch(text: string): boolean {
+    return simulate(this.program, this.checked(text), true);
+  }
+
+  /** Python's re.match(source, text) is not None: a match that starts at the beginning and ends anywhere. */
+  match(text: string): boolean {
+    return simulate(this.program, this.checked(text), false);
+  }
+
+  private checked(text: string): string {
     if (text.length > MAX_TEXT) throw new Error(`text to match against /${this.source}/ is longer than ${MAX_TEXT} characters`);
-    return simulate(this.program, text);
+    return text;
   }
 }
 
@@ -53,9 +62,9 @@ export function pyFullmatch(pattern: string, text: string): boolean {
   return safeRegex(pattern).fullmatch(text);
 }
 
-/** PEFT's rank_pattern / alpha_pattern lookup: re.match(rf"(.*\.)?({key})$", name), which is a fullmatch for names without newlines. */
+/** PEFT's rank_pattern / alpha_pattern lookup: re.match(rf"(.*\.)?({key})$", name). */
 export function pyPatternKeyMatches(key: string, name: string): boolean {
-  return safeRegex(`(?:.*\\.)?(?:${key})`).fullmatch(name);
+  return safeRegex(`(?:.*\\.)?(?:${key})$`).match(name);
 }
 
 // ------------------------------------------------------------------------------------------------ parser
@@ -279,7 +288,7 @@ function compile(ast: Node, source: string): Instr[] {
 
 // Thompson simulation: the set of live states advances one character at a time; each state is visited at most once
 // per position, so the cost is O(text length × program size).
-function simulate(prog: Instr[], text: string): boolean {
+function simulate(prog: Instr[], text: string, wholeText: boolean): boolean {
   const chars = Array.from(text, (ch) => ch.codePointAt(0)!);
   const seen = new Int32Array(prog.length).fill(-1);
   let current: number[] = [];
@@ -300,8 +309,10 @@ function simulate(prog: Instr[], text: string): boolean {
       } else list.push(p);
     }
   };
+  const matched = () => current.some((pc) => prog[pc].op === 'match');
   add(current, 0, 0, 0);
   for (let pos = 0; pos < chars.length; pos++) {
+    if (!wholeText && matched()) return true;
     next = [];
     for (const pc of current) {
       const ins = prog[pc];
@@ -310,5 +321,5 @@ function simulate(prog: Instr[], text: string): boolean {
     current = next;
     if (current.length === 0) return false;
   }
-  return current.some((pc) => prog[pc].op === 'match');
+  return matched();
 }
