@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { BertNormalizer, BertNormalizerOptions } from './bert-normalizer';
 import { BertPreTokenizer } from './bert-pretokenizer';
 import { WordPiece } from './wordpiece';
+import { TokenizerJson, validateTokenizerJson } from './tokenizer-json';
 
 export interface SpecialTokens {
   pad: string;
@@ -358,33 +359,6 @@ const BERT_TOKENIZER_CLASSES = new Set([
   'DistilBertTokenizerFast',
 ]);
 
-/** The parts of a `tokenizer.json` this tokenizer reads. */
-interface TokenizerJson {
-  added_tokens?: Array<{ id: number; content: string; special?: boolean; normalized?: boolean }>;
-  normalizer?: {
-    type: string;
-    clean_text?: boolean;
-    handle_chinese_chars?: boolean;
-    strip_accents?: boolean | null;
-    lowercase?: boolean;
-  } | null;
-  pre_tokenizer?: { type: string } | null;
-  post_processor?: {
-    type: string;
-    cls?: [string, number];
-    sep?: [string, number];
-    single?: Array<{ SpecialToken?: { id: string } }>;
-  } | null;
-  padding?: { pad_token?: string } | null;
-  model: {
-    type?: string;
-    vocab: Record<string, number>;
-    unk_token?: string;
-    continuing_subword_prefix?: string;
-    max_input_chars_per_word?: number;
-  };
-}
-
 /** The parts of a `tokenizer_config.json` this tokenizer reads; tokens may be strings or AddedToken objects. */
 interface TokenizerConfigJson {
   tokenizer_class?: string;
@@ -409,8 +383,16 @@ function loadFromFolder(dir: string, caller: string): BertTokenizer {
   if (tokenizerClass !== undefined && !BERT_TOKENIZER_CLASSES.has(tokenizerClass)) {
     throw new Error(`${caller}: unsupported tokenizer_class ${tokenizerClass} in ${folder} (only BERT WordPiece)`);
   }
-  const tokenizerJson = readJsonIfExists<TokenizerJson>(path.join(folder, 'tokenizer.json'));
-  if (tokenizerJson !== undefined) return fromTokenizerJson(tokenizerJson, config, folder, caller);
+  const jsonFile = path.join(folder, 'tokenizer.json');
+  const tokenizerJson = readJsonIfExists<unknown>(jsonFile);
+  if (tokenizerJson !== undefined) {
+    const valid = validateTokenizerJson(tokenizerJson, jsonFile);
+    try {
+      return fromTokenizerJson(valid, config, folder, caller);
+    } catch (error) {
+      throw new Error(`${jsonFile}: ${(error as Error).message}`);
+    }
+  }
   const vocabFile = path.join(folder, 'vocab.txt');
   if (!fs.existsSync(vocabFile)) {
     throw new Error(`${caller}: ${folder} has neither tokenizer.json nor vocab.txt`);
