@@ -21,6 +21,7 @@ export interface TokenizerJson {
     single?: Array<{ SpecialToken?: { id: string } }>;
   } | null;
   padding?: { pad_token?: string } | null;
+  decoder?: { type?: string; cleanup?: boolean } | null;
   model: {
     type?: string;
     vocab: Record<string, number>;
@@ -71,7 +72,7 @@ export function validateTokenizerJson(raw: unknown, file: string): TokenizerJson
       }
     });
   }
-  for (const part of ['normalizer', 'pre_tokenizer', 'post_processor', 'padding'] as const) {
+  for (const part of ['normalizer', 'pre_tokenizer', 'post_processor', 'padding', 'decoder'] as const) {
     if (json[part] !== undefined && json[part] !== null && !isObject(json[part])) fail(part, 'an object or null', json[part]);
   }
   const normalizer = json.normalizer as Record<string, unknown> | null | undefined;

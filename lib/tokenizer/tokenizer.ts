@@ -35,6 +35,10 @@ export interface BertTokenizerConfig {
   /** Defaults to the special tokens, matched in the raw text. */
   addedTokens?: AddedToken[];
   modelMaxLength?: number;
+  /** decode()'s default for cleanUpTokenizationSpaces (false). */
+  cleanUpTokenizationSpaces?: boolean;
+  /** decode()'s default for decoderCleanup (true). */
+  decoderCleanup?: boolean;
 }
 
 export interface VocabFileOptions {
@@ -43,6 +47,7 @@ export interface VocabFileOptions {
   tokenizeChineseChars?: boolean;
   specialTokens?: Partial<SpecialTokens>;
   modelMaxLength?: number;
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 export interface EncodeOptions {
@@ -68,8 +73,16 @@ export interface BatchEncoding {
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
-  /** Removes the space tokenization put before . , ! ? and in contractions, as transformers does. */
+  /**
+   * transformers' clean_up_tokenization over the whole text (also joins contractions: "isn ' t" -> "isn't").
+   * Default: tokenizer_config.json's clean_up_tokenization_spaces, else false, as in transformers 5.
+   */
   cleanUpTokenizationSpaces?: boolean;
+  /**
+   * The WordPiece decoder's own cleanup, token by token (" ." -> "."; " ," " ?" " !" likewise). Default: the
+   * tokenizer.json decoder's `cleanup`, else true. Off with cleanUpTokenizationSpaces off gives the raw join.
+   */
+  decoderCleanup?: boolean;
 }
 
 const DEFAULT_SPECIAL_TOKENS: SpecialTokens = {
@@ -131,6 +144,22 @@ function padTo(ids: number[], length: number, padId: number): { ids: number[]; m
   };
 }
 
+/** tokenizers' WordPiece decoder cleanup, applied to each token with its leading space. */
+function cleanUpToken(token: string): string {
+  return token
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(' do not', " don't")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
 /** transformers' clean_up_tokenization. */
 function cleanUpTokenization(text: string): string {
   return text
@@ -157,6 +186,8 @@ export class BertTokenizer {
   readonly clsTokenId: number;
   readonly sepTokenId: number;
   readonly maskTokenId: number;
+  readonly cleanUpTokenizationSpaces: boolean;
+  readonly decoderCleanup: boolean;
 
   private readonly vocab: ReadonlyMap<string, number>;
   private readonly idToToken: string[] = [];
@@ -176,6 +207,8 @@ export class BertTokenizer {
       maxInputCharsPerWord: config.maxInputCharsPerWord,
     });
     this.modelMaxLength = config.modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+    this.cleanUpTokenizationSpaces = config.cleanUpTokenizationSpaces ?? false;
+    this.decoderCleanup = config.decoderCleanup ?? true;
     this.padTokenId = this.requireId(this.specialTokens.pad);
     this.unkTokenId = this.requireId(this.specialTokens.unk);
     this.clsTokenId = this.requireId(this.specialTokens.cls);
@@ -216,6 +249,7 @@ export class BertTokenizer {
       },
       specialTokens: options.specialTokens,
       modelMaxLength: options.modelMaxLength,
+      cleanUpTokenizationSpaces: options.cleanUpTokenizationSpaces,
     });
   }
 
@@ -254,10 +288,12 @@ export class BertTokenizer {
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     const kept = options.skipSpecialTokens ? ids.filter((id) => !this.specialIds.has(id)) : ids;
     const prefix = this.model.continuingSubwordPrefix;
+    const perToken = options.decoderCleanup ?? this.decoderCleanup;
     const text = this.convertIdsToTokens(kept)
       .map((token, i) => (i === 0 ? token : token.startsWith(prefix) ? token.slice(prefix.length) : ` ${token}`))
+      .map((token) => (perToken ? cleanUpToken(token) : token))
       .join('');
-    return (options.cleanUpTokenizationSpaces ?? true) ? cleanUpTokenization(text) : text;
+    return (options.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces) ? cleanUpTokenization(text) : text;
   }
 
   /** Unknown tokens map to the [UNK] id. */
@@ -366,6 +402,7 @@ interface TokenizerConfigJson {
   strip_accents?: boolean | null;
   tokenize_chinese_chars?: boolean;
   model_max_length?: number;
+  clean_up_tokenization_spaces?: unknown;
   pad_token?: unknown;
   unk_token?: unknown;
   cls_token?: unknown;
@@ -403,7 +440,12 @@ function loadFromFolder(dir: string, caller: string): BertTokenizer {
     tokenizeChineseChars: config.tokenize_chinese_chars,
     specialTokens: specialTokensFromConfig(config),
     modelMaxLength: modelMaxLengthFrom(config),
+    cleanUpTokenizationSpaces: cleanUpFrom(config),
   });
+}
+
+function cleanUpFrom(config: TokenizerConfigJson): boolean | undefined {
+  return typeof config.clean_up_tokenization_spaces === 'boolean' ? config.clean_up_tokenization_spaces : undefined;
 }
 
 function fromTokenizerJson(
@@ -437,6 +479,8 @@ function fromTokenizerJson(
       normalized: token.normalized ?? !token.special,
     })),
     modelMaxLength: modelMaxLengthFrom(config),
+    cleanUpTokenizationSpaces: cleanUpFrom(config),
+    decoderCleanup: json.decoder?.type === 'WordPiece' && typeof json.decoder.cleanup === 'boolean' ? json.decoder.cleanup : undefined,
   });
 }
 
