@@ -178,6 +178,28 @@ def write_regex_cases():
         f.write('\n')
 
 
+def write_get_peft_model(model_dir):
+    """What get_peft_model makes of LoraConfig fields: the trainable parameters with shapes, for getPeftModel."""
+    configs = [
+        dict(task_type='SEQ_CLS', r=8, lora_alpha=16, target_modules=['q_lin', 'v_lin']),
+        dict(r=4, lora_alpha=8, target_modules=r'.*\.(k_lin|ffn\.lin2)', rank_pattern={'lin2': 2}, alpha_pattern={'k_lin': 3},
+             bias='lora_only', use_rslora=True),
+        dict(r=2, lora_alpha=4, target_modules=['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'], layers_to_transform=[0],
+             exclude_modules=['k_lin'], modules_to_save=['pre_classifier'], bias='all', init_lora_weights='gaussian'),
+        dict(r=3, lora_alpha=3, target_modules=['lin1'], modules_to_save=['classifier'], lora_dropout=0.2, lora_bias=True),
+    ]
+    out = []
+    for cfg in configs:
+        m = get_peft_model(load_base(model_dir), LoraConfig(**cfg))
+        params = {n: list(p.shape) for n, p in m.named_parameters() if p.requires_grad}
+        scalings = {n: mod.scaling['default'] for n, mod in m.named_modules() if hasattr(mod, 'scaling') and isinstance(mod.scaling, dict)}
+        out.append({'config': cfg, 'trainable_params': sum(p.numel() for p in m.parameters() if p.requires_grad),
+                    'trainable': params, 'scalings': scalings})
+    with open(os.path.join(OUT, 'get-peft-model.json'), 'w') as f:
+        json.dump(out, f, indent=1)
+        f.write('\n')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--model', default=os.path.join(SHARED, 'distilbert-tiny-random'))
@@ -210,6 +232,8 @@ def main():
     print('wrote training')
     write_regex_cases()
     print('wrote regex-cases')
+    write_get_peft_model(args.model)
+    print('wrote get-peft-model')
 
 
 if __name__ == '__main__':

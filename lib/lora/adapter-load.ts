@@ -14,7 +14,8 @@ import { RawTensor } from '../io';
 import { rawToTensor } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoraScaling } from './lora-layer';
-import { freeze } from './freeze';
+import { markPeftTrainable, setAdapterTrainable } from './freeze';
+import { addLoraAt } from './replace';
 import { ADAPTER_CONFIG, PeftLoraConfig, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
 import { KEY_PREFIX, LABELS_KEY, SCALING_KEY, readAdapterShapes, readAdapterWeights, readAdapterMetadata } from './adapter-files';
 import { LabelConfig, setLabelNames } from '../models/labels';
@@ -56,7 +57,7 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   const scaling: LoraScaling = config.use_rslora ? 'rslora' : raschka ? 'alpha' : 'alpha/r';
   for (const { name, r, loraAlpha } of plan.layers) {
     const loraOpts = { rank: r, alpha: raschka ? loraAlpha / r : loraAlpha, scaling, dropout: config.lora_dropout, bias: config.lora_bias };
-    const a = wrapOrAdd(model, name, adapterName, loraOpts);
+    const a = addLoraAt(model, name, adapterName, loraOpts);
     const key = `${KEY_PREFIX}${name}.lora_`;
     copyInto(a.A, tensors.get(`${key}A.weight`)!, `${key}A.weight`, file, true);
     copyInto(a.B, tensors.get(`${key}B.weight`)!, `${key}B.weight`, file, true);
@@ -69,7 +70,10 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   const params = new Map(model.namedParameters());
   for (const [param, key] of plan.biases) copyInto(params.get(param)!, tensors.get(key)!, key, file, false);
 
-  setTrainable(model, plan, config, adapterName, opts.isTrainable ?? false);
+  const trainable = opts.isTrainable ?? false;
+  const layers = plan.layers.map((l) => l.name);
+  if (trainable) markPeftTrainable(model, { adapterName, layers, saved: plan.saved.map(([n]) => n), bias: config.bias });
+  else setAdapterTrainable(model, adapterName, layers, plan.saved.map(([n]) => n), false);
   // The adapter's class names become the model's, like its head, when it is the active one and the counts agree.
   const labels = parseLabels(metadata[LABELS_KEY], dir);
   const modelConfig = (model as { config?: LabelConfig }).config;
@@ -85,29 +89,6 @@ function hasSubmodule(model: Module, name: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function wrapOrAdd(model: Module, name: string, adapterName: string, loraOpts: ConstructorParameters<typeof LinearWithLoRA>[1] & object) {
-  const m = model.getSubmodule(name);
-  if (m instanceof LinearWithLoRA) return m.addAdapter(adapterName, loraOpts);
-  const wrapper = new LinearWithLoRA(m as Linear, loraOpts, undefined, adapterName);
-  const dot = name.lastIndexOf('.');
-  (dot < 0 ? model : model.getSubmodule(name.slice(0, dot))).setChild(name.slice(dot + 1), wrapper);
-  return wrapper.adapter(adapterName);
-}
-
-// PEFT's is_trainable: everything frozen but this adapter, its saved modules and the biases `bias` names.
-function setTrainable(model: Module, plan: AdapterPlan, config: PeftLoraConfig, adapterName: string, trainable: boolean): void {
-  if (trainable) freeze(model);
-  const set = (m: Module) => { for (const p of m.parameters()) p.requiresGrad_(trainable); };
-  for (const { name } of plan.layers) set((model.getSubmodule(name) as LinearWithLoRA).adapter(adapterName));
-  for (const [, m] of plan.saved) set(m);
-  if (!trainable) return;
-  for (const [n, p] of model.namedParameters()) {
-    // PEFT: bias 'all' trains every parameter with 'bias' in its name; 'lora_only' the adapted layers' own biases.
-    if (config.bias === 'all' && n.includes('bias')) p.requiresGrad_(true);
-    if (config.bias === 'lora_only' && plan.layers.some((l) => n === `${l.name}.linear.bias`)) p.requiresGrad_(true);
   }
 }
 

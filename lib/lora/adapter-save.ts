@@ -14,7 +14,7 @@ import { tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer } from './lora-layer';
 import { loraLayers } from './replace';
-import { ADAPTER_CONFIG, PeftBias, PeftLoraConfig, SEQ_CLS_HEADS } from './peft-config';
+import { ADAPTER_CONFIG, PeftBias, PeftLoraConfig, SEQ_CLS_HEADS, peftSavedModules } from './peft-config';
 import { pyPatternKeyMatches } from './safe-regex';
 import { ADAPTER_WEIGHTS, KEY_PREFIX, LABELS_KEY, SCALING_KEY } from './adapter-files';
 import { LabelConfig, labelNames, placeholderLabels } from '../models/labels';
@@ -77,7 +77,7 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
 
   const taskType = opts.taskType === undefined ? defaultTaskType(model) : opts.taskType;
   const modulesToSave = opts.modulesToSave ?? [];
-  const saved = modulesPeftSaves(model, modulesToSave, taskType);
+  const saved = peftSavedModules(model, { modules_to_save: modulesToSave, task_type: taskType });
   for (const [name, m] of saved) {
     if (m instanceof LinearWithLoRA) throw new Error(`saveAdapter: '${name}' is both adapted and a module to save; PEFT refuses that combination`);
     for (const [pn, p] of m.namedParameters()) tensors.set(`${KEY_PREFIX}${name}.${pn}`, tensorToRaw(p));
@@ -122,18 +122,6 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
 
 function defaultTaskType(model: Module): string | null {
   return [...model.namedModules()].some(([n]) => SEQ_CLS_HEADS.includes(n)) ? 'SEQ_CLS' : null;
-}
-
-/** What PEFT wraps as modules_to_save and expects in the file: every module whose name ends with an entry. */
-function modulesPeftSaves(model: Module, modulesToSave: string[], taskType: string | null): [string, Module][] {
-  const entries = [...modulesToSave, ...(taskType === 'SEQ_CLS' ? SEQ_CLS_HEADS : [])];
-  const out: [string, Module][] = [];
-  for (const [name, m] of model.namedModules()) {
-    if (!name || !entries.some((e) => name.endsWith(e))) continue;
-    if (out.some(([outer]) => name.startsWith(`${outer}.`))) continue; // inside a module already saved whole
-    if ([...m.namedParameters()].length) out.push([name, m]);
-  }
-  return out;
 }
 
 // PEFT's target_modules: the last names ('q_lin') when they select exactly the adapted modules by its suffix rule,

@@ -11,3 +11,5 @@ export { mergeLora, unmergeLora, mergeAndUnload, setAdapter, disableAdapter, del
 export { saveAdapter, loadAdapter, readAdapterConfig, validateLoraConfig, readAdapterLabels, toPeftAlpha, adapterSavedModules, savedParameterShapes, ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_WEIGHTS_BIN } from './adapter-io';
 export type { PeftLoraConfig, PeftBias, SaveAdapterOptions, LoadAdapterOptions } from './adapter-io';
 export { SafeRegex, pyFullmatch } from './safe-regex';
+export { getPeftModel } from './get-peft-model';
+export type { LoraConfigFields } from './get-peft-model';

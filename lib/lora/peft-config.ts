@@ -3,6 +3,7 @@
 // which modules an adapter targets, which ones it saves whole, and which rank and alpha each module gets.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { Module } from '../nn/module';
 import { pyFullmatch, pyPatternKeyMatches } from './safe-regex';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -154,4 +155,21 @@ export function savedModuleEntries(config: Pick<PeftLoraConfig, 'modules_to_save
   const listed = config.modules_to_save ?? [];
   const implied = config.task_type === 'SEQ_CLS' ? SEQ_CLS_HEADS.filter((h) => !listed.includes(h)) : [];
   return { listed, implied };
+}
+
+/**
+ * The modules PEFT wraps as modules_to_save (and so trains, saves and expects in an adapter file): every module with
+ * parameters whose name ends with an entry, listed or implied by SEQ_CLS, with no dot boundary ('classifier' also
+ * takes DistilBERT's 'pre_classifier').
+ */
+export function peftSavedModules(model: Module, config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>): [string, Module][] {
+  const { listed, implied } = savedModuleEntries(config);
+  const entries = [...listed, ...implied];
+  const out: [string, Module][] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (!name || !entries.some((e) => name.endsWith(e))) continue;
+    if (out.some(([outer]) => name.startsWith(`${outer}.`))) continue; // inside a module already saved whole
+    if ([...m.namedParameters()].length) out.push([name, m]);
+  }
+  return out;
 }
