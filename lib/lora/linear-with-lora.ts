@@ -10,11 +10,18 @@ import { LoRALayer, LoraOptions } from './lora-layer';
 
 export const DEFAULT_ADAPTER = 'default';
 
+/** `next`, after freeing `previous` (an intermediate: the autograd graph keeps what backward needs). */
+function replace(previous: Tensor, next: Tensor): Tensor {
+  previous.dispose();
+  return next;
+}
+
 export class LinearWithLoRA extends Module {
   linear!: Linear;
   /** The adapters by name; the state-dict keys read `<name>.lora.<adapter>.A`. */
   lora!: ModuleDict<LoRALayer>;
-  activeAdapter: string | null;
+  /** The adapters whose updates are added, in order (PEFT's set_adapter([...]) makes several active at once). */
+  activeAdapters: string[] = [];
   /** The adapter whose update is currently added into linear.weight, if any. */
   mergedAdapter: string | null = null;
 
@@ -27,6 +34,10 @@ export class LinearWithLoRA extends Module {
     this.activeAdapter = adapterName;
     this.addAdapter(adapterName, opts);
   }
+
+  /** The first active adapter, or null when the layer runs as its base. */
+  get activeAdapter(): string | null { return this.activeAdapters[0] ?? null; }
+  set activeAdapter(name: string | null) { this.activeAdapters = name === null ? [] : [name]; }
 
   get inFeatures(): number { return this.linear.inFeatures; }
   get outFeatures(): number { return this.linear.outFeatures; }
@@ -47,17 +58,21 @@ export class LinearWithLoRA extends Module {
     if (this.mergedAdapter === name) this.unmerge();
     this.lora.delete(name);
     layer.dispose();
-    if (this.activeAdapter === name) this.activeAdapter = null;
+    this.activeAdapters = this.activeAdapters.filter((n) => n !== name);
   }
   adapter(name = this.activeAdapter ?? DEFAULT_ADAPTER): LoRALayer {
     const a = this.lora.get(name);
     if (!a) throw new Error(`no LoRA adapter named '${name}' (have: ${this.lora.keys().join(', ') || 'none'})`);
     return a;
   }
-  setAdapter(name: string | null): void {
-    if (name !== null) this.adapter(name);
-    if (this.mergedAdapter !== null && this.mergedAdapter !== name) throw new Error(`unmerge adapter '${this.mergedAdapter}' before switching adapters`);
-    this.activeAdapter = name;
+  /** One adapter, several (their updates add up) or none. */
+  setAdapter(name: string | readonly string[] | null): void {
+    const names = name === null ? [] : typeof name === 'string' ? [name] : [...new Set(name)];
+    for (const n of names) this.adapter(n);
+    if (this.mergedAdapter !== null && !(names.length === 1 && names[0] === this.mergedAdapter)) {
+      throw new Error(`unmerge adapter '${this.mergedAdapter}' before switching adapters`);
+    }
+    this.activeAdapters = names;
   }
 
   /** The active adapter's A and B (Raschka's `layer.lora.A`). */
@@ -66,14 +81,18 @@ export class LinearWithLoRA extends Module {
 
   forward(x: Tensor): Tensor {
     const l = this.linear;
-    if (this.activeAdapter === null || this.mergedAdapter === this.activeAdapter) return l.forward(x);
-    const a = this.adapter(this.activeAdapter);
+    const active = this.activeAdapters;
+    if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.forward(x);
+    const a = this.adapter(active[0]);
     // One native call: linear + scaling·((x A) B), the sum accumulated in place.
-    const out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
-    if (!a.bias) return out;
-    const withBias = out.add(a.bias, a.scaling); // PEFT's lora_bias: + scaling · b
-    out.dispose(); // the graph keeps what backward needs
-    return withBias;
+    let out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
+    if (a.bias) out = replace(out, out.add(a.bias, a.scaling)); // PEFT's lora_bias: + scaling · b
+    for (const other of active.slice(1)) {
+      const update = tidy(() => this.adapter(other).forward(x));
+      out = replace(out, out.add(update));
+      update.dispose();
+    }
+    return out;
   }
 
   /** The dense update scaling · (A B)ᵀ, shaped like linear.weight [out, in]. */
@@ -83,15 +102,20 @@ export class LinearWithLoRA extends Module {
     return noGrad(() => tidy(() => a.A.matmul(a.B).t().mul(a.scaling)));
   }
 
-  /** W += scaling · (A B)ᵀ: inference then costs one plain Linear. */
-  merge(name = this.activeAdapter ?? DEFAULT_ADAPTER): void {
-    if (this.mergedAdapter === name) return;
-    if (this.mergedAdapter !== null) throw new Error(`adapter '${this.mergedAdapter}' is already merged`);
+  /** Adds adapter `name`'s update into the base weights (and its lora_bias into the base bias) for good. */
+  addDeltaToBase(name: string): void {
     const d = this.deltaWeight(name);
     noGrad(() => this.linear.weight.add_(d));
     d.dispose();
     const a = this.adapter(name);
     if (a.bias) noGrad(() => this.linear.bias!.add_(a.bias!, a.scaling));
+  }
+
+  /** W += scaling · (A B)ᵀ: inference then costs one plain Linear. */
+  merge(name = this.activeAdapter ?? DEFAULT_ADAPTER): void {
+    if (this.mergedAdapter === name) return;
+    if (this.mergedAdapter !== null) throw new Error(`adapter '${this.mergedAdapter}' is already merged`);
+    this.addDeltaToBase(name);
     this.mergedAdapter = name;
     this.activeAdapter = name;
   }
@@ -107,6 +131,6 @@ export class LinearWithLoRA extends Module {
   }
 
   extraRepr(): string {
-    return `active=${this.activeAdapter ?? 'none'}${this.mergedAdapter ? `, merged=${this.mergedAdapter}` : ''}`;
+    return `active=${this.activeAdapters.join('+') || 'none'}${this.mergedAdapter ? `, merged=${this.mergedAdapter}` : ''}`;
   }
 }
