@@ -42,7 +42,7 @@ describe('getPeftModel(model, LoraConfig fields) as get_peft_model', () => {
     expect(() => getPeftModel(model, { target_modules: ['nope'] })).toThrow(/no Linear module matched target_modules/);
     expect(() => getPeftModel(model, { r: 0 })).toThrow(/getPeftModel: 'r' must be a positive integer/);
     expect(() => getPeftModel(model, { init_lora_weights: 'pissa' as never })).toThrow(/init_lora_weights "pissa" is not supported/);
-    expect(() => getPeftModel(model, { use_dora: true })).toThrow(/DoRA/);
+    expect(() => getPeftModel(model, { use_dora: true, lora_bias: true })).toThrow(/use_dora together with lora_bias is not supported/);
     model.dispose();
   });
 });

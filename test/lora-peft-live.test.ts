@@ -22,6 +22,7 @@ interface Combo {
   bias: 'none' | 'lora_only' | 'all';
   loraBias: boolean;
   partial: boolean;
+  dora: boolean;
 }
 
 function combos(): Combo[] {
@@ -30,7 +31,7 @@ function combos(): Combo[] {
   for (const taskType of [undefined, null, 'SEQ_CLS'] as const) {
     for (const modulesToSave of [undefined, ['classifier'], ['pre_classifier', 'classifier']]) {
       for (const scaling of ['alpha', 'alpha/r', 'rslora'] as const) {
-        out.push({ taskType, modulesToSave, scaling, bias: (['none', 'lora_only', 'all'] as const)[i % 3], loraBias: i % 2 === 1, partial: i % 4 >= 2 });
+        out.push({ taskType, modulesToSave, scaling, bias: (['none', 'lora_only', 'all'] as const)[i % 3], loraBias: i % 2 === 1, partial: i % 4 >= 2, dora: i % 4 === 0 });
         i++;
       }
     }
@@ -40,7 +41,7 @@ function combos(): Combo[] {
 
 async function build(c: Combo, seed: number): Promise<{ model: DistilBertForSequenceClassification; logits: number[][] }> {
   const model = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL)).eval();
-  const common = { alpha: 8, scaling: c.scaling, bias: c.loraBias, dropout: 0.1 };
+  const common = { alpha: 8, scaling: c.scaling, bias: c.loraBias, dora: c.dora, dropout: 0.1 };
   if (c.partial) {
     // Some layers only, and two ranks: the config needs full names and a rank_pattern.
     replaceLinearWithLora(model, { ...common, rank: 4, targets: ['layer.0.attention.q_lin', 'layer.1.ffn.lin1'] });
@@ -56,7 +57,7 @@ async function build(c: Combo, seed: number): Promise<{ model: DistilBertForSequ
 }
 
 describeWithPython('saveAdapter output loads in live PEFT with the same logits', ['torch', 'transformers', 'peft'], (python) => {
-  it('for all 27 combinations of task type, modules to save, scaling (with bias, lora_bias, partial layers and ranks)', async () => {
+  it('for all 27 combinations of task type, modules to save, scaling (with bias, lora_bias, DoRA, partial layers and ranks)', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-live-'));
     const all = combos();
     const ours = new Map<string, { combo: Combo; logits: number[][] }>();

@@ -26,7 +26,7 @@ function logits(model: DistilBertForSequenceClassification, dtype: DType = 'floa
 }
 const diff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
 
-const CASES = ['dropout', 'bias-lora-only', 'bias-all', 'lora-bias', 'bin', 'seq-cls-default', 'seq-cls-classifier', 'heads-no-task', 'patterns-rslora', 'layers-exclude'];
+const CASES = ['dropout', 'bias-lora-only', 'bias-all', 'lora-bias', 'bin', 'seq-cls-default', 'seq-cls-classifier', 'heads-no-task', 'patterns-rslora', 'layers-exclude', 'dora'];
 
 describe('adapters written by PEFT load exactly (PeftModel.from_pretrained logits)', () => {
   it.each(CASES)('%s: logits to 1e-5, and the adapter matters', async (name) => {
@@ -152,14 +152,16 @@ describe('issue 11 found items', () => {
 
 describe('training parity with PEFT: five AdamW steps from the same start', () => {
   const fx = readJson('training.json');
-  it.each([['float32', 1e-5], ['float64', 1e-9]] as const)('%s: losses and weights within %s', async (dtype, tol) => {
-    const run = fx[dtype];
+  it.each([
+    ['float32', 1e-5, false], ['float64', 1e-9, false], ['float32', 1e-5, true], ['float64', 1e-9, true],
+  ] as const)('%s: losses and weights within %s (DoRA: %s)', async (dtype, tol, dora) => {
+    const run = fx[dora ? `dora_${dtype}` : dtype];
     const model = (await load()).eval().to(dtype);
-    replaceLinearWithLora(model, { rank: fx.rank, alpha: fx.lora_alpha, scaling: 'alpha/r', targets: fx.targets });
+    replaceLinearWithLora(model, { rank: fx.rank, alpha: fx.lora_alpha, scaling: 'alpha/r', targets: fx.targets, dora });
     markOnlyLoraAsTrainable(model, { modulesToSave: fx.modules_to_save });
     const ours = (peftName: string) => peftName
       .replace(/^base_model\.model\./, '').replace(/\.lora_A\.default\.weight$/, '.lora.default.A').replace(/\.lora_B\.default\.weight$/, '.lora.default.B')
-      .replace(/\.modules_to_save\.default\./, '.');
+      .replace(/\.modules_to_save\.default\./, '.').replace(/\.lora_magnitude_vector\.default\.weight$/, '.lora.default.magnitude');
     const params = new Map(model.namedParameters());
     const transposed = (n: string) => /\.lora\.default\.[AB]$/.test(n);
     noGrad(() => {
@@ -191,5 +193,30 @@ describe('training parity with PEFT: five AdamW steps from the same start', () =
     }
     opt.dispose();
     model.dispose();
+  });
+});
+
+describe('DoRA (use_dora) in PEFT numbers', () => {
+  it('loads in float64 to 1e-10, merges and unmerges exactly, and saves back what PEFT wrote', async () => {
+    const fx = readJson('dora.json');
+    const model = (await load()).eval().to('float64');
+    loadAdapter(model, path.join(PEFT, 'dora'));
+    const [, layer] = loraLayers(model)[0];
+    expect(layer.adapter().magnitude!.shape).toEqual([32]);
+    const want = logits(model, 'float64');
+    expect(diff(want, fx.logits_float64)).toBeLessThan(1e-10);
+    const w0 = layer.linear.weight.clone();
+    const { mergeLora, unmergeLora } = await import('../lib');
+    mergeLora(model);
+    expect(diff(logits(model, 'float64'), want)).toBeLessThan(1e-10);
+    unmergeLora(model);
+    expect(maxAbsDiff(layer.linear.weight, w0.toArray())).toBeLessThan(1e-12);
+    const dir = tmp('dora-resave-');
+    saveAdapter(model.to('float32'), dir);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).use_dora).toBe(true);
+    const fresh = (await load()).eval();
+    loadAdapter(fresh, dir);
+    expect(diff(logits(fresh), fx.logits)).toBeLessThan(1e-5);
+    [model, fresh].forEach((m) => m.dispose());
   });
 });

@@ -130,10 +130,11 @@ def write_training(model_dir):
            'modules_to_save': ['pre_classifier', 'classifier'],
            'batches': [{'input_ids': tolist(ids[b]), 'attention_mask': tolist(mask[b]), 'labels': tolist(labels[b])}
                        for b in batches]}
-    for dtype, key in [(torch.float32, 'float32'), (torch.float64, 'float64')]:
+    for dtype, key, dora in [(torch.float32, 'float32', False), (torch.float64, 'float64', False),
+                             (torch.float32, 'dora_float32', True), (torch.float64, 'dora_float64', True)]:
         torch.manual_seed(7)
         base = load_base(model_dir, dtype)
-        model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=['q_lin', 'v_lin'],
+        model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=['q_lin', 'v_lin'], use_dora=dora,
                                                 modules_to_save=['pre_classifier', 'classifier']))
         model.eval()  # the tiny model's dropouts are 0; eval keeps the comparison free of randomness
         start = {n: tolist(p) for n, p in model.named_parameters() if p.requires_grad}
@@ -222,6 +223,8 @@ def main():
                                  alpha_pattern={r'lin\d': 3, r'.*0\.attention\.k_lin': 5}), {}),
         ('layers-exclude', dict(r=3, lora_alpha=6, target_modules=['q_lin', 'k_lin', 'v_lin', 'out_lin'],
                                 layers_to_transform=[1], exclude_modules=['out_lin']), {}),
+        ('dora', dict(r=4, lora_alpha=8, lora_dropout=0.1, target_modules=['q_lin', 'v_lin', 'lin1'], use_dora=True,
+                      task_type='SEQ_CLS'), {'float64': True}),
     ]
     for i, (name, kwargs, extra) in enumerate(cases):
         write_case(args.model, name, kwargs, seed=10 + i, **extra)

@@ -47,6 +47,8 @@ export function readAdapterMetadata(dir: string): Record<string, string> {
   return file.endsWith('.bin') ? {} : readSafetensorsHeader(file).metadata;
 }
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 // PEFT writes keys without the adapter name; accept files that kept it ('lora_A.default.weight'), and keys written
 // without the PeftModel prefix.
 function normalizeKeys<T>(tensors: Map<string, T>, adapterName: string, file: string): Map<string, T> {
@@ -54,7 +56,8 @@ function normalizeKeys<T>(tensors: Map<string, T>, adapterName: string, file: st
   for (const [k, v] of tensors) {
     const key = (k.startsWith(KEY_PREFIX) ? k : KEY_PREFIX + k)
       .replace(`.lora_A.${adapterName}.`, '.lora_A.').replace(`.lora_B.${adapterName}.`, '.lora_B.')
-      .replace(`.modules_to_save.${adapterName}.`, '.');
+      .replace(`.modules_to_save.${adapterName}.`, '.')
+      .replace(new RegExp(`\\.lora_magnitude_vector\\.${escapeRegExp(adapterName)}\\.weight$`), '.lora_magnitude_vector');
     if (out.has(key)) throw new Error(`${file}: '${k}' appears twice (as '${key}')`);
     out.set(key, v);
   }

@@ -56,12 +56,13 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   const raschka = metadata[SCALING_KEY] === 'alpha' && !config.use_rslora;
   const scaling: LoraScaling = config.use_rslora ? 'rslora' : raschka ? 'alpha' : 'alpha/r';
   for (const { name, r, loraAlpha } of plan.layers) {
-    const loraOpts = { rank: r, alpha: raschka ? loraAlpha / r : loraAlpha, scaling, dropout: config.lora_dropout, bias: config.lora_bias };
+    const loraOpts = { rank: r, alpha: raschka ? loraAlpha / r : loraAlpha, scaling, dropout: config.lora_dropout, bias: config.lora_bias, dora: config.use_dora };
     const a = addLoraAt(model, name, adapterName, loraOpts);
     const key = `${KEY_PREFIX}${name}.lora_`;
     copyInto(a.A, tensors.get(`${key}A.weight`)!, `${key}A.weight`, file, true);
     copyInto(a.B, tensors.get(`${key}B.weight`)!, `${key}B.weight`, file, true);
     if (a.bias) copyInto(a.bias, tensors.get(`${key}B.bias`)!, `${key}B.bias`, file, false);
+    if (a.magnitude) copyInto(a.magnitude, tensors.get(`${key}magnitude_vector`)!, `${key}magnitude_vector`, file, false);
     if (opts.activate ?? true) (model.getSubmodule(name) as LinearWithLoRA).setAdapter(adapterName);
   }
   for (const [name, m] of plan.saved) {
@@ -126,10 +127,12 @@ function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, fil
     } else if (tensors.has(`${key}B.bias`)) {
       throw new Error(`${file}: has '${key}B.bias' but ${configFile} says lora_bias is false`);
     }
+    if (config.use_dora) expectShape(`${key}magnitude_vector`, [outF], `use_dora of ${configFile}`);
+    else if (tensors.has(`${key}magnitude_vector`)) throw new Error(`${file}: has '${key}magnitude_vector' but ${configFile} says use_dora is false`);
     layers.push({ name, r, loraAlpha });
     adapted.add(name);
   }
-  const strays = [...left].filter((k) => /\.lora_[AB]\./.test(k));
+  const strays = [...left].filter((k) => /\.lora_([AB]\.|magnitude_vector$)/.test(k));
   if (strays.length) throw new Error(`${file}: no Linear module of the model for ${strays.slice(0, 5).join(', ')}`);
 
   const saved = savedModules(model, config, tensors, file);

@@ -58,6 +58,7 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
   if (scalingModes.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' mixes rsLoRA and plain scaling across layers, which PEFT's one use_rslora cannot express`);
   const loraBias = new Set(adapters.map(([, a]) => a.bias !== null));
   if (loraBias.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' has lora_bias on some layers only, which PEFT's one lora_bias cannot express`);
+  if (new Set(adapters.map(([, a]) => a.magnitude !== null)).size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' uses DoRA on some layers only, which PEFT's one use_dora cannot express`);
   const dropouts = new Set(adapters.map(([, a]) => a.dropoutP));
   if (dropouts.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' has different dropouts across layers, which PEFT's one lora_dropout cannot express`);
 
@@ -70,6 +71,7 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
       tensors.set(`${KEY_PREFIX}${name}.lora_A.weight`, tensorToRaw(a.A.t().contiguous()));
       tensors.set(`${KEY_PREFIX}${name}.lora_B.weight`, tensorToRaw(a.B.t().contiguous()));
       if (a.bias) tensors.set(`${KEY_PREFIX}${name}.lora_B.bias`, tensorToRaw(a.bias));
+      if (a.magnitude) tensors.set(`${KEY_PREFIX}${name}.lora_magnitude_vector`, tensorToRaw(a.magnitude));
     });
     ranks.set(name, a.rank);
     alphas.set(name, toPeftAlpha(a).loraAlpha);
@@ -110,7 +112,7 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
     alpha_pattern: alphaPattern,
     layers_to_transform: null,
     layers_pattern: null,
-    use_dora: false,
+    use_dora: first.magnitude !== null,
   };
   const metadata: Record<string, string> = { format: 'pt', [SCALING_KEY]: first.scalingMode };
   const labels = opts.labels ?? configLabels(model);

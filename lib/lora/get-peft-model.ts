@@ -39,9 +39,12 @@ export function getPeftModel(model: Module, fields: LoraConfigFields, adapterNam
     const { r, loraAlpha } = rankAndAlpha(config, name);
     const a = addLoraAt(model, name, adapterName, {
       rank: r, alpha: loraAlpha, scaling: config.use_rslora ? 'rslora' : 'alpha/r', dropout: config.lora_dropout,
-      bias: config.lora_bias, init: initMode === 'gaussian' ? 'gaussian' : 'peft',
+      bias: config.lora_bias, dora: config.use_dora, init: initMode === 'gaussian' ? 'gaussian' : 'peft',
     });
-    if (initMode === false) noGrad(() => init.uniform_(a.B, -1 / Math.sqrt(r), 1 / Math.sqrt(r))); // nn.Linear's default on lora_B
+    if (initMode === false) {
+      noGrad(() => init.uniform_(a.B, -1 / Math.sqrt(r), 1 / Math.sqrt(r))); // nn.Linear's default on lora_B
+      (model.getSubmodule(name) as LinearWithLoRA).initDoraMagnitude(a);
+    }
     layers.push(name);
   }
   markPeftTrainable(model, { adapterName, layers, saved, bias: config.bias });

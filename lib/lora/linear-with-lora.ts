@@ -7,6 +7,7 @@ import { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { ModuleDict } from '../nn/containers';
 import { LoRALayer, LoraOptions } from './lora-layer';
+import * as F from '../functional';
 
 export const DEFAULT_ADAPTER = 'default';
 
@@ -24,6 +25,8 @@ export class LinearWithLoRA extends Module {
   activeAdapters: string[] = [];
   /** The adapter whose update is currently added into linear.weight, if any. */
   mergedAdapter: string | null = null;
+  /** The row factor m/n a merged DoRA adapter multiplied the weight by. */
+  private doraFactor: Tensor | null = null;
 
   constructor(linear: Linear, rankOrOptions: number | LoraOptions, alpha?: number, adapterName = DEFAULT_ADAPTER) {
     super();
@@ -51,7 +54,13 @@ export class LinearWithLoRA extends Module {
     const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, { ...opts, device: w.device, dtype: w.dtype });
     layer.train(this.training);
     this.lora.set(name, layer);
+    this.initDoraMagnitude(layer);
     return layer;
+  }
+
+  /** DoRA's starting magnitude: m = ‖W + s·(A B)ᵀ‖ row-wise (PEFT recomputes it after initialising A and B). */
+  initDoraMagnitude(layer: LoRALayer): void {
+    if (layer.magnitude) noGrad(() => tidy(() => { layer.magnitude!.copy_(this.doraNorm(layer)); }));
   }
   deleteAdapter(name: string): void {
     const layer = this.adapter(name);
@@ -84,15 +93,39 @@ export class LinearWithLoRA extends Module {
     const active = this.activeAdapters;
     if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.forward(x);
     const a = this.adapter(active[0]);
-    // One native call: linear + scaling·((x A) B), the sum accumulated in place.
-    let out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
-    if (a.bias) out = replace(out, out.add(a.bias, a.scaling)); // PEFT's lora_bias: + scaling · b
-    for (const other of active.slice(1)) {
-      const update = tidy(() => this.adapter(other).forward(x));
+    let out: Tensor;
+    let rest = active;
+    if (a.magnitude) {
+      out = l.forward(x);
+    } else {
+      // One native call: linear + scaling·((x A) B), the sum accumulated in place.
+      out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
+      if (a.bias) out = replace(out, out.add(a.bias, a.scaling)); // PEFT's lora_bias: + scaling · b
+      rest = active.slice(1);
+    }
+    for (const name of rest) {
+      const other = this.adapter(name);
+      const update = tidy(() => (other.magnitude ? this.doraUpdate(x, other) : other.forward(x)));
       out = replace(out, out.add(update));
       update.dispose();
     }
     return out;
+  }
+
+  /** ‖W + s·(A B)ᵀ‖ per output row, without gradient (DoRA treats it as a constant, section 4.3 of the paper). */
+  private doraNorm(a: LoRALayer): Tensor {
+    return noGrad(() => tidy(() => this.linear.weight.add(a.A.matmul(a.B).t().mul(a.scaling)).norm(2, 1)));
+  }
+
+  /**
+   * What a DoRA adapter adds to the base output (W x + b): (m/n − 1)·W x' + (m/n)·s·(x' A B), x' = dropout(x),
+   * so that the sum is (m/n)·(W + s·ΔW) x + b without dropout, as PEFT computes it.
+   */
+  private doraUpdate(x: Tensor, a: LoRALayer): Tensor {
+    const scale = a.magnitude!.div(this.doraNorm(a));
+    const input = a.training && a.dropoutP > 0 ? F.dropout(x, a.dropoutP, true) : x;
+    const base = F.linear(input, this.linear.weight);
+    return base.mul(scale.sub(1)).add(input.matmul(a.A).matmul(a.B).mul(a.scaling).mul(scale));
   }
 
   /** The dense update scaling · (A B)ᵀ, shaped like linear.weight [out, in]. */
@@ -102,20 +135,32 @@ export class LinearWithLoRA extends Module {
     return noGrad(() => tidy(() => a.A.matmul(a.B).t().mul(a.scaling)));
   }
 
-  /** Adds adapter `name`'s update into the base weights (and its lora_bias into the base bias) for good. */
-  addDeltaToBase(name: string): void {
-    const d = this.deltaWeight(name);
-    noGrad(() => this.linear.weight.add_(d));
-    d.dispose();
+  /**
+   * Adds adapter `name`'s update into the base weights (and its lora_bias into the base bias) for good; for DoRA,
+   * W ← (m/n)·(W + s·ΔW) row-wise. Returns the row factor m/n of a DoRA adapter (what unmerge divides by).
+   */
+  addDeltaToBase(name: string): Tensor | null {
     const a = this.adapter(name);
+    const d = this.deltaWeight(name);
+    let factor: Tensor | null = null;
+    noGrad(() => {
+      if (a.magnitude) {
+        factor = tidy(() => a.magnitude!.div(this.doraNorm(a)));
+        tidy(() => { this.linear.weight.add_(d).mul_(factor!.unsqueeze(1)); });
+      } else {
+        this.linear.weight.add_(d);
+      }
+    });
+    d.dispose();
     if (a.bias) noGrad(() => this.linear.bias!.add_(a.bias!, a.scaling));
+    return factor;
   }
 
   /** W += scaling · (A B)ᵀ: inference then costs one plain Linear. */
   merge(name = this.activeAdapter ?? DEFAULT_ADAPTER): void {
     if (this.mergedAdapter === name) return;
     if (this.mergedAdapter !== null) throw new Error(`adapter '${this.mergedAdapter}' is already merged`);
-    this.addDeltaToBase(name);
+    this.doraFactor = this.addDeltaToBase(name);
     this.mergedAdapter = name;
     this.activeAdapter = name;
   }
@@ -123,6 +168,11 @@ export class LinearWithLoRA extends Module {
   unmerge(): void {
     if (this.mergedAdapter === null) return;
     const d = this.deltaWeight(this.mergedAdapter);
+    if (this.doraFactor) {
+      noGrad(() => tidy(() => { this.linear.weight.div_(this.doraFactor!.unsqueeze(1)); }));
+      this.doraFactor.dispose();
+      this.doraFactor = null;
+    }
     noGrad(() => this.linear.weight.sub_(d));
     d.dispose();
     const a = this.adapter(this.mergedAdapter);

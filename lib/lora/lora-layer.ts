@@ -23,6 +23,11 @@ export interface LoraOptions {
   dtype?: DType;
   /** PEFT's lora_bias: B gets a bias (zero at first) added with the update, scaling · (x A B + b). */
   bias?: boolean;
+  /**
+   * DoRA (PEFT's use_dora): a magnitude per output feature, the layer computing m / ‖W + scaling·(A B)ᵀ‖ row-wise
+   * times (W + scaling·(A B)ᵀ) x. LinearWithLoRA sets the magnitude to the row norms of its weight.
+   */
+  dora?: boolean;
 }
 
 export function loraScaling(alpha: number, rank: number, mode: LoraScaling): number {
@@ -38,6 +43,8 @@ export class LoRALayer extends Module {
   B!: Tensor;
   /** B's bias (PEFT's lora_B.bias), when created with `bias: true`. */
   bias!: Tensor | null;
+  /** DoRA's magnitude vector [out] (PEFT's lora_magnitude_vector), when created with `dora: true`. */
+  magnitude!: Tensor | null;
   readonly rank: number;
   readonly alpha: number;
   readonly scalingMode: LoraScaling;
@@ -57,7 +64,9 @@ export class LoRALayer extends Module {
     const where = { device: opts.device, dtype: opts.dtype };
     this.registerParameter('A', empty([inDim, this.rank], where));
     this.registerParameter('B', zeros([this.rank, outDim], where));
+    if (opts.bias && opts.dora) throw new Error('LoRA: lora_bias together with DoRA is not supported');
     this.registerParameter('bias', opts.bias ? zeros([outDim], where) : null);
+    this.registerParameter('magnitude', opts.dora ? zeros([outDim], where) : null);
     this.initA(opts.init ?? 'raschka');
   }
 
@@ -79,13 +88,15 @@ export class LoRALayer extends Module {
     });
   }
 
+  /** The update alone (plain LoRA; a DoRA layer needs its base weight: LinearWithLoRA computes it). */
   forward(x: Tensor): Tensor {
+    if (this.magnitude) throw new Error('LoRALayer: a DoRA adapter runs inside its LinearWithLoRA');
     const input = this.training && this.dropoutP > 0 ? F.dropout(x, this.dropoutP, true) : x;
     const update = input.matmul(this.A).matmul(this.B);
     return (this.bias ? update.add(this.bias) : update).mul(this.scaling);
   }
 
   extraRepr(): string {
-    return `in_dim=${this.inDim}, out_dim=${this.outDim}, rank=${this.rank}, alpha=${this.alpha}, scaling=${this.scalingMode}${this.bias ? ', bias=True' : ''}`;
+    return `in_dim=${this.inDim}, out_dim=${this.outDim}, rank=${this.rank}, alpha=${this.alpha}, scaling=${this.scalingMode}${this.bias ? ', bias=True' : ''}${this.magnitude ? ', dora=True' : ''}`;
   }
 }

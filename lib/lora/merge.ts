@@ -16,7 +16,7 @@ export function mergeAndUnload(model: Module): Module {
   for (const [name, l] of loraLayers(model)) {
     const [first, ...others] = l.activeAdapters;
     if (first !== undefined) l.merge(first);
-    for (const other of others) l.addDeltaToBase(other);
+    for (const other of others) l.addDeltaToBase(other)?.dispose();
     const dot = name.lastIndexOf('.');
     const parent = dot < 0 ? model : model.getSubmodule(name.slice(0, dot));
     parent.setChild(name.slice(dot + 1), l.linear);

@@ -63,7 +63,6 @@ export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig
   };
   if (c.peft_type !== 'LORA') throw new Error(`${source}: peft_type is ${describe(c.peft_type)}; only LORA adapters are supported`);
   if (c.fan_in_fan_out === true) throw new Error(`${source}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported`);
-  if (c.use_dora === true) throw new Error(`${source}: DoRA adapters (use_dora) are not supported`);
   const isRank = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_LORA_RANK;
   const isAlpha = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_LORA_ALPHA;
   if (!isRank(c.r)) bad('r', `a positive integer up to ${MAX_LORA_RANK}`);
@@ -81,7 +80,7 @@ export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig
   if (c.task_type !== null && typeof c.task_type !== 'string') bad('task_type', 'null or a string');
   c.bias ??= 'none';
   if (!['none', 'all', 'lora_only'].includes(c.bias as string)) bad('bias', "'none', 'all' or 'lora_only'");
-  for (const flag of ['use_rslora', 'lora_bias', 'inference_mode'] as const) {
+  for (const flag of ['use_rslora', 'lora_bias', 'inference_mode', 'use_dora'] as const) {
     c[flag] ??= false;
     if (typeof c[flag] !== 'boolean') bad(flag, 'true or false');
   }
@@ -91,6 +90,7 @@ export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig
     if (typeof p !== 'object' || Array.isArray(p) || p === null) bad(field, `an object of ${want}`);
     for (const [k, v] of Object.entries(p as object)) if (!check(v)) throw new Error(`${source}: '${field}' entry '${k}' must be ${field === 'rank_pattern' ? `a positive integer up to ${MAX_LORA_RANK}` : `a finite number within ±${MAX_LORA_ALPHA}`}, got ${describe(v)}`);
   }
+  if (c.use_dora && c.lora_bias) throw new Error(`${source}: use_dora together with lora_bias is not supported`);
   c.layers_to_transform ??= null;
   const lt = c.layers_to_transform;
   if (lt !== null && !Number.isInteger(lt) && !(Array.isArray(lt) && lt.every((i) => Number.isInteger(i)))) bad('layers_to_transform', 'null, an integer or a list of integers');

@@ -34,6 +34,7 @@ export function addWeightedAdapter(model: Module, adapters: string[], weights: n
   const layers = loraLayers(model).filter(([, l]) => adapters.some((a) => l.lora.has(a)));
   for (const a of adapters) if (!layers.some(([, l]) => l.lora.has(a))) throw new Error(`addWeightedAdapter: no layer has an adapter named '${a}'`);
   if (layers.some(([, l]) => l.lora.has(name))) throw new Error(`addWeightedAdapter: an adapter named '${name}' already exists`);
+  for (const [n, l] of layers) for (const a of adapters) if (l.lora.get(a)?.magnitude) throw new Error(`addWeightedAdapter: '${a}' is a DoRA adapter ('${n}'); PEFT cannot combine DoRA adapters either`);
   const kind: CombinationType = adapters.length === 1 ? 'linear' : combinationType; // PEFT does the same
   const allRanks = layers.flatMap(([, l]) => adapters.filter((a) => l.lora.has(a)).map((a) => l.adapter(a).rank));
   if (kind === 'linear' && new Set(allRanks).size > 1) throw new Error(`addWeightedAdapter: 'linear' needs adapters of one rank, got ranks ${[...new Set(allRanks)].join(', ')}; use 'cat' or 'svd'`);
