@@ -21,6 +21,12 @@ import argparse
 import json
 import os
 import shutil
+import sys
+
+# PEFT keeps target_modules in a set: a fixed hash seed writes it in the same order on every run.
+if os.environ.get('PYTHONHASHSEED') != '0':
+    os.environ['PYTHONHASHSEED'] = '0'
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -32,7 +38,15 @@ SHARED = os.path.join(HERE, '..', '..', 'shared', 'fixtures')
 
 
 def tolist(t):
-    return t.detach().cpu().tolist()
+    """Nested lists; float32 values with 9 significant digits, which is exact for float32 and half as long."""
+    t = t.detach().cpu()
+    if t.dtype == torch.float32:
+        return _round9(t.tolist())
+    return t.tolist()
+
+
+def _round9(v):
+    return [_round9(x) for x in v] if isinstance(v, list) else float(f'{v:.9g}')
 
 
 def load_base(model_dir, dtype=torch.float32):
