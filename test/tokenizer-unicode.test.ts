@@ -30,3 +30,9 @@ describe('decode as transformers 5.18 does for distilbert-base-uncased', () => {
     expect(wrong.slice(0, 5)).toEqual([]);
   });
 });
+
+describe('text tokenizers cannot hold', () => {
+  it('deletes lone surrogates as control characters (category Cs)', () => {
+    expect(tokenizer.encode('a\uD800b\uDC00c', { addSpecialTokens: false })).toEqual(tokenizer.encode('abc', { addSpecialTokens: false }));
+  });
+});

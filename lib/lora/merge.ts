@@ -14,9 +14,8 @@ export function unmergeLora(model: Module): void {
 /** Merges the active adapters (all of them, as PEFT does) and puts plain Linear layers back in place of every LinearWithLoRA. */
 export function mergeAndUnload(model: Module): Module {
   for (const [name, l] of loraLayers(model)) {
-    const [first, ...others] = l.activeAdapters;
-    if (first !== undefined) l.merge(first);
-    for (const other of others) l.addDeltaToBase(other)?.dispose();
+    // The wrapper goes away: add the active updates for good (one already merged is in the weights).
+    for (const a of l.activeAdapters) if (a !== l.mergedAdapter) l.addDeltaToBase(a)?.dispose();
     const dot = name.lastIndexOf('.');
     const parent = dot < 0 ? model : model.getSubmodule(name.slice(0, dot));
     parent.setChild(name.slice(dot + 1), l.linear);

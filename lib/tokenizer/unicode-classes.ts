@@ -16,8 +16,11 @@ function inRanges(ranges: readonly number[], cp: number): boolean {
   return false;
 }
 
-/** Deleted by BertNormalizer's clean_text (controls, format characters, private use, U+0000, U+FFFD). */
-export const isHfControl = (cp: number): boolean => inRanges(CONTROL_RANGES, cp);
+/**
+ * Deleted by BertNormalizer's clean_text (controls, format characters, private use, U+0000, U+FFFD). Lone
+ * surrogates, which a Rust string cannot hold and so are not in the measured tables, count as controls (category Cs).
+ */
+export const isHfControl = (cp: number): boolean => (cp >= 0xd800 && cp <= 0xdfff) || inRanges(CONTROL_RANGES, cp);
 /** Deleted by BertNormalizer's strip_accents after NFD (non-spacing marks). */
 export const isHfMark = (cp: number): boolean => inRanges(MARK_RANGES, cp);
 /** Split off by BertPreTokenizer (ASCII symbols and Unicode punctuation, as tokenizers' tables have it). */
