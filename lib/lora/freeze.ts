@@ -54,3 +54,27 @@ export function printTrainableParameters(model: Module, log: (s: string) => void
   log(line);
   return line;
 }
+
+/** Sets requiresGrad on one adapter's A, B (and bias) in the named layers and on the named saved modules. */
+export function setAdapterTrainable(model: Module, adapterName: string, layers: string[], saved: string[], trainable: boolean): void {
+  for (const name of layers) unfreezeTo((model.getSubmodule(name) as LinearWithLoRA).adapter(adapterName), trainable);
+  for (const name of saved) unfreezeTo(model.getSubmodule(name), trainable);
+}
+
+function unfreezeTo(m: Module, trainable: boolean): void {
+  for (const p of m.parameters()) p.requiresGrad_(trainable);
+}
+
+/**
+ * PEFT's trainable set (get_peft_model, from_pretrained with is_trainable): everything frozen except one adapter, its
+ * modules to save and the biases PEFT's `bias` names ('all': every parameter with 'bias' in its name; 'lora_only':
+ * the adapted layers' own biases).
+ */
+export function markPeftTrainable(model: Module, opts: { adapterName: string; layers: string[]; saved: string[]; bias: 'none' | 'all' | 'lora_only' }): void {
+  freeze(model);
+  setAdapterTrainable(model, opts.adapterName, opts.layers, opts.saved, true);
+  const adaptedBiases = new Set(opts.layers.map((l) => `${l}.linear.bias`));
+  for (const [n, p] of model.namedParameters()) {
+    if ((opts.bias === 'all' && n.includes('bias')) || (opts.bias === 'lora_only' && adaptedBiases.has(n))) p.requiresGrad_(true);
+  }
+}

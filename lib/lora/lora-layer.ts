@@ -5,6 +5,7 @@ import * as F from '../functional';
 import { noGrad } from '../autograd';
 import { Module } from '../nn/module';
 import * as init from '../nn/init';
+import type { DType } from '../dtype';
 
 /** How A starts: Raschka's randn/√r, PEFT's kaiming-uniform(a=√5) on the [r, in] weight, or N(0, 1/r). B always starts at zero. */
 export type LoraInit = 'raschka' | 'peft' | 'gaussian';
@@ -17,7 +18,16 @@ export interface LoraOptions {
   init?: LoraInit;
   scaling?: LoraScaling;
   dropout?: number;
+  /** Where A and B live; LinearWithLoRA passes its base layer's, as PEFT does (bfloat16, float64, cuda, ...). */
   device?: string;
+  dtype?: DType;
+  /** PEFT's lora_bias: B gets a bias (zero at first) added with the update, scaling · (x A B + b). */
+  bias?: boolean;
+  /**
+   * DoRA (PEFT's use_dora): a magnitude per output feature, the layer computing m / ‖W + scaling·(A B)ᵀ‖ row-wise
+   * times (W + scaling·(A B)ᵀ) x. LinearWithLoRA sets the magnitude to the row norms of its weight.
+   */
+  dora?: boolean;
 }
 
 export function loraScaling(alpha: number, rank: number, mode: LoraScaling): number {
@@ -31,6 +41,10 @@ export function loraScaling(alpha: number, rank: number, mode: LoraScaling): num
 export class LoRALayer extends Module {
   A!: Tensor;
   B!: Tensor;
+  /** B's bias (PEFT's lora_B.bias), when created with `bias: true`. */
+  bias!: Tensor | null;
+  /** DoRA's magnitude vector [out] (PEFT's lora_magnitude_vector), when created with `dora: true`. */
+  magnitude!: Tensor | null;
   readonly rank: number;
   readonly alpha: number;
   readonly scalingMode: LoraScaling;
@@ -39,12 +53,20 @@ export class LoRALayer extends Module {
   constructor(readonly inDim: number, readonly outDim: number, opts: LoraOptions) {
     super();
     if (!Number.isInteger(opts.rank) || opts.rank <= 0) throw new Error(`LoRA rank must be a positive integer, got ${opts.rank}`);
+    // A rank above both sides adds nothing (the update's rank is at most min(in, out)) and would let a config value
+    // alone allocate without bound (issue 14: r = 2e7 OOM-killed the server), so it is refused.
+    if (opts.rank > Math.max(inDim, outDim)) throw new Error(`LoRA rank ${opts.rank} exceeds the layer's size (${inDim} -> ${outDim})`);
+    if (!Number.isFinite(opts.alpha)) throw new Error(`LoRA alpha must be a finite number, got ${opts.alpha}`);
     this.rank = opts.rank;
     this.alpha = opts.alpha;
     this.scalingMode = opts.scaling ?? 'alpha';
     this.dropoutP = opts.dropout ?? 0;
-    this.registerParameter('A', empty([inDim, this.rank], { device: opts.device }));
-    this.registerParameter('B', zeros([this.rank, outDim], { device: opts.device }));
+    const where = { device: opts.device, dtype: opts.dtype };
+    this.registerParameter('A', empty([inDim, this.rank], where));
+    this.registerParameter('B', zeros([this.rank, outDim], where));
+    if (opts.bias && opts.dora) throw new Error('LoRA: lora_bias together with DoRA is not supported');
+    this.registerParameter('bias', opts.bias ? zeros([outDim], where) : null);
+    this.registerParameter('magnitude', opts.dora ? zeros([outDim], where) : null);
     this.initA(opts.init ?? 'raschka');
   }
 
@@ -66,12 +88,15 @@ export class LoRALayer extends Module {
     });
   }
 
+  /** The update alone (plain LoRA; a DoRA layer needs its base weight: LinearWithLoRA computes it). */
   forward(x: Tensor): Tensor {
+    if (this.magnitude) throw new Error('LoRALayer: a DoRA adapter runs inside its LinearWithLoRA');
     const input = this.training && this.dropoutP > 0 ? F.dropout(x, this.dropoutP, true) : x;
-    return input.matmul(this.A).matmul(this.B).mul(this.scaling);
+    const update = input.matmul(this.A).matmul(this.B);
+    return (this.bias ? update.add(this.bias) : update).mul(this.scaling);
   }
 
   extraRepr(): string {
-    return `in_dim=${this.inDim}, out_dim=${this.outDim}, rank=${this.rank}, alpha=${this.alpha}, scaling=${this.scalingMode}`;
+    return `in_dim=${this.inDim}, out_dim=${this.outDim}, rank=${this.rank}, alpha=${this.alpha}, scaling=${this.scalingMode}${this.bias ? ', bias=True' : ''}${this.magnitude ? ', dora=True' : ''}`;
   }
 }

@@ -11,10 +11,11 @@ export function mergeLora(model: Module, adapterName?: string): void {
 export function unmergeLora(model: Module): void {
   for (const [, l] of loraLayers(model)) l.unmerge();
 }
-/** Merges the active adapter and puts plain Linear layers back in place of every LinearWithLoRA. */
+/** Merges the active adapters (all of them, as PEFT does) and puts plain Linear layers back in place of every LinearWithLoRA. */
 export function mergeAndUnload(model: Module): Module {
   for (const [name, l] of loraLayers(model)) {
-    if (l.activeAdapter !== null) l.merge(l.activeAdapter);
+    // The wrapper goes away: add the active updates for good (one already merged is in the weights).
+    for (const a of l.activeAdapters) if (a !== l.mergedAdapter) l.addDeltaToBase(a)?.dispose();
     const dot = name.lastIndexOf('.');
     const parent = dot < 0 ? model : model.getSubmodule(name.slice(0, dot));
     parent.setChild(name.slice(dot + 1), l.linear);
@@ -23,11 +24,15 @@ export function mergeAndUnload(model: Module): Module {
   return model;
 }
 
-/** Makes `name` the active adapter of every adapted layer that has it (layers without it fall back to the base). */
-export function setAdapter(model: Module, name: string): void {
+/**
+ * Makes `name` the active adapter of every adapted layer that has it (layers without it fall back to the base), or
+ * several at once, whose updates add up (PEFT's set_adapter([...])).
+ */
+export function setAdapter(model: Module, name: string | readonly string[]): void {
+  const names = typeof name === 'string' ? [name] : [...name];
   const layers = loraLayers(model);
-  if (!layers.some(([, l]) => l.lora.has(name))) throw new Error(`no layer has an adapter named '${name}'`);
-  for (const [, l] of layers) l.setAdapter(l.lora.has(name) ? name : null);
+  for (const n of names) if (!layers.some(([, l]) => l.lora.has(n))) throw new Error(`no layer has an adapter named '${n}'`);
+  for (const [, l] of layers) l.setAdapter(names.filter((n) => l.lora.has(n)));
 }
 /** Runs the base model alone until enableAdapter / setAdapter. */
 export function disableAdapter(model: Module): void {
@@ -40,6 +45,11 @@ export function listAdapters(model: Module): string[] {
   const names = new Set<string>();
   for (const [, l] of loraLayers(model)) l.lora.keys().forEach((k) => names.add(k));
   return [...names];
+}
+/** The active adapters of the first adapted layer. */
+export function activeAdapters(model: Module): string[] {
+  const first = loraLayers(model)[0];
+  return first ? [...first[1].activeAdapters] : [];
 }
 export function activeAdapter(model: Module): string | null {
   const first = loraLayers(model)[0];

@@ -2,7 +2,7 @@
 import { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
-import { LoraOptions } from './lora-layer';
+import { LoRALayer, LoraOptions } from './lora-layer';
 import { matchesTarget, TargetSpec } from './targets';
 
 export interface ReplaceOptions extends LoraOptions {
@@ -55,4 +55,15 @@ export function loraLayers(model: Module): [string, LinearWithLoRA][] {
 
 function describe(t: TargetSpec): string {
   return Array.isArray(t) ? `[${t.join(', ')}]` : String(t);
+}
+
+/** Puts adapter `adapterName` on the Linear (or LinearWithLoRA) named `name`, wrapping it if needed; returns the new LoRALayer. */
+export function addLoraAt(model: Module, name: string, adapterName: string, opts: LoraOptions): LoRALayer {
+  const m = model.getSubmodule(name);
+  if (m instanceof LinearWithLoRA) return m.addAdapter(adapterName, opts);
+  if (!(m instanceof Linear)) throw new Error(`'${name}' is not a Linear layer`);
+  const wrapper = new LinearWithLoRA(m, opts, undefined, adapterName);
+  const dot = name.lastIndexOf('.');
+  (dot < 0 ? model : model.getSubmodule(name.slice(0, dot))).setChild(name.slice(dot + 1), wrapper);
+  return wrapper.adapter(adapterName);
 }

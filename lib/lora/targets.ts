@@ -1,9 +1,11 @@
 // Which modules to adapt, with PEFT's target_modules semantics.
 import type { Module } from '../nn/module';
+import { pyFullmatch } from './safe-regex';
 
 /**
  * - a list of names: a module matches when its dotted name equals an entry or ends with '.' + entry ('q_lin');
- * - a RegExp (or a string, as in PEFT): the whole dotted name must match;
+ * - a string (as in PEFT, Python syntax, matched in linear time by SafeRegex) or a RegExp: the whole dotted name
+ *   must match (re.fullmatch);
  * - a predicate over (name, module).
  */
 export type TargetSpec = string[] | RegExp | string | ((name: string, module: Module) => boolean);
@@ -11,6 +13,7 @@ export type TargetSpec = string[] | RegExp | string | ((name: string, module: Mo
 export function matchesTarget(spec: TargetSpec, name: string, module: Module): boolean {
   if (typeof spec === 'function') return spec(name, module);
   if (Array.isArray(spec)) return spec.some((t) => name === t || name.endsWith('.' + t));
-  const re = typeof spec === 'string' ? new RegExp(`^(?:${spec})$`) : new RegExp(`^(?:${spec.source})$`, spec.flags.replace('g', ''));
-  return re.test(name);
+  if (typeof spec === 'string') return pyFullmatch(spec, name);
+  return new RegExp(`^(?:${spec.source})$`, spec.flags.replace('g', '')).test(name); // the caller's own RegExp
+
 }

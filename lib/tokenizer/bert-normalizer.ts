@@ -11,10 +11,9 @@ export interface BertNormalizerOptions {
   lowercase?: boolean;
 }
 
-// Other (Cc, Cf, Cs, Co, Cn) except \t \n \r, which count as whitespace; plus U+FFFD.
-const CONTROL_CHARS = /\uFFFD|(?![\t\n\r])\p{C}/gu;
+import { filterCodePoints, isHfControl, isHfMark } from './unicode-classes';
+
 const WHITESPACE_CHARS = /\p{White_Space}/gu;
-const NONSPACING_MARKS = /\p{Mn}/gu;
 // The CJK Unified Ideographs blocks as `tokenizers` defines them (Hangul, kana etc. are not among them).
 const CJK_IDEOGRAPHS =
   /[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B920}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]/gu;
@@ -23,7 +22,7 @@ const ASCII_WHITESPACE_CONTROLS = /[\t\n\r]/g;
 const CAPITAL_SIGMA = '\u03A3';
 
 export function cleanText(text: string): string {
-  return text.replace(CONTROL_CHARS, '').replace(WHITESPACE_CHARS, ' ');
+  return filterCodePoints(text, (cp) => !isHfControl(cp)).replace(WHITESPACE_CHARS, ' ');
 }
 
 export function padChineseChars(text: string): string {
@@ -31,7 +30,7 @@ export function padChineseChars(text: string): string {
 }
 
 export function stripAccents(text: string): string {
-  return text.normalize('NFD').replace(NONSPACING_MARKS, '');
+  return filterCodePoints(text.normalize('NFD'), (cp) => !isHfMark(cp));
 }
 
 /**

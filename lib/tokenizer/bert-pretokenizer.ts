@@ -8,19 +8,15 @@ const SPACE = 1;
 const PUNCT = 2;
 type CharKind = typeof WORD | typeof SPACE | typeof PUNCT;
 
+import { isHfPunctuation } from './unicode-classes';
+
 const WHITESPACE = /^\p{White_Space}$/u;
-const UNICODE_PUNCTUATION = /^\p{P}$/u;
 
-/** ASCII symbols such as $ + < = > ^ ` | ~ are not Unicode punctuation, but BERT treats them as such. */
-function isAsciiPunctuation(cp: number): boolean {
-  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
-}
-
+// Punctuation: ASCII symbols such as $ + < = > ^ ` | ~ (not Unicode punctuation, but BERT treats them as such) and
+// Unicode punctuation as tokenizers' tables have it.
 function classify(cp: number): CharKind {
-  const char = String.fromCodePoint(cp);
-  if (WHITESPACE.test(char)) return SPACE;
-  if (isAsciiPunctuation(cp) || UNICODE_PUNCTUATION.test(char)) return PUNCT;
-  return WORD;
+  if (WHITESPACE.test(String.fromCodePoint(cp))) return SPACE;
+  return isHfPunctuation(cp) ? PUNCT : WORD;
 }
 
 const ASCII_KINDS: CharKind[] = Array.from({ length: 128 }, (_, cp) => classify(cp));

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { BertNormalizer, BertNormalizerOptions } from './bert-normalizer';
 import { BertPreTokenizer } from './bert-pretokenizer';
 import { WordPiece } from './wordpiece';
+import { TokenizerJson, validateTokenizerJson } from './tokenizer-json';
 
 export interface SpecialTokens {
   pad: string;
@@ -34,6 +35,10 @@ export interface BertTokenizerConfig {
   /** Defaults to the special tokens, matched in the raw text. */
   addedTokens?: AddedToken[];
   modelMaxLength?: number;
+  /** decode()'s default for cleanUpTokenizationSpaces (false). */
+  cleanUpTokenizationSpaces?: boolean;
+  /** decode()'s default for decoderCleanup (true). */
+  decoderCleanup?: boolean;
 }
 
 export interface VocabFileOptions {
@@ -42,6 +47,7 @@ export interface VocabFileOptions {
   tokenizeChineseChars?: boolean;
   specialTokens?: Partial<SpecialTokens>;
   modelMaxLength?: number;
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 export interface EncodeOptions {
@@ -67,8 +73,16 @@ export interface BatchEncoding {
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
-  /** Removes the space tokenization put before . , ! ? and in contractions, as transformers does. */
+  /**
+   * transformers' clean_up_tokenization over the whole text (also joins contractions: "isn ' t" -> "isn't").
+   * Default: tokenizer_config.json's clean_up_tokenization_spaces, else false, as in transformers 5.
+   */
   cleanUpTokenizationSpaces?: boolean;
+  /**
+   * The WordPiece decoder's own cleanup, token by token (" ." -> "."; " ," " ?" " !" likewise). Default: the
+   * tokenizer.json decoder's `cleanup`, else true. Off with cleanUpTokenizationSpaces off gives the raw join.
+   */
+  decoderCleanup?: boolean;
 }
 
 const DEFAULT_SPECIAL_TOKENS: SpecialTokens = {
@@ -130,6 +144,22 @@ function padTo(ids: number[], length: number, padId: number): { ids: number[]; m
   };
 }
 
+/** tokenizers' WordPiece decoder cleanup, applied to each token with its leading space. */
+function cleanUpToken(token: string): string {
+  return token
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(' do not', " don't")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
 /** transformers' clean_up_tokenization. */
 function cleanUpTokenization(text: string): string {
   return text
@@ -156,6 +186,8 @@ export class BertTokenizer {
   readonly clsTokenId: number;
   readonly sepTokenId: number;
   readonly maskTokenId: number;
+  readonly cleanUpTokenizationSpaces: boolean;
+  readonly decoderCleanup: boolean;
 
   private readonly vocab: ReadonlyMap<string, number>;
   private readonly idToToken: string[] = [];
@@ -175,6 +207,8 @@ export class BertTokenizer {
       maxInputCharsPerWord: config.maxInputCharsPerWord,
     });
     this.modelMaxLength = config.modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+    this.cleanUpTokenizationSpaces = config.cleanUpTokenizationSpaces ?? false;
+    this.decoderCleanup = config.decoderCleanup ?? true;
     this.padTokenId = this.requireId(this.specialTokens.pad);
     this.unkTokenId = this.requireId(this.specialTokens.unk);
     this.clsTokenId = this.requireId(this.specialTokens.cls);
@@ -215,6 +249,7 @@ export class BertTokenizer {
       },
       specialTokens: options.specialTokens,
       modelMaxLength: options.modelMaxLength,
+      cleanUpTokenizationSpaces: options.cleanUpTokenizationSpaces,
     });
   }
 
@@ -253,10 +288,12 @@ export class BertTokenizer {
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     const kept = options.skipSpecialTokens ? ids.filter((id) => !this.specialIds.has(id)) : ids;
     const prefix = this.model.continuingSubwordPrefix;
+    const perToken = options.decoderCleanup ?? this.decoderCleanup;
     const text = this.convertIdsToTokens(kept)
       .map((token, i) => (i === 0 ? token : token.startsWith(prefix) ? token.slice(prefix.length) : ` ${token}`))
+      .map((token) => (perToken ? cleanUpToken(token) : token))
       .join('');
-    return (options.cleanUpTokenizationSpaces ?? true) ? cleanUpTokenization(text) : text;
+    return (options.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces) ? cleanUpTokenization(text) : text;
   }
 
   /** Unknown tokens map to the [UNK] id. */
@@ -358,33 +395,6 @@ const BERT_TOKENIZER_CLASSES = new Set([
   'DistilBertTokenizerFast',
 ]);
 
-/** The parts of a `tokenizer.json` this tokenizer reads. */
-interface TokenizerJson {
-  added_tokens?: Array<{ id: number; content: string; special?: boolean; normalized?: boolean }>;
-  normalizer?: {
-    type: string;
-    clean_text?: boolean;
-    handle_chinese_chars?: boolean;
-    strip_accents?: boolean | null;
-    lowercase?: boolean;
-  } | null;
-  pre_tokenizer?: { type: string } | null;
-  post_processor?: {
-    type: string;
-    cls?: [string, number];
-    sep?: [string, number];
-    single?: Array<{ SpecialToken?: { id: string } }>;
-  } | null;
-  padding?: { pad_token?: string } | null;
-  model: {
-    type?: string;
-    vocab: Record<string, number>;
-    unk_token?: string;
-    continuing_subword_prefix?: string;
-    max_input_chars_per_word?: number;
-  };
-}
-
 /** The parts of a `tokenizer_config.json` this tokenizer reads; tokens may be strings or AddedToken objects. */
 interface TokenizerConfigJson {
   tokenizer_class?: string;
@@ -392,6 +402,7 @@ interface TokenizerConfigJson {
   strip_accents?: boolean | null;
   tokenize_chinese_chars?: boolean;
   model_max_length?: number;
+  clean_up_tokenization_spaces?: unknown;
   pad_token?: unknown;
   unk_token?: unknown;
   cls_token?: unknown;
@@ -409,8 +420,16 @@ function loadFromFolder(dir: string, caller: string): BertTokenizer {
   if (tokenizerClass !== undefined && !BERT_TOKENIZER_CLASSES.has(tokenizerClass)) {
     throw new Error(`${caller}: unsupported tokenizer_class ${tokenizerClass} in ${folder} (only BERT WordPiece)`);
   }
-  const tokenizerJson = readJsonIfExists<TokenizerJson>(path.join(folder, 'tokenizer.json'));
-  if (tokenizerJson !== undefined) return fromTokenizerJson(tokenizerJson, config, folder, caller);
+  const jsonFile = path.join(folder, 'tokenizer.json');
+  const tokenizerJson = readJsonIfExists<unknown>(jsonFile);
+  if (tokenizerJson !== undefined) {
+    const valid = validateTokenizerJson(tokenizerJson, jsonFile);
+    try {
+      return fromTokenizerJson(valid, config, folder, caller);
+    } catch (error) {
+      throw new Error(`${jsonFile}: ${(error as Error).message}`);
+    }
+  }
   const vocabFile = path.join(folder, 'vocab.txt');
   if (!fs.existsSync(vocabFile)) {
     throw new Error(`${caller}: ${folder} has neither tokenizer.json nor vocab.txt`);
@@ -421,7 +440,12 @@ function loadFromFolder(dir: string, caller: string): BertTokenizer {
     tokenizeChineseChars: config.tokenize_chinese_chars,
     specialTokens: specialTokensFromConfig(config),
     modelMaxLength: modelMaxLengthFrom(config),
+    cleanUpTokenizationSpaces: cleanUpFrom(config),
   });
+}
+
+function cleanUpFrom(config: TokenizerConfigJson): boolean | undefined {
+  return typeof config.clean_up_tokenization_spaces === 'boolean' ? config.clean_up_tokenization_spaces : undefined;
 }
 
 function fromTokenizerJson(
@@ -455,6 +479,8 @@ function fromTokenizerJson(
       normalized: token.normalized ?? !token.special,
     })),
     modelMaxLength: modelMaxLengthFrom(config),
+    cleanUpTokenizationSpaces: cleanUpFrom(config),
+    decoderCleanup: json.decoder?.type === 'WordPiece' && typeof json.decoder.cleanup === 'boolean' ? json.decoder.cleanup : undefined,
   });
 }
 
