@@ -8,12 +8,15 @@ import {
 } from '../lib';
 import { modelDir } from '../lib/recipes/finetune-job';
 import { datasetName } from '../lib/recipes/load-dataset';
+import { launch, parseLaunchArgs, LAUNCH_USAGE } from '../lib/distributed/launch';
 
 const HELP = `torch-lora — LoRA fine-tuning of Hugging Face DistilBERT from Node.js
 
 Usage:
   torch-lora finetune --model <dir|hub id> --data <imdb.tar.gz|aclImdb|sst2 dir|file.csv|file.jsonl> [options]
   torch-lora predict  --model <dir|hub id> [--adapter <dir>] "text" ["text" ...]
+  torch-lora launch   --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P] script.js [args]
+                        data-parallel: N processes with torchrun's variables (docs/distributed.md)
 
 Fine-tuning method (default: LoRA on query and value):
   --lora-query --lora-key --lora-value --lora-projection --lora-mlp --lora-head
@@ -120,7 +123,14 @@ async function predictCommand(v: Values, texts: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { command, values, positionals } = parse(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  // launch's switches end at the script; what follows belongs to the script, so it is parsed apart.
+  if (argv[0] === 'launch') {
+    if (argv[1] === '--help') return console.log(LAUNCH_USAGE);
+    process.exitCode = await launch(parseLaunchArgs(argv.slice(1)));
+    return;
+  }
+  const { command, values, positionals } = parse(argv);
   if (values.help || command === 'help') {
     console.log(HELP);
     return;

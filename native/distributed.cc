@@ -6,6 +6,8 @@
 #include "distributed.h"
 #include "distributed_async.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #ifdef TL_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -322,6 +324,15 @@ Napi::Value reduceScatter(const Napi::CallbackInfo& info) {
   }, results, /*single=*/true);
 }
 
+// randperm(n, seed) -> int64 tensor: torch.randperm(n, generator=torch.Generator().manual_seed(seed)), the
+// permutation DistributedSampler draws (each epoch from seed + epoch), without touching the global generator.
+Napi::Value randperm(const Napi::CallbackInfo& info) {
+  int64_t n = intArg(info, 0), seed = intArg(info, 1);
+  if (n < 0 || n > (int64_t(1) << 40)) throw ArgError("n must be in 0..2^40, got " + std::to_string(n));
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
+  return wrap(info.Env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)));
+}
+
 }  // namespace
 
 void registerDistributed(Napi::Env env, Napi::Object exports) {
@@ -334,6 +345,7 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "distBroadcastCoalesced", broadcastCoalesced);
   TL_EXPORT(exports, "distAllGather", allGather);
   TL_EXPORT(exports, "distReduceScatter", reduceScatter);
+  TL_EXPORT(exports, "seededRandperm", randperm);
   registerDdp(env, exports);
 }
 

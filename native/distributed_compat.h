@@ -1,6 +1,12 @@
 // The few places where c10d differs between libtorch 1.13 (Debian's) and 2.x (the PyTorch wheel), in one header.
 #pragma once
 #include <torch/version.h>
+
+// c10d's headers declare ProcessGroupGloo only under USE_C10D_GLOO (defined when libtorch itself is compiled with
+// Gloo; Debian's and the PyTorch wheel's libtorch both are, and export its symbols). Consumers must define it too.
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 

@@ -11,12 +11,13 @@ const started = Date.now();
   const fn = scenarios[process.env.DIST_SCENARIO];
   if (!fn) throw new Error(`unknown scenario ${process.env.DIST_SCENARIO}`);
   const args = JSON.parse(process.env.DIST_ARGS || '{}');
-  const result = await fn(lib, args);
-  process.stdout.write(`${JSON.stringify({ result })}\n`);
+  return fn(lib, args);
 })().then(
-  () => process.exit(0),
-  (e) => {
-    process.stdout.write(`${JSON.stringify({ error: String(e && e.message), elapsedMs: Date.now() - started })}\n`);
-    process.exit(3);
-  },
+  (result) => finish({ result }, 0),
+  (e) => finish({ error: String(e && e.message), elapsedMs: Date.now() - started }, 3),
 );
+
+// Exits once the line is flushed: stdout is an asynchronous pipe, and exit() would cut a long line short.
+function finish(value, code) {
+  process.stdout.write(`${JSON.stringify(value)}\n`, () => process.exit(code));
+}

@@ -111,3 +111,65 @@ module.exports = {
     }
   },
 };
+
+// 5 AdamW steps of a small DistilBERT classifier (LoRA or full fine-tuning) on a fixed batch of 8. With a process
+// group, rank r trains on rows [4r, 4r + 4) under DistributedDataParallel; without one, one process takes all 8.
+// `accumulate` splits each rank's rows into two micro-batches, the first backward inside noSync().
+module.exports.ddpTrain = async function ddpTrain(lib, { mode, dtype, steps = 5, accumulate = false, distributed = true }) {
+  const torch = lib('index');
+  const dist = lib('distributed/index');
+  if (distributed) await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 30000 });
+  const rank = distributed ? dist.getRank() : 0;
+  const world = distributed ? dist.getWorldSize() : 1;
+  const config = { vocab_size: 64, dim: 16, n_layers: 2, n_heads: 2, hidden_dim: 32, max_position_embeddings: 16,
+    dropout: 0, attention_dropout: 0, seq_classif_dropout: 0, num_labels: 3 };
+  // Different starting points on the two ranks where DDP must make them equal (its broadcast from rank 0).
+  const model = torch.DistilBertForSequenceClassification.random(config, mode === 'full' ? 11 + rank : 11);
+  if (mode === 'lora') {
+    torch.manualSeed(5 + rank);
+    torch.replaceLinearWithLora(model, { rank: 2, alpha: 4, targets: ['q_lin', 'v_lin'], init: 'gaussian' });
+    torch.markOnlyLoraAsTrainable(model, { modulesToSave: ['pre_classifier', 'classifier'] });
+  }
+  model.to(dtype).eval();
+  const ddp = distributed ? await dist.DistributedDataParallel.create(model, { bucketCapMB: 0.001 }) : null;
+  const params = [...model.namedParameters()].filter(([, p]) => p.requiresGrad);
+  const opt = new torch.optim.AdamW(params.map(([, p]) => p), { lr: 1e-3, weightDecay: 0.01 });
+  const B = 8, L = 6;
+  const ids = Array.from({ length: B }, (_, i) => Array.from({ length: L }, (_, j) => (7 * i + 3 * j * j + 1) % 64));
+  const labels = Array.from({ length: B }, (_, i) => (i * 5) % 3);
+  const per = B / world;
+  const rows = [rank * per, (rank + 1) * per];
+  const micro = accumulate ? [[rows[0], rows[0] + per / 2], [rows[0] + per / 2, rows[1]]] : [rows];
+  const lossOf = (a, b) => {
+    const x = torch.tensor(ids.slice(a, b), { dtype: 'int64' });
+    const y = torch.tensor(labels.slice(a, b), { dtype: 'int64' });
+    const { logits } = model.forward(x);
+    return torch.F.crossEntropy(logits, y).mul(1 / micro.length);
+  };
+  let firstGrads = null;
+  for (let s = 0; s < steps; s++) {
+    opt.zeroGrad();
+    micro.forEach(([a, b], k) => {
+      const backward = () => torch.tidy(() => lossOf(a, b).backward());
+      if (ddp && k < micro.length - 1) ddp.noSync(backward);
+      else backward();
+    });
+    // The averaged gradients of the first step (Adam is nearly scale-invariant: parameters alone would hide a sum).
+    if (s === 0) firstGrads = Object.fromEntries(params.map(([n, p]) => [n, Array.from(p.grad.to('float64').reshape([-1]).dataSync())]));
+    opt.step();
+  }
+  const out = { rank, firstGrads, params: Object.fromEntries(params.map(([n, p]) => [n, Array.from(p.to('float64').reshape([-1]).dataSync())])) };
+  if (ddp) {
+    out.stats = ddp.stats();
+    // A trainable parameter left out of the graph is a clear error at the end of backward.
+    try {
+      torch.tidy(() => model.classifier.forward(torch.ones([1, config.dim], { dtype })).sum().backward());
+      out.unusedError = null;
+    } catch (e) {
+      out.unusedError = e.message;
+    }
+    ddp.dispose();
+    dist.destroyProcessGroup();
+  }
+  return out;
+};

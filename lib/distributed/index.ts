@@ -7,3 +7,7 @@ export {
 export type { Backend, ReduceOp, InitProcessGroupOptions, ProcessGroupInfo } from './process-group';
 export { DistributedDataParallel } from './ddp';
 export type { DistributedDataParallelOptions, GradientSyncStats } from './ddp';
+export { DistributedSampler, seededPermutation } from './sampler';
+export type { DistributedSamplerOptions } from './sampler';
+export { launch, parseLaunchArgs, rankEnvironment } from './launch';
+export type { LaunchOptions } from './launch';
