@@ -19,6 +19,8 @@ export interface LaunchOptions {
   /** Extra environment for every rank. */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Receives each rank's stdout and stderr instead of this process's own streams. */
+  onOutput?: (rank: number, stream: 'stdout' | 'stderr', chunk: string) => void;
 }
 
 export const LAUNCH_USAGE = `Usage: torch-lora launch --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P]
@@ -92,11 +94,17 @@ export function launch(o: LaunchOptions): Promise<number> {
         reject(e);
         return;
       }
-      const child = spawn(process.execPath, [o.script, ...(o.args ?? [])], { env, stdio: 'inherit' });
+      const child = spawn(process.execPath, [o.script, ...(o.args ?? [])], { env, stdio: o.onOutput ? 'pipe' : 'inherit' });
       children.push(child);
+      if (o.onOutput) {
+        const sink = o.onOutput;
+        child.stdout?.on('data', (d: Buffer) => sink(globalRank(k), 'stdout', d.toString()));
+        child.stderr?.on('data', (d: Buffer) => sink(globalRank(k), 'stderr', d.toString()));
+      }
       child.on('error', (e) => log(`torch-lora launch: rank ${globalRank(k)} could not start: ${e.message}`));
       child.on('exit', (code, signal) => {
         exited.add(k);
+        if ((code !== 0 || signal) && failed) log(`torch-lora launch: rank ${globalRank(k)} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`);
         if ((code !== 0 || signal) && !failed) {
           failed = { rank: globalRank(k), why: signal ? `was killed by ${signal}` : `exited with code ${code}` };
           log(`torch-lora launch: rank ${failed.rank} (pid ${child.pid}) ${failed.why}; stopping the other ranks`);
