@@ -173,3 +173,29 @@ module.exports.ddpTrain = async function ddpTrain(lib, { mode, dtype, steps = 5,
   }
   return out;
 };
+
+// The Trainer under DDP: 2 epochs of LoRA on a small SST-2 sample, outputs in a shared folder.
+module.exports.trainer = async function trainer(lib, { model: modelDir, sst2, outputDir }) {
+  const torch = lib('index');
+  const dist = lib('distributed/index');
+  await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60000 });
+  const data = torch.data.loadSst2(sst2);
+  const train = torch.data.subsample(data.train, 96, 1);
+  const validation = torch.data.subsample(data.validation, 50, 2);
+  torch.manualSeed(7);
+  const model = await torch.DistilBertForSequenceClassification.fromPretrained(modelDir, { numLabels: 2 });
+  const tokenizer = torch.AutoTokenizer.fromPretrained(modelDir);
+  torch.replaceLinearWithLora(model, { rank: 2, alpha: 4, targets: ['q_lin', 'v_lin'] });
+  torch.markOnlyLoraAsTrainable(model, { modulesToSave: ['pre_classifier', 'classifier'] });
+  const logged = [];
+  const t = new torch.Trainer({
+    model, tokenizer, train, validation, epochs: 2, batchSize: 8, lr: 5e-3, maxLength: 32, seed: 3, progress: false,
+    outputDir, restoreBest: false, log: (l) => logged.push(l),
+  });
+  const result = await t.train();
+  // The final weights evaluated by this process alone, on the whole validation set.
+  const alone = t.evaluate(validation);
+  const weights = [...model.namedParameters()].filter(([, p]) => p.requiresGrad).map(([, p]) => Array.from(p.to('float64').reshape([-1]).dataSync()));
+  dist.destroyProcessGroup();
+  return { epochs: result.epochs, steps: result.steps, alone, logged: logged.length, weights };
+};

@@ -11,3 +11,4 @@ export { DistributedSampler, seededPermutation } from './sampler';
 export type { DistributedSamplerOptions } from './sampler';
 export { launch, parseLaunchArgs, rankEnvironment } from './launch';
 export type { LaunchOptions } from './launch';
+export { placement, shardPadded, shardIndices, sumOverRanks } from './sharding';
