@@ -39,7 +39,7 @@ Data and training:
   --resume              continue from the output folder's checkpoint (also from the middle of an epoch)
   --output <dir>        metrics.jsonl, metrics.svg, checkpoint/, adapter/ (default runs/<dataset>-<method>)
   --nproc-per-node N    data-parallel on N processes (Gloo on CPU, NCCL with --device cuda); --batch-size is per
-                        process; --master-port P (default 29500)
+                        process; --nnodes M --node-rank K --master-addr A --master-port P as for launch
 `;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -47,7 +47,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
   const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
   const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
-    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output', 'nproc-per-node', 'master-port'];
+    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output', 'nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
   const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
@@ -64,8 +64,15 @@ const num = (v: Values, k: string, d?: number): number | undefined => {
 async function finetuneDataParallel(v: Values, argv: string[]): Promise<boolean> {
   const nproc = intSetting('--nproc-per-node', v['nproc-per-node'] as string | undefined, 1, 1024);
   if (nproc !== undefined && process.env.WORLD_SIZE === undefined) {
-    const args = argv.filter((a, i) => !a.startsWith('--nproc-per-node') && argv[i - 1] !== '--nproc-per-node');
-    process.exitCode = await launch({ nprocPerNode: nproc, masterPort: intSetting('--master-port', v['master-port'] as string | undefined, 1, 65535), script: __filename, args });
+    const own = ['--nproc-per-node', '--nnodes', '--node-rank', '--master-addr', '--master-port'];
+    const args = argv.filter((a, i) => !own.some((f) => a === f || a.startsWith(`${f}=`) || argv[i - 1] === f));
+    process.exitCode = await launch({
+      nprocPerNode: nproc, script: __filename, args,
+      nnodes: intSetting('--nnodes', v.nnodes as string | undefined, 1, 65536),
+      nodeRank: intSetting('--node-rank', v['node-rank'] as string | undefined, 0, 65535),
+      masterAddr: v['master-addr'] as string | undefined,
+      masterPort: intSetting('--master-port', v['master-port'] as string | undefined, 1, 65535),
+    });
     return true;
   }
   if (process.env.WORLD_SIZE !== undefined && Number(process.env.WORLD_SIZE) > 1) {
