@@ -33,7 +33,7 @@ export async function runDdpBench(argv: string[]): Promise<Record<string, unknow
   const tiny = argv.includes('--tiny');
   const steps = Number(get('steps') ?? (tiny ? 2 : 3));
   const results: Record<string, RankResult[]> = {};
-  const lines = ['| mode | processes | tokens/s (all ranks) | speed-up | step ms | MB all-reduced per step | all-reduce ms (alone) | share of step | wait left after backward ms |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = ['| mode | processes | tokens/s (all ranks) | speed-up | step ms | MiB all-reduced per step | all-reduce ms (alone) | share of step | wait left after backward ms |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const mode of ['lora', 'full']) {
     let single = 0;
     for (const nproc of [1, 2]) {

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { distributed, io, DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable } from '../lib';
 import { rawToTensor } from '../lib/io/tensor-bridge';
-import { transpiledLib } from './helpers/ranks';
+import { freePort, transpiledLib } from './helpers/ranks';
 
 const { parseLaunchArgs, rankEnvironment, launch } = distributed;
 
@@ -50,7 +50,7 @@ describe('a rank dies mid-training', () => {
     const output: Record<number, string> = { 0: '', 1: '' };
     const t0 = Date.now();
     const code = await launch({
-      nprocPerNode: 2, masterPort: 20000 + (process.pid % 20000), script: path.join(__dirname, 'distributed-fault.js'), graceMs: 20000,
+      nprocPerNode: 2, masterPort: await freePort(), script: path.join(__dirname, 'distributed-fault.js'), graceMs: 20000,
       env: {
         DIST_LIB_DIR: libDir, KILL_RANK: '1', KILL_STEP: '3', TIMEOUT_MS: '5000', CKPT: ckpt,
         TORCH_LORA_ADDON: path.join(__dirname, '..', 'build', 'Release', 'torch_lora.node'),
