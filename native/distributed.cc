@@ -22,8 +22,6 @@ namespace {
 std::mutex groupMutex;
 std::shared_ptr<Group> theGroup;
 
-std::string firstLine(const std::string& m) { return m.substr(0, m.find('\n')); }
-
 bool isLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }

@@ -16,8 +16,6 @@ struct Job {
   std::string error;
 };
 
-std::string firstLine(const std::string& m) { return m.substr(0, m.find('\n')); }
-
 void execute(napi_env, void* data) {
   auto* job = static_cast<Job*>(data);
   try {
@@ -67,6 +65,8 @@ void complete(napi_env env, napi_status status, void* data) noexcept {
 }
 
 }  // namespace
+
+std::string firstLine(const std::string& m) { return m.substr(0, m.find('\n')); }
 
 Napi::Value queuePromiseJob(Napi::Env env, const char* name, std::function<void()> body,
                             std::shared_ptr<std::vector<at::Tensor>> results, bool single) {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tl {
@@ -17,6 +18,9 @@ namespace dist {
 // `body` throws.
 Napi::Value queuePromiseJob(Napi::Env env, const char* name, std::function<void()> body,
                             std::shared_ptr<std::vector<at::Tensor>> results, bool single = false);
+
+// The first line of an exception message (libtorch's carry a backtrace after it).
+std::string firstLine(const std::string& message);
 
 void registerDdp(Napi::Env env, Napi::Object exports);
 

@@ -175,7 +175,7 @@ module.exports.ddpTrain = async function ddpTrain(lib, { mode, dtype, steps = 5,
 };
 
 // The Trainer under DDP: 2 epochs of LoRA on a small SST-2 sample, outputs in a shared folder.
-module.exports.trainer = async function trainer(lib, { model: modelDir, sst2, outputDir }) {
+module.exports.trainer = async function trainer(lib, { model: modelDir, sst2, outputDir, epochs = 2, resume = false, schedule = 'linear' }) {
   const torch = lib('index');
   const dist = lib('distributed/index');
   await dist.initProcessGroup({ backend: 'gloo', timeoutMs: 60000 });
@@ -189,8 +189,8 @@ module.exports.trainer = async function trainer(lib, { model: modelDir, sst2, ou
   torch.markOnlyLoraAsTrainable(model, { modulesToSave: ['pre_classifier', 'classifier'] });
   const logged = [];
   const t = new torch.Trainer({
-    model, tokenizer, train, validation, epochs: 2, batchSize: 8, lr: 5e-3, maxLength: 32, seed: 3, progress: false,
-    outputDir, restoreBest: false, log: (l) => logged.push(l),
+    model, tokenizer, train, validation, epochs, batchSize: 8, lr: 5e-3, maxLength: 32, seed: 3, progress: false,
+    outputDir, restoreBest: false, log: (l) => logged.push(l), resume, schedule,
   });
   const result = await t.train();
   // The final weights evaluated by this process alone, on the whole validation set.

@@ -60,3 +60,19 @@ test('2 ranks: same weights and metrics, eval equal to one process, one metrics 
   t.dispose();
   model.dispose();
 }, 120000);
+
+test('resume under DDP: 1 epoch, then resumed to 2 with 2 ranks, ends where 2 uninterrupted epochs end', async () => {
+  const base = { model: TINY_MODEL, sst2: path.join(SHARED, 'data', 'sst2'), schedule: 'constant' };
+  const whole = path.join(dir, 'whole'), parts = path.join(dir, 'parts');
+  const straight = await runRanks(libDir, 'trainer', 2, { args: { ...base, outputDir: whole, epochs: 2 } });
+  const first = await runRanks(libDir, 'trainer', 2, { args: { ...base, outputDir: parts, epochs: 1 } });
+  const resumed = await runRanks(libDir, 'trainer', 2, { args: { ...base, outputDir: parts, epochs: 2, resume: true } });
+  for (const o of [...straight, ...first, ...resumed]) if (o.code !== 0) throw new Error(`rank ${o.rank}: ${o.error}\n${o.stderr.slice(-2000)}`);
+  const w = (o: { result?: unknown }) => (o.result as Out).weights;
+  expect((first[0].result as Out).steps).toBe(6);
+  expect((resumed[0].result as Out).steps).toBe(6); // only epoch 2 ran
+  expect(w(resumed[0])).toEqual(w(straight[0]));
+  expect(w(resumed[1])).toEqual(w(straight[1]));
+  const lines = fs.readFileSync(path.join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.filter((l) => l.split === 'validation').map((l) => l.epoch)).toEqual([1, 2]);
+}, 180000);
