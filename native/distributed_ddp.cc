@@ -95,6 +95,7 @@ class GradSync : public std::enable_shared_from_this<GradSync> {
     o.Set("bytesPerSync", static_cast<double>(total));
     o.Set("syncs", static_cast<double>(syncs_));
     o.Set("waitMs", waitSeconds_ * 1000.0);
+    o.Set("bucketsLaunchedDuringBackward", static_cast<double>(overlapped_));
     return o;
   }
 
@@ -113,7 +114,9 @@ class GradSync : public std::enable_shared_from_this<GradSync> {
     if (g.defined()) slice.copy_(g.reshape({-1}));
     else slice.zero_();
     ++b.ready;
+    size_t before = next_;
     launchReady();
+    overlapped_ += static_cast<int64_t>(next_) - before;
   }
 
   void begin() {
@@ -189,6 +192,7 @@ class GradSync : public std::enable_shared_from_this<GradSync> {
   bool enabled_ = true, inBackward_ = false;
   size_t next_ = 0;
   int64_t syncs_ = 0;
+  int64_t overlapped_ = 0;  // buckets launched from a gradient hook, i.e. while backward was still running
   double waitSeconds_ = 0;
 };
 

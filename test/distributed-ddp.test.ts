@@ -13,7 +13,7 @@ afterAll(() => fs.rmSync(libDir, { recursive: true, force: true }));
 interface TrainResult {
   params: Record<string, number[]>;
   firstGrads: Record<string, number[]>;
-  stats?: { buckets: number; bytesPerSync: number; syncs: number; waitMs: number };
+  stats?: { buckets: number; bytesPerSync: number; syncs: number; waitMs: number; bucketsLaunchedDuringBackward: number };
   unusedError?: string | null;
 }
 
@@ -51,6 +51,9 @@ test.each(cases)('%s fine-tuning in %s (noSync accumulation: %s): 2 ranks on hal
   const trainable = Object.values(one.params).reduce((n, v) => n + v.length, 0);
   expect(r0.stats!.bytesPerSync).toBe(trainable * (dtype === 'float64' ? 8 : 4)); // frozen parameters cost nothing
   expect(r0.stats!.buckets).toBeGreaterThan(1);
+  // Overlap: in every synchronised backward all buckets but those holding the first layers' gradients went out
+  // while backward was still computing earlier layers.
+  expect(r0.stats!.bucketsLaunchedDuringBackward).toBeGreaterThanOrEqual(5 * (r0.stats!.buckets - 1));
   for (const r of [r0, r1]) {
     expect(r.unusedError).toMatch(/received no gradient in this backward pass: .*findUnusedParameters: true/);
   }

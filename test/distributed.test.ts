@@ -120,6 +120,13 @@ describe('timeouts', () => {
     expect(res.elapsedMs).toBeLessThan(15000);
   }, 30000);
 
+  test('a rank whose store never answers fails within the timeout', async () => {
+    const [r1] = await runRanks(libDir, 'rendezvousTimeout', 2, { ranks: [1], args: { timeoutMs: 2000 } });
+    const res = r1.result as { error: string; elapsedMs: number };
+    expect(res.error).toMatch(/^initProcessGroup: /);
+    expect(res.elapsedMs).toBeLessThan(15000);
+  }, 30000);
+
   test('a collective fails within the timeout when the other rank never calls it, and the event loop runs meanwhile', async () => {
     const outs = await runRanks(libDir, 'collectiveTimeout', 2, { args: { timeoutMs: 2000, holdMs: 8000 } });
     const r0 = outs[0].result as { error: string; elapsedMs: number; ticks: number };

@@ -23,6 +23,8 @@ export interface GradientSyncStats {
   bytesPerSync: number;
   /** Synchronised backward passes so far. */
   syncs: number;
+  /** Buckets launched while backward was still running (overlapped with it), summed over synchronisations. */
+  bucketsLaunchedDuringBackward: number;
   /** Milliseconds backward spent waiting for all-reduce after its last gradient (communication not hidden). */
   waitMs: number;
 }
