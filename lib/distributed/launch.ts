@@ -81,8 +81,10 @@ export function launch(o: LaunchOptions): Promise<number> {
 
   const stopOthers = (signal: NodeJS.Signals) => children.forEach((c, k) => { if (!exited.has(k)) c.kill(signal); });
   return new Promise((resolve, reject) => {
-    const forward = (sig: NodeJS.Signals) => () => stopOthers(sig);
-    const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+    // Ctrl-C reaches every rank from the terminal already (they share its process group), and the CLI quits at
+    // once on a second SIGINT: the launcher only stays alive for it. SIGTERM (a scheduler's stop) is passed on.
+    const onInt = () => undefined;
+    const onTerm = () => stopOthers('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     for (let k = 0; k < o.nprocPerNode; k++) {
