@@ -104,7 +104,14 @@ class GradSync : public std::enable_shared_from_this<GradSync> {
     std::lock_guard<std::mutex> lock(mu_);
     if (!enabled_) return;  // noSync(): gradients accumulate locally, the next synced backward averages the sum
     if (!inBackward_) begin();
-    if (marked_[k]) return;  // a second accumulation in the same backward (retain_graph): the first one counts
+    // Autograd accumulates each leaf once per backward, and the end-of-backward callback clears the marks: a mark
+    // still set means the previous backward failed before its end, leaving this rank's collectives out of step
+    // with the other ranks'. Say so rather than average the wrong buckets.
+    if (marked_[k]) {
+      inBackward_ = false;
+      throw std::runtime_error("DistributedDataParallel: a previous backward pass failed before it ended, so this rank's "
+                               "gradient all-reduces are out of step with the other ranks; restart from a checkpoint");
+    }
     marked_[k] = true;
     auto [bi, pos] = slot_[k];
     auto& b = buckets_[bi];
