@@ -87,9 +87,20 @@ std::shared_ptr<Group> createGroup(const std::string& backend, const std::string
   so.port = static_cast<uint16_t>(port);
   so.isServer = isServer;
   so.numWorkers = static_cast<size_t>(worldSize);
-  so.waitWorkers = true;
+  so.waitWorkers = false;  // the Gloo rendezvous below waits for every rank, within the timeout
   so.timeout = g->timeout;
-  g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+  // c10d's own messages ("Socket Timeout") do not say what was being waited for.
+  auto context = [&](const char* what, const std::string& why) {
+    return std::runtime_error(std::string(what) + " for rank " + std::to_string(rank) + " of " + std::to_string(worldSize) + " at " + host +
+                              ":" + std::to_string(port) + " did not complete within " + std::to_string(timeoutMs) + " ms: " + why);
+  };
+  try {
+    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+  } catch (const c10::Error& e) {
+    throw context("the TCPStore connection", firstLine(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw context("the TCPStore connection", firstLine(e.what()));
+  }
 
   if (backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
@@ -100,7 +111,13 @@ std::shared_ptr<Group> createGroup(const std::string& backend, const std::string
     else if (isLoopback(host)) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     opts->threads = 2;
-    g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, worldSize, opts);
+    try {
+      g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, worldSize, opts);
+    } catch (const c10::Error& e) {
+      throw context("the Gloo rendezvous (every rank connecting to every other)", firstLine(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      throw context("the Gloo rendezvous (every rank connecting to every other)", firstLine(e.what()));
+    }
   } else if (backend == "nccl") {
 #ifdef TL_WITH_NCCL
     auto opts = c10d::ProcessGroupNCCL::Options::create();
