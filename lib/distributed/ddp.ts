@@ -4,7 +4,7 @@
 import { N } from '../native';
 import { Module } from '../nn/module';
 import { arg } from '../tensor';
-import { broadcastCoalesced, getRank } from './process-group';
+import { broadcastCoalesced } from './process-group';
 
 export interface DistributedDataParallelOptions {
   /** Gradients travel in buckets of about this many MB (PyTorch's default: 25). */
@@ -83,10 +83,6 @@ export class DistributedDataParallel<M extends Module = Module> {
 
   stats(): GradientSyncStats {
     return N.ddpStats(this.id);
-  }
-
-  get rank(): number {
-    return getRank();
   }
 
   /** Stops averaging (the module itself is left as it is). */

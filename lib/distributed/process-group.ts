@@ -2,7 +2,7 @@
 // Collectives return promises: the work runs on c10d's threads and is awaited off the JavaScript thread.
 import { N } from '../native';
 import { Tensor, wrap, arg } from '../tensor';
-import { dtypeCode, dtypeName, DType } from '../dtype';
+import { dtypeCode, dtypeName } from '../dtype';
 import { tensor, cat, zeros } from '../creation';
 import { tidy } from '../scope';
 import { DEFAULT_TIMEOUT_MS, intSetting, localPlacement, resolveRendezvous } from './env';
@@ -175,4 +175,3 @@ export function reduceScatter(inputs: Tensor[] | Tensor, op: ReduceOp = 'sum'): 
   });
 }
 
-export type { DType };
