@@ -76,7 +76,7 @@ export class DistributedDataParallel<M extends Module = Module> {
     return result;
   }
 
-  /** Set sync off (true) or on (false) until changed; what `noSync` does around a function. */
+  /** Turns gradient averaging on or off until changed (PyTorch's require_backward_grad_sync); `noSync` scopes it. */
   setRequireBackwardGradSync(on: boolean): void {
     N.ddpSetSync(this.id, on);
   }
