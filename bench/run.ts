@@ -56,7 +56,7 @@ function parseOptions(argv: string[]): Options {
     return d;
   });
   const only = get('only')?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
-  for (const w of only ?? []) if (!WORKLOAD_NAMES.includes(w)) throw new Error(`--only: unknown workload '${w}' (have: ${WORKLOAD_NAMES.join(', ')})`);
+  for (const w of only ?? []) if (!WORKLOAD_NAMES.includes(w) && w !== 'ddp') throw new Error(`--only: unknown workload '${w}' (have: ${WORKLOAD_NAMES.join(', ')})`);
   const threads = Number(get('threads') ?? backend.getNumThreads());
   return {
     quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), pytorchMallocTuned: has('pytorch-malloc-tuned'),
@@ -256,6 +256,13 @@ function floorLines(floor: AtenFloor, rows: Row[]): string[] {
 function main(): void {
   const opts = parseOptions(process.argv.slice(2));
   const root = repoRoot();
+  // ddp is a multi-process job with its own table (bench/ddp.ts), torch-lora only.
+  if (opts.only?.includes('ddp')) {
+    const out = path.join(opts.out ?? path.join(root, 'bench', 'results'), 'ddp-latest.json');
+    spawnSync(process.execPath, [path.join(__dirname, 'ddp.js'), '--out', out, ...(opts.tiny || opts.quick ? ['--tiny'] : [])], { cwd: root, stdio: 'inherit' });
+    opts.only = opts.only.filter((w) => w !== 'ddp');
+    if (opts.only.length === 0) return;
+  }
   const workloadsJs = path.join(__dirname, 'workloads.js');
   const pyScript = path.join(root, 'bench', 'pytorch_bench.py');
   const python = choosePython();

@@ -8,6 +8,9 @@ import {
 } from '../lib';
 import { modelDir } from '../lib/recipes/finetune-job';
 import { datasetName } from '../lib/recipes/load-dataset';
+import { launch, parseLaunchArgs, LAUNCH_USAGE } from '../lib/distributed/launch';
+import { initProcessGroup, destroyProcessGroup, isMainProcess } from '../lib/distributed/process-group';
+import { intSetting } from '../lib/distributed/env';
 
 // A command owns its process: the CPU tuning (no page faults per step; docs/performance.md) is on unless
 // TORCH_LORA_CPU_TUNING=0.
@@ -18,6 +21,8 @@ const HELP = `torch-lora — LoRA fine-tuning of Hugging Face DistilBERT from No
 Usage:
   torch-lora finetune --model <dir|hub id> --data <imdb.tar.gz|aclImdb|sst2 dir|file.csv|file.jsonl> [options]
   torch-lora predict  --model <dir|hub id> [--adapter <dir>] "text" ["text" ...]
+  torch-lora launch   --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P] script.js [args]
+                        data-parallel: N processes with torchrun's variables (docs/distributed.md)
 
 Fine-tuning method (default: LoRA on query and value):
   --lora-query --lora-key --lora-value --lora-projection --lora-mlp --lora-head
@@ -37,6 +42,8 @@ Data and training:
   --early-stopping N    stop after N epochs without a better validation accuracy
   --resume              continue from the output folder's checkpoint (also from the middle of an epoch)
   --output <dir>        metrics.jsonl, metrics.svg, checkpoint/, adapter/ (default runs/<dataset>-<method>)
+  --nproc-per-node N    data-parallel on N processes (Gloo on CPU, NCCL with --device cuda); --batch-size is per
+                        process; --nnodes M --node-rank K --master-addr A --master-port P as for launch
 `;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -44,7 +51,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
   const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
   const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
-    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output'];
+    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output', 'nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
   const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
@@ -57,8 +64,40 @@ const num = (v: Values, k: string, d?: number): number | undefined => {
   return n;
 };
 
+/** `finetune --nproc-per-node N`: this same command again in N processes, each joining the process group. */
+async function finetuneDataParallel(v: Values, argv: string[]): Promise<boolean> {
+  const nproc = intSetting('--nproc-per-node', v['nproc-per-node'] as string | undefined, 1, 1024);
+  if (nproc !== undefined && process.env.WORLD_SIZE === undefined) {
+    const own = ['--nproc-per-node', '--nnodes', '--node-rank', '--master-addr', '--master-port'];
+    const args = argv.filter((a, i) => !own.some((f) => a === f || a.startsWith(`${f}=`) || argv[i - 1] === f));
+    process.exitCode = await launch({
+      nprocPerNode: nproc, script: __filename, args,
+      nnodes: intSetting('--nnodes', v.nnodes as string | undefined, 1, 65536),
+      nodeRank: intSetting('--node-rank', v['node-rank'] as string | undefined, 0, 65535),
+      masterAddr: v['master-addr'] as string | undefined,
+      masterPort: intSetting('--master-port', v['master-port'] as string | undefined, 1, 65535),
+    });
+    return true;
+  }
+  if (process.env.WORLD_SIZE !== undefined && Number(process.env.WORLD_SIZE) > 1) {
+    // One GPU per local rank, as torchrun scripts do with LOCAL_RANK.
+    if (v.device === 'cuda') v.device = `cuda:${process.env.LOCAL_RANK ?? 0}`;
+    await initProcessGroup({ backend: String(v.device ?? 'cpu').startsWith('cuda') ? 'nccl' : 'gloo' });
+  }
+  return false;
+}
+
 async function finetuneCommand(v: Values): Promise<void> {
   if (!v.model || !v.data) throw new Error('finetune needs --model and --data (see --help)');
+  if (await finetuneDataParallel(v, process.argv.slice(2))) return;
+  try {
+    await finetuneHere(v);
+  } finally {
+    destroyProcessGroup();
+  }
+}
+
+async function finetuneHere(v: Values): Promise<void> {
   const method: Method = v.full ? 'full' : v['train-last-layers'] ? 'last-layers' : 'lora';
   const anyLora = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head'].some((k) => v[k]);
   const lora = {
@@ -87,7 +126,8 @@ async function finetuneCommand(v: Values): Promise<void> {
       warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1),
       seed: num(v, 'seed', 123), device: (v.device as string) ?? 'cpu', mixedPrecision: v.bf16 ? 'bf16' : null,
       timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), earlyStoppingPatience: num(v, 'early-stopping'), resume: !!v.resume, outputDir: output,
-    }, { log: (line) => console.log(line), signal: stop.signal });
+    }, { log: (line) => isMainProcess() && console.log(line), signal: stop.signal });
+    if (!isMainProcess()) return;
     console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
     const last = result.epochs[result.epochs.length - 1];
     console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%${result.test ? ` (macro F1 ${result.test.macroF1.toFixed(4)})` : ''}`);
@@ -124,7 +164,14 @@ async function predictCommand(v: Values, texts: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { command, values, positionals } = parse(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  // launch's switches end at the script; what follows belongs to the script, so it is parsed apart.
+  if (argv[0] === 'launch') {
+    if (argv[1] === '--help') return console.log(LAUNCH_USAGE);
+    process.exitCode = await launch(parseLaunchArgs(argv.slice(1)));
+    return;
+  }
+  const { command, values, positionals } = parse(argv);
   if (values.help || command === 'help') {
     console.log(HELP);
     return;

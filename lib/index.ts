@@ -23,6 +23,7 @@ export * as io from './io';
 export * from './train';
 export * from './tokenizer';
 export * as data from './data';
+export * as distributed from './distributed';
 export * from './recipes';
 export { resolveModelPath } from './io/hub';
 export * from './serving';

@@ -89,5 +89,8 @@ void registerNN(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerFileRead(Napi::Env env, Napi::Object exports);
 void registerCpuTuning(Napi::Env env, Napi::Object exports);
+namespace dist {
+void registerDistributed(Napi::Env env, Napi::Object exports);  // native/distributed.cc
+}
 
 }  // namespace tl

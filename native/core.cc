@@ -634,6 +634,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::registerOps(env, exports);
   tl::registerNN(env, exports);
   tl::registerAutograd(env, exports);
+  tl::dist::registerDistributed(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as torch from '../lib';
 import { expectMatches, fixture, make } from './helpers/op-fixtures';
+import { transpileLib } from './helpers/transpile-lib';
 
 const fx = fixture();
 const c = fx.autograd.find((a) => a.name === 'matmul-relu')!;
@@ -15,32 +16,6 @@ const x = c.x;
 
 const root = path.join(__dirname, '..');
 let libDir = '';
-
-/** Transpiles lib/<entries>.ts and every module they import (relative imports only) into `out`, as CommonJS. */
-function transpileLib(entries: string[], out: string): void {
-  // Loaded here rather than at the top so that only this test pays for it.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const ts = require('typescript') as typeof import('typescript');
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const src = fs.readFileSync(file, 'utf8');
-    const { outputText } = ts.transpileModule(src, {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    });
-    const target = path.join(out, path.relative(path.join(root, 'lib'), file)).replace(/\.ts$/, '.js');
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, outputText);
-    for (const m of outputText.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
-      const base = path.resolve(path.dirname(file), m[1]);
-      const next = [`${base}.ts`, path.join(base, 'index.ts')].find((f) => fs.existsSync(f));
-      if (next) visit(next);
-    }
-  };
-  for (const e of entries) visit(path.join(root, 'lib', `${e}.ts`));
-}
 
 beforeAll(() => {
   libDir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-lora-worker-'));

@@ -5,6 +5,7 @@ import { DistilBertForSequenceClassification } from '../models/distilbert/modeli
 import { replaceLinearWithLora } from '../lora/replace';
 import { freeze, markOnlyLoraAsTrainable, countParameters } from '../lora/freeze';
 import { saveAdapter } from '../lora/adapter-io';
+import { isMainProcess } from '../distributed/process-group';
 import { Trainer, TrainerOptions, TrainResult } from '../train/trainer';
 import type { LoraScaling } from '../lora/lora-layer';
 
@@ -80,7 +81,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let adapterDir: string | undefined;
   if (o.outputDir && method === 'lora') {
     adapterDir = path.join(o.outputDir, 'adapter');
-    saveAdapter(model, adapterDir, { modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName });
+    // Under DDP every rank holds the same weights; rank 0 writes them.
+    if (isMainProcess()) saveAdapter(model, adapterDir, { modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName });
   }
   return { ...result, method, trainable: counts.trainable, total: counts.total, adapterDir };
 }

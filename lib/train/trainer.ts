@@ -21,6 +21,8 @@ import { ProgressBar } from './progress';
 import { confusionMatrix, macroF1 } from './classification-metrics';
 import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
+import { DistributedDataParallel, DistributedDataParallelOptions } from '../distributed/ddp';
+import { placement, shardIndices, shardPadded, sumOverRanks } from '../distributed/sharding';
 
 export interface SequenceClassifier extends Module {
   forward(inputIds: Tensor, attentionMask?: Tensor | null): { logits: Tensor };
@@ -71,6 +73,13 @@ export interface TrainerOptions {
    * continues from it.
    */
   signal?: AbortSignal;
+  /**
+   * Data-parallel training when a process group with more than one rank is initialized (the default then): the
+   * model is wrapped in DistributedDataParallel, each rank takes every worldSize-th batch (batchSize is per rank),
+   * evaluation is split over ranks and its metrics summed, and only rank 0 writes files, logs and the progress bar.
+   * false trains this process alone even inside a group.
+   */
+  distributed?: boolean | DistributedDataParallelOptions;
 }
 
 export interface EvalResult {
@@ -101,32 +110,47 @@ export class Trainer {
   private readonly log: (line: string) => void;
   /** The trainable weights of the best validation epoch so far. */
   private best: Map<Tensor, Tensor> | null = null;
+  /** This process's place in a data-parallel run (rank 0 of 1 otherwise), fixed at construction. */
+  private readonly rank: number;
+  private readonly worldSize: number;
+  private ddp: DistributedDataParallel | null = null;
 
   constructor(options: TrainerOptions) {
     this.opts = {
       epochs: 3, batchSize: 16, lr: 5e-4, weightDecay: 0.01, warmupRatio: 0, schedule: 'linear', gradientAccumulation: 1,
       maxLength: 256, seed: 123, device: 'cpu', logEvery: 20, ...options,
     };
-    this.log = options.log ?? ((l) => console.log(l));
+    const { rank, worldSize } = options.distributed === false ? { rank: 0, worldSize: 1 } : placement();
+    this.rank = rank;
+    this.worldSize = worldSize;
+    // Under DDP only rank 0 speaks and writes (the others hold the same numbers).
+    this.log = rank > 0 ? () => undefined : options.log ?? ((l) => console.log(l));
     const params = options.model.parameters().filter((p) => p.requiresGrad);
     if (params.length === 0) throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
     this.optimizer = new AdamW(params, { lr: this.opts.lr, weightDecay: this.opts.weightDecay });
     const enc = (ex?: readonly TextExample[]) => (ex && ex.length ? encodeExamples(options.tokenizer, ex, this.opts.maxLength) : undefined);
     this.data = { train: enc(options.train)!, validation: enc(options.validation), test: enc(options.test) };
     if (!this.data.train) throw new Error('Trainer: the training set is empty');
-    if (options.outputDir) this.metrics = new MetricsLogger(path.join(options.outputDir, 'metrics.jsonl'));
+    if (options.outputDir && rank === 0) this.metrics = new MetricsLogger(path.join(options.outputDir, 'metrics.jsonl'));
   }
 
   private get stepsPerEpoch(): number {
-    return Math.ceil(Math.ceil(this.data.train.ids.length / this.opts.batchSize) / this.opts.gradientAccumulation);
+    const batches = Math.ceil(this.data.train.ids.length / this.opts.batchSize);
+    return Math.ceil(Math.ceil(batches / this.worldSize) / this.opts.gradientAccumulation);
   }
 
   /** Trains, evaluating after each epoch; yields to the event loop between steps and evaluation batches. */
   async train(): Promise<TrainResult> {
     try {
+      if (this.worldSize > 1 && !this.ddp) {
+        const opts = typeof this.opts.distributed === 'object' ? this.opts.distributed : {};
+        this.ddp = await DistributedDataParallel.create(this.opts.model, opts);
+      }
       return await this.run();
     } finally {
       this.setBest(null);
+      this.ddp?.dispose();
+      this.ddp = null;
     }
   }
 
@@ -142,8 +166,14 @@ export class Trainer {
     o.signal?.throwIfAborted();
     let state: TrainerState = { epoch: 0, globalStep: 0, bestMetric: null, bestEpoch: null };
     const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
+    // Every rank resumes from the same files; only rank 0 writes them.
+    const writesFiles = this.rank === 0;
     if (o.resume && checkpointDir && fs.existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
+      const savedWorld = typeof state.worldSize === 'number' ? state.worldSize : 1;
+      if (savedWorld !== this.worldSize) {
+        throw new Error(`resume: the checkpoint in ${checkpointDir} was written by a run of ${savedWorld} process(es); resume it with ${savedWorld}, not ${this.worldSize}`);
+      }
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
       if (state.bestEpoch !== null && o.outputDir) this.setBest(this.loadBest(path.join(o.outputDir, 'best')));
       this.log(`resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`);
@@ -156,8 +186,9 @@ export class Trainer {
     for (let epoch = state.epoch + 1; epoch <= o.epochs && !stop; epoch++) {
       const epochStart = Date.now();
       model.train();
-      const batches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
-      const bar = o.progress === false ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
+      const allBatches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
+      const batches = shardPadded(allBatches, this.rank, this.worldSize);
+      const bar = o.progress === false || !writesFiles ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
       const resumed = state.inEpoch;
       state.inEpoch = undefined;
       if (resumed && resumed.of !== undefined && resumed.of !== batches.length) {
@@ -167,13 +198,15 @@ export class Trainer {
       let windowLoss = 0, windowCount = 0;
       // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
       const checkpointHere = (batchesDone: number) => {
-        if (!checkpointDir) return;
+        if (!checkpointDir || !writesFiles) return;
         state.scheduler = this.scheduler.stateDict();
-        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } });
+        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } });
       };
       this.optimizer.zeroGrad();
       for (let b = resumed?.batches ?? 0; b < batches.length; b++) {
-        const { loss, right, tokens } = this.trainStep(batches[b]);
+        const willStep = (micro + 1) % o.gradientAccumulation === 0 || b === batches.length - 1;
+        // Micro-batches before the optimizer step accumulate locally; the last one's backward averages the sum.
+        const { loss, right, tokens } = this.ddp && !willStep ? this.ddp.noSync(() => this.trainStep(batches[b])) : this.trainStep(batches[b]);
         tokensSeen += tokens;
         lossSum += loss * batches[b].length;
         correct += right;
@@ -195,7 +228,9 @@ export class Trainer {
             windowCount = 0;
           }
           if (o.saveEvery && state.globalStep % o.saveEvery === 0 && b < batches.length - 1) checkpointHere(b + 1);
-          const outOfTime = o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec;
+          let outOfTime = o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec;
+          // Clocks differ between ranks: they stop together when any of them is out of time.
+          if (o.timeBudgetSec !== undefined && this.ddp) outOfTime = (await sumOverRanks([outOfTime ? 1 : 0]))[0] > 0;
           if ((o.maxSteps !== undefined && state.globalStep >= o.maxSteps) || outOfTime) {
             stop = true;
             break;
@@ -224,7 +259,7 @@ export class Trainer {
           state.bestMetric = entry.validation.accuracy;
           state.bestEpoch = epoch;
           this.setBest(this.snapshotTrainable());
-          if (o.outputDir) this.saveBest(path.join(o.outputDir, 'best'), epoch, entry.validation);
+          if (o.outputDir && writesFiles) this.saveBest(path.join(o.outputDir, 'best'), epoch, entry.validation);
         }
       }
       result.epochs.push(entry);
@@ -233,7 +268,7 @@ export class Trainer {
         ` | ${entry.seconds.toFixed(1)} s`);
       state.epoch = epoch;
       state.scheduler = this.scheduler.stateDict();
-      if (checkpointDir) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, state);
+      if (checkpointDir && writesFiles) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize });
       this.writePlot();
       if (o.earlyStoppingPatience !== undefined && state.bestEpoch !== null && epoch - state.bestEpoch >= o.earlyStoppingPatience) {
         this.log(`stopping early: no better validation accuracy for ${epoch - state.bestEpoch} epochs`);
@@ -293,11 +328,12 @@ export class Trainer {
 
   /** The same, giving the event loop a turn between batches; stops at once when the signal aborts. */
   private async evaluateEncodedAsync(data: EncodedExamples): Promise<EvalResult> {
-    const run = this.evaluation(data);
+    // Under DDP each rank evaluates every worldSize-th example and the sums are added up over ranks.
+    const run = this.evaluation(data, this.ddp ? this.worldSize : 1);
     try {
       for (;;) {
         const r = run.next();
-        if (r.done) return r.value;
+        if (r.done) return this.ddp ? this.reduceEval(r.value) : r.value;
         await new Promise((resolve) => setImmediate(resolve));
         this.opts.signal?.throwIfAborted();
       }
@@ -307,12 +343,13 @@ export class Trainer {
   }
 
   /** Loss and accuracy in eval mode without grad, one batch per `next()`; the model's mode is restored at the end. */
-  private *evaluation(data: EncodedExamples): Generator<void, EvalResult> {
+  private *evaluation(data: EncodedExamples, shards = 1): Generator<void, EvalResult> {
     const o = this.opts;
     const wasTraining = o.model.training;
     o.model.eval();
     try {
-      const order = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
+      const sorted = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
+      const order = shards > 1 ? shardIndices(sorted.length, this.rank, shards).map((i) => sorted[i]) : sorted;
       let lossSum = 0;
       const truth: number[] = [];
       const predicted: number[] = [];
@@ -330,12 +367,33 @@ export class Trainer {
         }));
         yield;
       }
+      // Every rank's matrix must have the same size for the reduction: the head's width, also on an empty shard.
+      if (numClasses === 0) numClasses = this.headWidth();
       const confusion = confusionMatrix(truth, predicted, numClasses);
       const correct = confusion.reduce((a, row, c) => a + row[c], 0);
       return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), macroF1: macroF1(confusion), confusion, examples: order.length };
     } finally {
       o.model.train(wasTraining);
     }
+  }
+
+  /** The eval sums of every rank added up: the same EvalResult on all of them. */
+  private async reduceEval(local: EvalResult): Promise<EvalResult> {
+    const k = local.confusion.length;
+    const sums = await sumOverRanks([local.loss * local.examples, local.examples, ...local.confusion.flat()]);
+    const examples = sums[1];
+    const confusion = Array.from({ length: k }, (_, r) => sums.slice(2 + r * k, 2 + (r + 1) * k));
+    const correct = confusion.reduce((a, row, c) => a + row[c], 0);
+    return { loss: sums[0] / Math.max(1, examples), accuracy: correct / Math.max(1, examples), macroF1: macroF1(confusion), confusion, examples };
+  }
+
+  private headWidth(): number {
+    const o = this.opts;
+    return noGrad(() => tidy(() => {
+      const ids = collate(this.data.train, [0], o.tokenizer.padTokenId, o.device);
+      const logits = o.model.forward(ids.inputIds, ids.attentionMask).logits;
+      return logits.shape[logits.shape.length - 1];
+    }));
   }
 
   private setBest(snapshot: Map<Tensor, Tensor> | null): void {
@@ -380,7 +438,7 @@ export class Trainer {
   }
 
   private writePlot(): void {
-    if (!this.opts.outputDir || !this.metrics) return;
+    if (!this.opts.outputDir || !this.metrics) return; // also: not rank 0
     const file = path.join(this.opts.outputDir, 'metrics.svg');
     writePlot(file, plotMetricsSvg(readMetrics(this.metrics.path), { title: 'torch-lora fine-tuning' }));
   }
