@@ -3,14 +3,19 @@
 // their order is the program's call order on every rank (c10d matches collectives by order), and awaited on
 // libuv's thread pool, so the event loop keeps running while the peers catch up.
 #include "common.h"
-#include "distributed.h"
 #include "distributed_async.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
+// TL_WITH_GLOO: Gloo's headers were found at build time (scripts/libtorch.js; Debian: libgloo-dev). c10d's
+// ProcessGroupGloo.hpp needs them; without them the addon still builds and torch.distributed says why it is missing.
+#if TL_WITH_GLOO
+#include "distributed.h"
+
 #ifdef TL_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+#endif  // TL_WITH_GLOO
 
 #include <map>
 #include <mutex>
@@ -18,6 +23,7 @@
 namespace tl {
 namespace dist {
 
+#if TL_WITH_GLOO
 namespace {
 std::mutex groupMutex;
 std::shared_ptr<Group> theGroup;
@@ -339,6 +345,10 @@ Napi::Value reduceScatter(const Napi::CallbackInfo& info) {
   }, results, /*single=*/true);
 }
 
+}  // namespace
+#endif  // TL_WITH_GLOO
+
+namespace {
 // randperm(n, seed) -> int64 tensor: torch.randperm(n, generator=torch.Generator().manual_seed(seed)), the
 // permutation DistributedSampler draws (each epoch from seed + epoch), without touching the global generator.
 Napi::Value randperm(const Napi::CallbackInfo& info) {
@@ -348,9 +358,17 @@ Napi::Value randperm(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)));
 }
 
+#if !TL_WITH_GLOO
+Napi::Value unavailable(const Napi::CallbackInfo& info) {
+  throw ArgError("this build of torch-lora has no torch.distributed: Gloo's headers were missing when it was compiled "
+                 "(Debian/Ubuntu: apt-get install libgloo-dev, then npm run build)");
+}
+#endif
 }  // namespace
 
 void registerDistributed(Napi::Env env, Napi::Object exports) {
+  TL_EXPORT(exports, "seededRandperm", randperm);
+#if TL_WITH_GLOO
   TL_EXPORT(exports, "distInit", init);
   TL_EXPORT(exports, "distDestroy", destroy);
   TL_EXPORT(exports, "distInfo", groupInfo);
@@ -360,8 +378,13 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "distBroadcastCoalesced", broadcastCoalesced);
   TL_EXPORT(exports, "distAllGather", allGather);
   TL_EXPORT(exports, "distReduceScatter", reduceScatter);
-  TL_EXPORT(exports, "seededRandperm", randperm);
   registerDdp(env, exports);
+#else
+  for (const char* name : {"distInit", "distDestroy", "distInfo", "distBarrier", "distAllReduce", "distBroadcast", "distBroadcastCoalesced",
+                           "distAllGather", "distReduceScatter", "ddpCreate", "ddpSetSync", "ddpStats", "ddpDispose"}) {
+    exportFunction(exports, name, Entry<unavailable>);
+  }
+#endif
 }
 
 }  // namespace dist

@@ -6,6 +6,7 @@
 //
 // Buckets are launched strictly in order (bucket k only after k-1), so every rank issues the same sequence of
 // collectives even if its gradients arrive in a different order.
+#if TL_WITH_GLOO  // see native/distributed.cc
 #include "common.h"
 #include "distributed.h"
 #include "distributed_async.h"
@@ -264,3 +265,4 @@ void registerDdp(Napi::Env env, Napi::Object exports) {
 
 }  // namespace dist
 }  // namespace tl
+#endif  // TL_WITH_GLOO

@@ -48,7 +48,8 @@ function ensureLibtorch() {
   const wantVenv = process.env.TORCH_LORA_NO_VENV !== '1' && (!explicit || args.has('--with-venv'));
   const venv = wantVenv ? require('./python-env.js').ensureVenv(log, run) : null;
   const debian = args.has('--with-debian-libtorch') || (!explicit && !venv);
-  ensureSystemPackages(debian ? ['libtorch-dev', 'libopenblas0-openmp', ...(args.has('--with-python') ? ['python3-torch'] : [])] : []);
+  // libgloo-dev: Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (torch.distributed); the wheels lack them.
+  ensureSystemPackages(['libgloo-dev', ...(debian ? ['libtorch-dev', 'libopenblas0-openmp'] : []), ...(args.has('--with-python') ? ['python3-torch'] : [])]);
 }
 
 function newestMtime(paths) {

@@ -8,8 +8,8 @@
 // PYTHON -> an importable PyTorch >= 2.0 (python3) -> the project's own venv (.venv, made by scripts/bootstrap.js) ->
 // Debian's libtorch-dev (1.13), the fallback.
 //
-// Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*), --include, --libdir, --libs (full paths),
-// --cxx-std, --abi, --version, --source.
+// Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*, TL_WITH_GLOO), --include, --libdir, --libs
+// (full paths), --cxx-std, --abi, --gloo (1 when Gloo's headers exist: torch.distributed), --version, --source.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -49,7 +49,9 @@ function describe(t) {
   const version = headerVersion(t.include);
   // The C++ standard libtorch declares for its users (20 from 2.x's newer headers), never below 17 (our sources).
   const cxxStd = Math.max(17, std ? Number(std[1]) : 17);
-  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1 };
+  // Gloo's headers (c10d's ProcessGroupGloo.hpp includes them; neither Debian's libtorch-dev nor the wheels ship them).
+  const gloo = [...t.include, '/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'gloo', 'algorithm.h')));
+  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1, gloo };
 }
 
 function pythonTorchRoot(py) {
@@ -130,6 +132,7 @@ function cmakeScript(t) {
     `set(TL_TORCH_LIBDIR ${q(t.libdir)})`,
     `set(TL_TORCH_CXX_STANDARD ${t.cxxStd})`,
     `set(TL_TORCH_ABI ${t.abi})`,
+    `set(TL_WITH_GLOO ${t.gloo ? 1 : 0})`,
     `set(TL_TORCH_VERSION ${q(t.version)})`,
     `set(TL_TORCH_SOURCE ${q(`${t.source}: ${t.root}`)})`,
     '',
@@ -150,6 +153,7 @@ if (require.main === module) {
     else if (arg === '--libs') console.log(libs(t).join(' '));
     else if (arg === '--cxx-std') console.log(t.cxxStd);
     else if (arg === '--abi') console.log(t.abi);
+    else if (arg === '--gloo') console.log(t.gloo ? 1 : 0);
     else if (arg === '--version') console.log(t.version);
     else if (arg === '--source') console.log(`${t.source}: ${t.root} (${t.why})`);
     else console.log(JSON.stringify({ ...t, libs: libs(t) }, null, 2));
