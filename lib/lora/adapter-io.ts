@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer, LoraScaling } from './lora-layer';
@@ -62,7 +62,7 @@ export function toPeftAlpha(layer: LoRALayer): { loraAlpha: number; useRslora: b
   return { loraAlpha: layer.alpha, useRslora: false };
 }
 
-/** Writes the adapter (and the modules to save) into `dir`; each file is written atomically. */
+/** Writes the adapter (and the modules to save) into `dir`, which appears whole or not at all. */
 export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions = {}): void {
   const adapterName = opts.adapterName ?? DEFAULT_ADAPTER;
   const layers = loraLayers(model).filter(([, l]) => l.lora.has(adapterName));
@@ -115,9 +115,10 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
   const metadata: Record<string, string> = { format: 'pt', 'torch_lora.scaling': first.scalingMode };
   const labels = opts.labels ?? configLabels(model);
   if (labels) metadata[LABELS_KEY] = JSON.stringify(labels);
-  fs.mkdirSync(dir, { recursive: true });
-  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, metadata);
-  writeFileAtomic(path.join(dir, ADAPTER_CONFIG), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  writeFolderAtomic(dir, (temp) => {
+    writeSafetensors(path.join(temp, ADAPTER_WEIGHTS), tensors, metadata);
+    writeFileAtomic(path.join(temp, ADAPTER_CONFIG), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  });
 }
 
 const LABELS_KEY = 'torch_lora.labels';
