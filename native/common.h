@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,21 +13,37 @@ namespace tl {
 
 // Tensors live in a per-thread table (one per Node environment: the main thread or a worker) and JavaScript
 // holds plain integer handles. Creating a JS object per tensor in C++ costs more than the op itself.
+// A handle is not a bare slot index: it packs the slot (22 bits), the slot's generation (21 bits, bumped at every
+// release) and the table's tag (10 bits, one per table), 53 bits in all so that a JavaScript number holds it exactly.
+// So a stale handle (its slot reused since), another thread's handle, or a made-up number (NaN reads as 0, never
+// a handle) is refused instead of reaching someone else's tensor.
 class TensorTable {
  public:
-  uint32_t insert(at::Tensor t);
+  TensorTable();
+  int64_t insert(at::Tensor t);
   at::Tensor& get(int64_t handle);  // throws on a bad or disposed handle
   bool valid(int64_t handle) const;
+  // Why `handle` is not usable ("has been disposed", ...), or nullptr when it is.
+  const char* problem(int64_t handle) const;
+  // The tensor, or nullptr for a bad or disposed handle: the one check on the hot path of every op.
+  at::Tensor* find(int64_t handle);
   void release(int64_t handle);
   size_t live() const { return live_; }
-  const std::vector<at::Tensor>& slots() const { return slots_; }
+  // One entry per slot (16 bytes): the tensor and the handle that reaches it; while the slot is free, the handle
+  // it will get next, negated, so that no handle matches it.
+  struct Slot {
+    at::Tensor tensor;
+    int64_t handle;
+  };
+  const std::vector<Slot>& slots() const { return slots_; }
   void flushExternalMemory(napi_env env);
   int64_t pendingBytes() const { return pendingBytes_; }
   void clear();
 
  private:
-  std::vector<at::Tensor> slots_;
+  std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
+  uint64_t tag_;                       // this table's tag, already shifted into place
   size_t live_ = 0;
   int64_t pendingBytes_ = 0;  // external-memory delta not yet reported to V8
 };

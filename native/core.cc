@@ -30,36 +30,74 @@ TensorTable& table() {
   return *currentTable;
 }
 
-uint32_t TensorTable::insert(at::Tensor t) {
-  pendingBytes_ += ownedBytes(t);
-  uint32_t h;
+namespace {
+constexpr int kIndexBits = 22;       // 4,194,304 live tensors per thread
+constexpr int kGenerationBits = 21;  // a slot is reused 2,097,152 times before a stale handle could match again
+constexpr int kTagBits = 10;         // 1,023 tables (threads) before tags repeat
+static_assert(kIndexBits + kGenerationBits + kTagBits == 53, "handles must be exact in a JavaScript number");
+constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
+constexpr uint64_t kGenerationMask = (uint64_t{1} << kGenerationBits) - 1;
+std::atomic<uint32_t> tablesMade{0};
+}  // namespace
+
+// Tags run 1..1023, so that no handle is 0 (what NaN, undefined-as-number and other junk read as).
+TensorTable::TensorTable() : tag_(uint64_t{tablesMade.fetch_add(1) % ((1u << kTagBits) - 1) + 1} << (kIndexBits + kGenerationBits)) {}
+
+int64_t TensorTable::insert(at::Tensor t) {
+  uint32_t index;
   if (!free_.empty()) {
-    h = free_.back();
+    index = free_.back();
     free_.pop_back();
-    slots_[h] = std::move(t);
   } else {
-    h = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(std::move(t));
+    if (slots_.size() > kIndexMask) throw std::runtime_error("more than 4,194,304 live tensors on this thread: dispose some (tidy, dispose)");
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(Slot{at::Tensor(), -static_cast<int64_t>(tag_ | index)});  // generation 0
   }
+  Slot& slot = slots_[index];
+  slot.tensor = std::move(t);
+  slot.handle = -slot.handle;
+  pendingBytes_ += ownedBytes(slot.tensor);
   ++live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
-  return h;
+  return slot.handle;
 }
 
-bool TensorTable::valid(int64_t h) const {
-  return h >= 0 && h < static_cast<int64_t>(slots_.size()) && slots_[h].defined();
+const char* TensorTable::problem(int64_t h) const {
+  if (h == -1) return "a tensor that has been disposed";  // what Tensor.dispose() leaves in the object
+  auto u = static_cast<uint64_t>(h);
+  if (h <= 0 || (u & ~(kIndexMask | (kGenerationMask << kIndexBits))) != tag_) {
+    return h > 0 && (u >> (kIndexBits + kGenerationBits)) < (1u << kTagBits)
+               ? "a tensor of another thread (tensors cannot be shared between threads: send their data)"
+               : "not a tensor handle";
+  }
+  uint64_t index = u & kIndexMask;
+  if (index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return "a tensor that has been disposed";
+  return nullptr;
 }
+
+// One comparison decides: the slot's live handle carries the same tag, generation and index.
+at::Tensor* TensorTable::find(int64_t h) {
+  uint64_t index = static_cast<uint64_t>(h) & kIndexMask;
+  if (h <= 0 || index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return nullptr;
+  return &slots_[index].tensor;
+}
+
+bool TensorTable::valid(int64_t h) const { return problem(h) == nullptr; }
 
 at::Tensor& TensorTable::get(int64_t h) {
-  if (!valid(h)) throw ArgError("tensor has been disposed");
-  return slots_[h];
+  if (at::Tensor* t = find(h)) return *t;
+  throw ArgError(std::string("expected a live tensor, got ") + problem(h));
 }
 
 void TensorTable::release(int64_t h) {
-  if (!valid(h)) return;
-  pendingBytes_ -= ownedBytes(slots_[h]);
-  slots_[h] = at::Tensor();
-  free_.push_back(static_cast<uint32_t>(h));
+  uint32_t index = static_cast<uint32_t>(static_cast<uint64_t>(h) & kIndexMask);
+  if (h <= 0 || index >= slots_.size() || slots_[index].handle != h) return;  // stale, foreign or made up: not ours to free
+  Slot& slot = slots_[index];
+  pendingBytes_ -= ownedBytes(slot.tensor);
+  slot.tensor = at::Tensor();
+  uint64_t generation = ((static_cast<uint64_t>(h) >> kIndexBits) + 1) & kGenerationMask;
+  slot.handle = -static_cast<int64_t>(tag_ | (generation << kIndexBits) | index);
+  free_.push_back(index);
   --live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
 }
@@ -102,8 +140,8 @@ at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i) {
   int64_t h;
   if (i >= info.Length() || napi_get_value_int64(info.Env(), info[i], &h) != napi_ok) throw ArgError(nth(i) + " must be a Tensor");
   auto& t = table();
-  if (!t.valid(h)) throw ArgError(nth(i) + " is a tensor that has been disposed");
-  return t.get(h);
+  if (at::Tensor* found = t.find(h)) return *found;
+  throw ArgError(nth(i) + " is " + t.problem(h));
 }
 
 c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i) {
@@ -123,7 +161,7 @@ std::vector<at::Tensor> tensorListArg(const Napi::CallbackInfo& info, size_t i) 
     Napi::Value e = arr[k];
     if (!e.IsNumber()) throw ArgError(nth(i) + "[" + std::to_string(k) + "] must be a Tensor");
     int64_t h = e.As<Napi::Number>().Int64Value();
-    if (!table().valid(h)) throw ArgError(nth(i) + "[" + std::to_string(k) + "] is a tensor that has been disposed");
+    if (const char* why = table().problem(h)) throw ArgError(nth(i) + "[" + std::to_string(k) + "] is " + why);
     out.push_back(table().get(h));
   }
   return out;
@@ -538,7 +576,8 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   std::unordered_set<const void*> seen;
   std::map<std::string, double> bytesByDevice;
   double total = 0;
-  for (const auto& t : tab.slots()) {
+  for (const auto& slot : tab.slots()) {
+    const at::Tensor& t = slot.tensor;
     if (!t.defined() || !t.has_storage()) continue;
     const void* key = t.storage().unsafeGetStorageImpl();
     if (!seen.insert(key).second) continue;
