@@ -384,7 +384,7 @@ function nest(values: (number | boolean)[], shape: Shape): NestedArray {
 export function where(condition: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
   const like = typeof a === 'object' ? a : typeof b === 'object' ? b : null;
   const asTensor = (v: Tensor | Scalar) =>
-    typeof v === 'object' ? v : new Tensor(N.full([], v, like ? N.dtype(like._h) : dtypeCode('float32'), like ? N.device(like._h) : 'cpu', false));
+    typeof v === 'object' ? v : new Tensor(N.full([], v, like ? N.dtype(like._h) : dtypeCode('float32'), like ? N.device(like._h) : 'cpu', false), CONSTRUCT);
   const ta = asTensor(a);
   const tb = asTensor(b);
   try {

@@ -13,7 +13,7 @@ import { TINY_MODEL } from './helpers/paths';
 
 const ROOT = path.resolve(__dirname, '..');
 const SEED = 14;
-const CASES = 400;
+const CASES = 1500;
 const CONCURRENCY = 8;
 const ANSWER_WITHIN_MS = 6000; // the request timeout (1 s) plus Node's 1 s check period, with room for a busy machine
 const TOKEN = 'fuzz-admin-token-0123456789';
@@ -59,8 +59,13 @@ function send(port: number, bytes: Buffer): Promise<Reply> {
   });
 }
 
-/** Fastify answers with Content-Length; decode chunked bodies anyway, in case. */
+/**
+ * The first response's body. Bytes a request sent without framing (no Content-Length) read as a second, garbage
+ * request, which gets its own 400 after the first response: that one is not part of this body.
+ */
 function bodyOf(r: Reply): string {
+  const length = /\r\ncontent-length: *(\d+)/i.exec(r.headers);
+  if (length) return Buffer.from(r.body).subarray(0, Number(length[1])).toString('utf8');
   if (!/transfer-encoding: *chunked/i.test(r.headers)) return r.body;
   let out = '';
   let rest = r.body;
@@ -204,7 +209,7 @@ describe('HTTP API fuzz (seeded, 127.0.0.1 only)', () => {
             parsed = null;
           }
           if (!parsed || typeof parsed.error !== 'string' || typeof parsed.message !== 'string') {
-            failures.push(`${what}: status ${reply.status} without a JSON {error, message}: ${reply.body.slice(0, 200)}`);
+            failures.push(`${what}: status ${reply.status} without a JSON {error, message}: ${bodyOf(reply).slice(0, 200)}`);
           }
         }
       }

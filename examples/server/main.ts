@@ -28,7 +28,8 @@ const USAGE = `usage: npm run serve -- --model DIR [options]
   --admin-token-file FILE  the admin bearer token, read from FILE
   --max-adapters N         default 64
   --max-adapter-mb N       total adapter file size, default 2048
-  --request-timeout-ms N   a request must arrive whole within N ms (default 30000); also the classify deadline
+  --request-timeout-ms N   a request must arrive whole within N ms (default 30000)
+  --classify-timeout-ms N  texts not classified within N ms fail with 503 TIMEOUT (default 60000)
   --drain-timeout-ms N     on SIGTERM, requests in flight get N ms to finish (default 10000)`;
 
 function parse() {
@@ -54,6 +55,7 @@ function parse() {
       'max-adapters': { type: 'string' },
       'max-adapter-mb': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
+      'classify-timeout-ms': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
     maxLength: int(args['max-length'], 'max-length'),
     maxAdapters: int(args['max-adapters'], 'max-adapters'),
     maxAdapterBytes: args['max-adapter-mb'] === undefined ? undefined : int(args['max-adapter-mb'], 'max-adapter-mb')! * 2 ** 20,
-    requestTimeoutMs: int(args['request-timeout-ms'], 'request-timeout-ms'),
+    requestTimeoutMs: int(args['classify-timeout-ms'], 'classify-timeout-ms'),
   });
   const app = buildServer(classifier, {
     modelName: path.basename(path.resolve(args.model)),

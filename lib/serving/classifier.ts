@@ -47,7 +47,7 @@ export interface ClassifierOptions {
   maxAdapters?: number;
   /** The most bytes of adapter files loaded at once, a bound of the memory adapters take per worker (default 2 GiB). */
   maxAdapterBytes?: number;
-  /** A classify() not answered this long after the call fails with TIMEOUT (default 30 s). */
+  /** A classify() not answered this long after the call fails with TIMEOUT (default 60 s). */
   requestTimeoutMs?: number;
   /** A batch or adapter load running longer than this on a worker marks it hung: it is stopped and restarted (default 60 s). */
   jobTimeoutMs?: number;
@@ -171,7 +171,7 @@ export class Classifier {
       maxBatchSize: opts.maxBatchSize ?? 32,
       maxWaitMs: opts.maxWaitMs ?? 5,
       maxQueue: opts.maxQueue ?? 1024,
-      timeoutMs: opts.requestTimeoutMs ?? 30_000,
+      timeoutMs: opts.requestTimeoutMs ?? 60_000,
       hasCapacity: () => this.pool.hasIdle(),
       run: (key, texts) => this.runBatch(key === BASE_KEY ? null : key, texts),
       onBatch: (b) => this.emitBatch({ adapter: b.key === BASE_KEY ? null : b.key, size: b.size, ms: b.ms, ok: b.ok }),
