@@ -82,7 +82,8 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
     requestTimeout,
     connectionTimeout: opts.connectionTimeoutMs ?? 60_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
-    http: { headersTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, requestTimeout) },
+    // Without a Host header Node would answer a bare 400 itself; this way the routes answer with a JSON error.
+    http: { headersTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, requestTimeout), requireHostHeader: false },
   });
   app.server.maxConnections = opts.maxConnections ?? 1024;
   // Only JSON bodies: Fastify also parses text/plain by default, which the routes would then reject as 400.
@@ -92,6 +93,9 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // Answered before its body arrived whole (415, 413, 401...): Node would keep reading the rest for as long as
+    // the client cares to send it (the request deadline no longer applies). Close the connection instead.
+    if (!req.raw.complete) req.raw.socket?.end();
   });
   app.addHook('onClose', async () => metrics.stop());
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, opts.retryAfterSeconds ?? 1));
