@@ -51,10 +51,13 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 function stubWorker(hangAtStart = false): string {
   const file = path.join(tmp('stub-worker-'), 'worker.js');
   fs.writeFileSync(file, `
-    const { parentPort } = require('worker_threads');
+    const { parentPort, workerData } = require('worker_threads');
     ${hangAtStart ? 'for (;;) {}' : ''}
+    // An adapter named 'evil' hangs its loader (as a catastrophic regex in its target_modules would).
+    if (workerData.adapters.some(([name]) => name === 'evil')) for (;;) {}
     parentPort.postMessage({ type: 'ready', labels: ['NEG', 'POS'], adapters: [] });
     parentPort.on('message', (msg) => {
+      if (msg.type === 'addAdapter' && msg.name === 'evil') for (;;) {}
       if (msg.type !== 'classify') return parentPort.postMessage({ type: 'done', id: msg.id });
       if (msg.texts.includes('HANG')) for (;;) {}
       const probs = new Float32Array(msg.texts.length * 2).fill(0.5);
@@ -90,6 +93,23 @@ describe('readiness tells the truth (item 12)', () => {
       expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok', state: 'ready' });
     } finally {
       await app.close();
+      expect(await timed(c.close())).toBeLessThan(3000);
+    }
+  }, 30_000);
+
+  it('an adapter whose loading hangs the worker fails after jobTimeoutMs; the worker restarts without it and serves', async () => {
+    const c = await createClassifier(stubOptions({ jobTimeoutMs: 400 }));
+    try {
+      const dir = tmp('evil-adapter-');
+      fs.writeFileSync(path.join(dir, 'adapter_config.json'), '{}');
+      fs.writeFileSync(path.join(dir, 'adapter_model.safetensors'), '');
+      const started = Date.now();
+      await expect(c.addAdapter('evil', dir)).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+      expect(Date.now() - started).toBeLessThan(3000);
+      await until(() => c.stats().state === 'ready', 10_000); // the restarted worker did not get 'evil'
+      expect(c.adapters()).toEqual([]);
+      expect(await c.classify(['fine'])).toHaveLength(1);
+    } finally {
       expect(await timed(c.close())).toBeLessThan(3000);
     }
   }, 30_000);
