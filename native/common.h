@@ -13,10 +13,11 @@ namespace tl {
 
 // Tensors live in a per-thread table (one per Node environment: the main thread or a worker) and JavaScript
 // holds plain integer handles. Creating a JS object per tensor in C++ costs more than the op itself.
-// A handle is not a bare slot index: it packs the slot (22 bits), the slot's generation (21 bits, bumped at every
-// release) and the table's tag (10 bits, one per table), 53 bits in all so that a JavaScript number holds it exactly.
-// So a stale handle (its slot reused since), another thread's handle, or a made-up number (NaN reads as 0, never
-// a handle) is refused instead of reaching someone else's tensor.
+// A handle is not a bare slot index: it packs the slot (20 bits) and the slot's generation (11 bits, bumped at each
+// release), scrambled with the table's own random key, in 31 bits so that it stays a small integer for V8 (a larger
+// number would be a heap-allocated double at every call). So a stale handle (its slot reused since), another
+// thread's handle or a made-up number (NaN reads as 0) almost never names a live tensor of this table, and is
+// refused instead of reaching someone else's tensor.
 class TensorTable {
  public:
   TensorTable();
@@ -29,11 +30,12 @@ class TensorTable {
   at::Tensor* find(int64_t handle);
   void release(int64_t handle);
   size_t live() const { return live_; }
-  // One entry per slot (16 bytes): the tensor and the handle that reaches it; while the slot is free, the handle
-  // it will get next, negated, so that no handle matches it.
+  // One entry per slot (16 bytes): the tensor, the handle that reaches it (0 while the slot is free, and no handle
+  // is 0) and the slot's generation.
   struct Slot {
     at::Tensor tensor;
-    int64_t handle;
+    uint32_t handle;
+    uint32_t generation;
   };
   const std::vector<Slot>& slots() const { return slots_; }
   void flushExternalMemory(napi_env env);
@@ -43,7 +45,7 @@ class TensorTable {
  private:
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
-  uint64_t tag_;                       // this table's tag, already shifted into place
+  uint32_t key_;                       // this table's scrambling key, 31 random bits
   size_t live_ = 0;
   int64_t pendingBytes_ = 0;  // external-memory delta not yet reported to V8
 };

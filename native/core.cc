@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 #include <memory>
 #include <unordered_set>
 
@@ -31,17 +32,22 @@ TensorTable& table() {
 }
 
 namespace {
-constexpr int kIndexBits = 22;       // 4,194,304 live tensors per thread
-constexpr int kGenerationBits = 21;  // a slot is reused 2,097,152 times before a stale handle could match again
-constexpr int kTagBits = 10;         // 1,023 tables (threads) before tags repeat
-static_assert(kIndexBits + kGenerationBits + kTagBits == 53, "handles must be exact in a JavaScript number");
-constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
-constexpr uint64_t kGenerationMask = (uint64_t{1} << kGenerationBits) - 1;
+constexpr int kIndexBits = 20;       // 1,048,576 live tensors per thread
+constexpr int kGenerationBits = 11;  // a slot is reused 2,048 times before a stale handle of it could match again
+static_assert(kIndexBits + kGenerationBits == 31, "handles must be positive small integers (V8 Smis)");
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+constexpr uint32_t kGenerationMask = (1u << kGenerationBits) - 1;
+constexpr int64_t kHandleMax = (int64_t{1} << 31) - 1;
 std::atomic<uint32_t> tablesMade{0};
+
+uint32_t randomKey() {
+  std::random_device device;
+  // The counter keeps two tables of one process apart even where random_device is a fixed sequence.
+  return (device() ^ (tablesMade.fetch_add(1) * 0x9E3779B9u)) & static_cast<uint32_t>(kHandleMax);
+}
 }  // namespace
 
-// Tags run 1..1023, so that no handle is 0 (what NaN, undefined-as-number and other junk read as).
-TensorTable::TensorTable() : tag_(uint64_t{tablesMade.fetch_add(1) % ((1u << kTagBits) - 1) + 1} << (kIndexBits + kGenerationBits)) {}
+TensorTable::TensorTable() : key_(randomKey()) {}
 
 int64_t TensorTable::insert(at::Tensor t) {
   uint32_t index;
@@ -49,36 +55,38 @@ int64_t TensorTable::insert(at::Tensor t) {
     index = free_.back();
     free_.pop_back();
   } else {
-    if (slots_.size() > kIndexMask) throw std::runtime_error("more than 4,194,304 live tensors on this thread: dispose some (tidy, dispose)");
+    if (slots_.size() > kIndexMask) throw std::runtime_error("more than 1,048,576 live tensors on this thread: dispose some (tidy, dispose)");
     index = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(Slot{at::Tensor(), -static_cast<int64_t>(tag_ | index)});  // generation 0
+    slots_.push_back(Slot{at::Tensor(), 0, 0});
   }
   Slot& slot = slots_[index];
+  uint32_t handle = ((slot.generation << kIndexBits) | index) ^ key_;
+  if (handle == 0) {  // 0 is what NaN and other junk read as: skip that generation
+    slot.generation = (slot.generation + 1) & kGenerationMask;
+    handle = ((slot.generation << kIndexBits) | index) ^ key_;
+  }
   slot.tensor = std::move(t);
-  slot.handle = -slot.handle;
+  slot.handle = handle;
   pendingBytes_ += ownedBytes(slot.tensor);
   ++live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
-  return slot.handle;
+  return handle;
 }
 
 const char* TensorTable::problem(int64_t h) const {
   if (h == -1) return "a tensor that has been disposed";  // what Tensor.dispose() leaves in the object
-  auto u = static_cast<uint64_t>(h);
-  if (h <= 0 || (u & ~(kIndexMask | (kGenerationMask << kIndexBits))) != tag_) {
-    return h > 0 && (u >> (kIndexBits + kGenerationBits)) < (1u << kTagBits)
-               ? "a tensor of another thread (tensors cannot be shared between threads: send their data)"
-               : "not a tensor handle";
+  if (h <= 0 || h > kHandleMax) return "not a tensor handle";
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) {
+    return "not a live tensor of this thread (it has been disposed, or it was made in another thread: send data between threads, not tensors)";
   }
-  uint64_t index = u & kIndexMask;
-  if (index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return "a tensor that has been disposed";
   return nullptr;
 }
 
-// One comparison decides: the slot's live handle carries the same tag, generation and index.
+// One comparison decides: the slot's live handle carries the same generation and index under this table's key.
 at::Tensor* TensorTable::find(int64_t h) {
-  uint64_t index = static_cast<uint64_t>(h) & kIndexMask;
-  if (h <= 0 || index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return nullptr;
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return nullptr;
   return &slots_[index].tensor;
 }
 
@@ -90,13 +98,13 @@ at::Tensor& TensorTable::get(int64_t h) {
 }
 
 void TensorTable::release(int64_t h) {
-  uint32_t index = static_cast<uint32_t>(static_cast<uint64_t>(h) & kIndexMask);
-  if (h <= 0 || index >= slots_.size() || slots_[index].handle != h) return;  // stale, foreign or made up: not ours to free
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h) return;  // not ours to free
   Slot& slot = slots_[index];
   pendingBytes_ -= ownedBytes(slot.tensor);
   slot.tensor = at::Tensor();
-  uint64_t generation = ((static_cast<uint64_t>(h) >> kIndexBits) + 1) & kGenerationMask;
-  slot.handle = -static_cast<int64_t>(tag_ | (generation << kIndexBits) | index);
+  slot.handle = 0;
+  slot.generation = (slot.generation + 1) & kGenerationMask;
   free_.push_back(index);
   --live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
