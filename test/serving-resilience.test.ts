@@ -215,6 +215,40 @@ describe('timeouts and shutdown (item 11)', () => {
     }
   }, 20_000);
 
+  it('a client sending its headers a byte every 100 ms gets 408 after headersTimeoutMs; an idle keep-alive connection is closed', async () => {
+    const app = buildServer(okClassifier(), { requestTimeoutMs: 60_000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 500 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as net.AddressInfo).port;
+    const slow = net.connect(port, '127.0.0.1');
+    let reply = '';
+    slow.on('data', (d) => (reply += d));
+    slow.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+    const header = 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'y'.repeat(100);
+    let sent = 0;
+    const timer = setInterval(() => slow.writable && sent < header.length && slow.write(header[sent++]), 100);
+    const idle = net.connect(port, '127.0.0.1');
+    idle.on('error', () => undefined);
+    idle.resume(); // read the answer, so that the server's close shows up here
+    const idleClosed = new Promise<number>((resolve) => {
+      const t = Date.now();
+      idle.on('close', () => resolve(Date.now() - t));
+    });
+    idle.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'); // keep-alive by default in HTTP/1.1
+    try {
+      const started = Date.now();
+      await closed;
+      expect(Date.now() - started).toBeLessThan(3500);
+      expect(reply).toMatch(/^HTTP\/1.1 408/);
+      expect(await idleClosed).toBeLessThan(3000);
+    } finally {
+      clearInterval(timer);
+      slow.destroy();
+      idle.destroy();
+      await app.close();
+    }
+  }, 20_000);
+
   it('shutdown() lets a request in flight finish, then closes a slow uploader at the drain deadline', async () => {
     const app = buildServer(okClassifier(300), { requestTimeoutMs: 60_000 });
     await app.listen({ host: '127.0.0.1', port: 0 });
