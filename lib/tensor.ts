@@ -13,14 +13,19 @@ export type NestedArray = number | boolean | NestedArray[];
 // Without this the method below would be installed under the key "undefined".
 (Symbol as { dispose?: symbol }).dispose ??= Symbol.for('nodejs.dispose');
 
-// Handles are plain integers; a disposed tensor's handle is -1, which the native side reports as disposed.
+// Only wrap() below makes Tensors: a handle number from elsewhere (a live tensor's, a worker's, NaN) must not
+// become a second owner of someone else's tensor. The native table refuses stale and foreign handles as well.
+const CONSTRUCT = Symbol('Tensor construction');
+
+// Handles are integers from the native table; a disposed tensor's handle is -1, which the native side refuses.
 export class Tensor {
   /** @internal */ _h: number;
   /** @internal */ _kept = false;
   /** @internal */ _registered = false;
 
-  /** @internal Use the factory functions (`tensor`, `zeros`, ...) instead. */
-  constructor(handle: number) {
+  /** @internal Not callable from outside: use the factory functions (`tensor`, `zeros`, ...). */
+  constructor(handle: number, token?: symbol) {
+    if (token !== CONSTRUCT) throw new TypeError('Tensor cannot be constructed from a handle: use tensor(), zeros(), fromBuffer() and the other factories');
     this._h = handle;
   }
 
@@ -339,7 +344,7 @@ export class Tensor {
 // ------------------------------------------------------------ helpers shared by the other modules
 /** @internal Wraps a fresh native handle and hands it to the current scope. */
 export function wrap(h: number): Tensor {
-  const t = new Tensor(h);
+  const t = new Tensor(h, CONSTRUCT);
   track(t);
   return t;
 }
@@ -379,7 +384,7 @@ function nest(values: (number | boolean)[], shape: Shape): NestedArray {
 export function where(condition: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
   const like = typeof a === 'object' ? a : typeof b === 'object' ? b : null;
   const asTensor = (v: Tensor | Scalar) =>
-    typeof v === 'object' ? v : new Tensor(N.full([], v, like ? N.dtype(like._h) : dtypeCode('float32'), like ? N.device(like._h) : 'cpu', false));
+    typeof v === 'object' ? v : new Tensor(N.full([], v, like ? N.dtype(like._h) : dtypeCode('float32'), like ? N.device(like._h) : 'cpu', false), CONSTRUCT);
   const ta = asTensor(a);
   const tb = asTensor(b);
   try {

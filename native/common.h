@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,21 +13,39 @@ namespace tl {
 
 // Tensors live in a per-thread table (one per Node environment: the main thread or a worker) and JavaScript
 // holds plain integer handles. Creating a JS object per tensor in C++ costs more than the op itself.
+// A handle is not a bare slot index: it packs the slot (20 bits) and the slot's generation (11 bits, bumped at each
+// release), scrambled with the table's own random key, in 31 bits so that it stays a small integer for V8 (a larger
+// number would be a heap-allocated double at every call). So a stale handle (its slot reused since), another
+// thread's handle or a made-up number (NaN reads as 0) almost never names a live tensor of this table, and is
+// refused instead of reaching someone else's tensor.
 class TensorTable {
  public:
-  uint32_t insert(at::Tensor t);
+  TensorTable();
+  int64_t insert(at::Tensor t);
   at::Tensor& get(int64_t handle);  // throws on a bad or disposed handle
   bool valid(int64_t handle) const;
+  // Why `handle` is not usable ("has been disposed", ...), or nullptr when it is.
+  const char* problem(int64_t handle) const;
+  // The tensor, or nullptr for a bad or disposed handle: the one check on the hot path of every op.
+  at::Tensor* find(int64_t handle);
   void release(int64_t handle);
   size_t live() const { return live_; }
-  const std::vector<at::Tensor>& slots() const { return slots_; }
+  // One entry per slot (16 bytes): the tensor, the handle that reaches it (0 while the slot is free, and no handle
+  // is 0) and the slot's generation.
+  struct Slot {
+    at::Tensor tensor;
+    uint32_t handle;
+    uint32_t generation;
+  };
+  const std::vector<Slot>& slots() const { return slots_; }
   void flushExternalMemory(napi_env env);
   int64_t pendingBytes() const { return pendingBytes_; }
   void clear();
 
  private:
-  std::vector<at::Tensor> slots_;
+  std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
+  uint32_t key_;                       // this table's scrambling key, 31 random bits
   size_t live_ = 0;
   int64_t pendingBytes_ = 0;  // external-memory delta not yet reported to V8
 };

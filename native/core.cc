@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 #include <memory>
 #include <unordered_set>
 
@@ -30,36 +31,81 @@ TensorTable& table() {
   return *currentTable;
 }
 
-uint32_t TensorTable::insert(at::Tensor t) {
-  pendingBytes_ += ownedBytes(t);
-  uint32_t h;
+namespace {
+constexpr int kIndexBits = 20;       // 1,048,576 live tensors per thread
+constexpr int kGenerationBits = 11;  // a slot is reused 2,048 times before a stale handle of it could match again
+static_assert(kIndexBits + kGenerationBits == 31, "handles must be positive small integers (V8 Smis)");
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+constexpr uint32_t kGenerationMask = (1u << kGenerationBits) - 1;
+constexpr int64_t kHandleMax = (int64_t{1} << 31) - 1;
+std::atomic<uint32_t> tablesMade{0};
+
+uint32_t randomKey() {
+  std::random_device device;
+  // The counter keeps two tables of one process apart even where random_device is a fixed sequence.
+  return (device() ^ (tablesMade.fetch_add(1) * 0x9E3779B9u)) & static_cast<uint32_t>(kHandleMax);
+}
+}  // namespace
+
+TensorTable::TensorTable() : key_(randomKey()) {}
+
+int64_t TensorTable::insert(at::Tensor t) {
+  uint32_t index;
   if (!free_.empty()) {
-    h = free_.back();
+    index = free_.back();
     free_.pop_back();
-    slots_[h] = std::move(t);
   } else {
-    h = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(std::move(t));
+    if (slots_.size() > kIndexMask) throw std::runtime_error("more than 1,048,576 live tensors on this thread: dispose some (tidy, dispose)");
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(Slot{at::Tensor(), 0, 0});
   }
+  Slot& slot = slots_[index];
+  uint32_t handle = ((slot.generation << kIndexBits) | index) ^ key_;
+  if (handle == 0) {  // 0 is what NaN and other junk read as: skip that generation
+    slot.generation = (slot.generation + 1) & kGenerationMask;
+    handle = ((slot.generation << kIndexBits) | index) ^ key_;
+  }
+  slot.tensor = std::move(t);
+  slot.handle = handle;
+  pendingBytes_ += ownedBytes(slot.tensor);
   ++live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
-  return h;
+  return handle;
 }
 
-bool TensorTable::valid(int64_t h) const {
-  return h >= 0 && h < static_cast<int64_t>(slots_.size()) && slots_[h].defined();
+const char* TensorTable::problem(int64_t h) const {
+  if (h == -1) return "a tensor that has been disposed";  // what Tensor.dispose() leaves in the object
+  if (h <= 0 || h > kHandleMax) return "not a tensor handle";
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) {
+    return "not a live tensor of this thread (it has been disposed, or it was made in another thread: send data between threads, not tensors)";
+  }
+  return nullptr;
 }
+
+// One comparison decides: the slot's live handle carries the same generation and index under this table's key.
+at::Tensor* TensorTable::find(int64_t h) {
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return nullptr;
+  return &slots_[index].tensor;
+}
+
+bool TensorTable::valid(int64_t h) const { return problem(h) == nullptr; }
 
 at::Tensor& TensorTable::get(int64_t h) {
-  if (!valid(h)) throw ArgError("tensor has been disposed");
-  return slots_[h];
+  if (at::Tensor* t = find(h)) return *t;
+  throw ArgError(std::string("expected a live tensor, got ") + problem(h));
 }
 
 void TensorTable::release(int64_t h) {
-  if (!valid(h)) return;
-  pendingBytes_ -= ownedBytes(slots_[h]);
-  slots_[h] = at::Tensor();
-  free_.push_back(static_cast<uint32_t>(h));
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h) return;  // not ours to free
+  Slot& slot = slots_[index];
+  pendingBytes_ -= ownedBytes(slot.tensor);
+  slot.tensor = at::Tensor();
+  slot.handle = 0;
+  slot.generation = (slot.generation + 1) & kGenerationMask;
+  free_.push_back(index);
   --live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
 }
@@ -102,8 +148,8 @@ at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i) {
   int64_t h;
   if (i >= info.Length() || napi_get_value_int64(info.Env(), info[i], &h) != napi_ok) throw ArgError(nth(i) + " must be a Tensor");
   auto& t = table();
-  if (!t.valid(h)) throw ArgError(nth(i) + " is a tensor that has been disposed");
-  return t.get(h);
+  if (at::Tensor* found = t.find(h)) return *found;
+  throw ArgError(nth(i) + " is " + t.problem(h));
 }
 
 c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i) {
@@ -123,7 +169,7 @@ std::vector<at::Tensor> tensorListArg(const Napi::CallbackInfo& info, size_t i) 
     Napi::Value e = arr[k];
     if (!e.IsNumber()) throw ArgError(nth(i) + "[" + std::to_string(k) + "] must be a Tensor");
     int64_t h = e.As<Napi::Number>().Int64Value();
-    if (!table().valid(h)) throw ArgError(nth(i) + "[" + std::to_string(k) + "] is a tensor that has been disposed");
+    if (const char* why = table().problem(h)) throw ArgError(nth(i) + "[" + std::to_string(k) + "] is " + why);
     out.push_back(table().get(h));
   }
   return out;
@@ -538,7 +584,8 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   std::unordered_set<const void*> seen;
   std::map<std::string, double> bytesByDevice;
   double total = 0;
-  for (const auto& t : tab.slots()) {
+  for (const auto& slot : tab.slots()) {
+    const at::Tensor& t = slot.tensor;
     if (!t.defined() || !t.has_storage()) continue;
     const void* key = t.storage().unsafeGetStorageImpl();
     if (!seen.insert(key).second) continue;

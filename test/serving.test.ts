@@ -318,7 +318,8 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     const pending = c.classify(Array(64).fill('long '.repeat(200)), { adapter: 'b' }); // dispatched at once: a full batch
     await workers[0].thread.terminate();
     await expectCode(pending, 'WORKER_CRASHED');
-    await expect(pending).rejects.toThrow(/model worker 0 crashed .*retry/);
+    await expect(pending).rejects.toThrow(/model worker 0 crashed; .*retry/);
+    await expect(pending).rejects.toMatchObject({ detail: expect.stringMatching(/model worker 0 crashed \(exit code 1\)/) });
     expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b, B_LABELS);
     expect(c.stats().readyWorkers).toBe(1);
   });
@@ -358,9 +359,17 @@ describe('HTTP API (fastify inject)', () => {
     expect((res.json() as { message: string }).message).toMatch(message ?? /./);
   };
 
+  const TOKEN = 'test-admin-token-0123456789';
+  const admin = { authorization: `Bearer ${TOKEN}` };
+  const postAdmin = (url: string, payload: unknown, headers: Record<string, string> = admin) =>
+    app.inject({ method: 'POST', url, payload: payload as object, headers });
+  const deleteAdmin = (url: string, headers: Record<string, string> = admin) => app.inject({ method: 'DELETE', url, headers });
+  let root: string;
+
   beforeAll(async () => {
     c = await createClassifier(tinyOptions({ adapters: { a: adapterA } }));
-    app = buildServer(c, { modelName: 'tiny', maxBatchTexts: 256, maxTextChars: 20_000 });
+    root = path.dirname(adapterB); // holds a/ and b/
+    app = buildServer(c, { modelName: 'tiny', maxBatchTexts: 256, maxTextChars: 20_000, admin: { token: TOKEN, adapterRoot: root } });
   }, 120_000);
   afterAll(async () => {
     await app?.close();
@@ -384,6 +393,8 @@ describe('HTTP API (fastify inject)', () => {
     expectError(await raw('{"texts": ["a"'), 400, 'INVALID_JSON', /not valid JSON/);
     expectError(await raw(''), 400, 'INVALID_JSON');
     expectError(await raw('texts=a', 'application/x-www-form-urlencoded'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await raw('{"texts": ["a"]}', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE'); // as docs/serving.md says
+    expectError(await raw('{"texts": ["a"]}', 'text/plain; charset=utf-8'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectError(await classify({}), 400, 'BAD_REQUEST', /must have required property 'texts'/);
     expectError(await classify({ texts: 'a' }), 400, 'BAD_REQUEST', /texts must be array/);
     expectError(await classify({ texts: [1] }), 400, 'BAD_REQUEST', /texts\/0 must be string/);
@@ -398,20 +409,21 @@ describe('HTTP API (fastify inject)', () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
-  it('GET/POST/DELETE /v1/adapters list, load and unload adapters', async () => {
+  it('GET/POST/DELETE /v1/adapters list, load and unload adapters (folders relative to the adapter root)', async () => {
     expect((await app.inject({ method: 'GET', url: '/v1/adapters' })).json()).toEqual({ adapters: ['a'] });
-    const added = await post('/v1/adapters', { name: 'b', path: adapterB });
+    const added = await postAdmin('/v1/adapters', { name: 'b', path: 'b' });
     expect(added.statusCode).toBe(201);
     expect(added.json()).toEqual({ adapters: ['a', 'b'] });
     expectClose((await classify({ texts: TEXTS, adapter: 'b' })).json().results, want.b, B_LABELS);
-    expectError(await post('/v1/adapters', { name: 'b', path: adapterB }), 409, 'ADAPTER_EXISTS');
-    expectError(await post('/v1/adapters', { name: 'c', path: tmp('empty-') }), 400, 'ADAPTER_LOAD_FAILED', /adapter_config.json/);
-    expectError(await post('/v1/adapters', { name: 'bad name', path: adapterB }), 400, 'BAD_REQUEST', /pattern/);
-    expectError(await post('/v1/adapters', { name: 'c' }), 400, 'BAD_REQUEST', /path/);
-    const removed = await app.inject({ method: 'DELETE', url: '/v1/adapters/b' });
+    expectError(await postAdmin('/v1/adapters', { name: 'b', path: 'b' }), 409, 'ADAPTER_EXISTS');
+    fs.mkdirSync(path.join(root, 'empty'), { recursive: true });
+    expectError(await postAdmin('/v1/adapters', { name: 'c', path: 'empty' }), 400, 'ADAPTER_LOAD_FAILED', /^cannot load adapter 'c' from 'empty': no adapter_config.json$/);
+    expectError(await postAdmin('/v1/adapters', { name: 'bad name', path: 'b' }), 400, 'BAD_REQUEST', /pattern/);
+    expectError(await postAdmin('/v1/adapters', { name: 'c' }), 400, 'BAD_REQUEST', /path/);
+    const removed = await deleteAdmin('/v1/adapters/b');
     expect(removed.statusCode).toBe(200);
     expect(removed.json()).toEqual({ adapters: ['a'] });
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/adapters/b' }), 404, 'UNKNOWN_ADAPTER');
+    expectError(await deleteAdmin('/v1/adapters/b'), 404, 'UNKNOWN_ADAPTER');
     expectError(await classify({ texts: ['a'], adapter: 'b' }), 404, 'UNKNOWN_ADAPTER');
   });
 
@@ -455,6 +467,128 @@ describe('HTTP API (fastify inject)', () => {
     fail = null;
     expect((await send({ texts: ['a'] })).statusCode).toBe(200);
     await server.close();
+  });
+});
+
+describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
+  const TOKEN = 'another-admin-token-abcdefghij';
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  let c: Classifier;
+  let app: ReturnType<typeof buildServer>;
+  let root: string;
+  const outside = tmp('outside-root-');
+  const bytesOf = (dir: string) => ['adapter_config.json', 'adapter_model.safetensors'].reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  const add = (name: string, p: string, headers: Record<string, string> = auth) =>
+    app.inject({ method: 'POST', url: '/v1/adapters', payload: { name, path: p }, headers });
+  /** A copy of adapter a under the root with its adapter_config.json changed by `edit`. */
+  const crafted = (name: string, edit: (config: Record<string, unknown>) => unknown) => {
+    const dir = path.join(root, name);
+    fs.cpSync(adapterA, dir, { recursive: true });
+    const file = path.join(dir, 'adapter_config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, typeof edit(config) === 'string' ? (edit(config) as string) : JSON.stringify(config));
+    return name;
+  };
+  /** 400 ADAPTER_LOAD_FAILED whose message names the request's path and neither an absolute path nor file contents. */
+  const expectRefused = (res: { statusCode: number; json(): { error: string; message: string } }, why: RegExp) => {
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('ADAPTER_LOAD_FAILED');
+    expect(res.json().message).toMatch(why);
+    expect(res.json().message).not.toMatch(/\/(tmp|etc|work|root|home)\b|root:x|secret-bytes/);
+  };
+
+  beforeAll(async () => {
+    root = tmp('adapter-root-');
+    fs.cpSync(adapterA, path.join(root, 'a'), { recursive: true });
+    fs.cpSync(adapterA, path.join(root, 'a2'), { recursive: true });
+    fs.cpSync(adapterB, path.join(root, 'b'), { recursive: true });
+    fs.cpSync(adapterA, path.join(outside, 'elsewhere'), { recursive: true });
+    // One adapter (a) loaded at start; room for one more, and for a second copy of a but not for b.
+    c = await createClassifier(tinyOptions({ adapters: { a: adapterA }, maxAdapters: 2, maxAdapterBytes: bytesOf(adapterA) + bytesOf(adapterB) - 1 }));
+    app = buildServer(c, { admin: { token: TOKEN, adapterRoot: root } });
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+    await c?.close();
+  });
+
+  it('is off unless enabled: 403 without admin options, and the body is not even read', async () => {
+    const closed = buildServer(c);
+    for (const res of [
+      await closed.inject({ method: 'POST', url: '/v1/adapters', payload: { name: 'x', path: 'a' }, headers: auth }),
+      await closed.inject({ method: 'DELETE', url: '/v1/adapters/a', headers: auth }),
+      await closed.inject({ method: 'POST', url: '/v1/adapters', payload: 'not json', headers: { 'content-type': 'application/json' } }),
+    ]) {
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toMatchObject({ error: 'ADMIN_DISABLED' });
+    }
+    expect(c.adapters()).toEqual(['a']);
+    await closed.close();
+    expect(() => buildServer(c, { admin: { token: 'short', adapterRoot: root } })).toThrow(/at least 16 characters/);
+  });
+
+  it('wants the bearer token: 401 with WWW-Authenticate for none, a wrong one or another scheme', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+      const res = await add('x', 'a2', headers);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: 'UNAUTHORIZED' });
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      const del = await app.inject({ method: 'DELETE', url: '/v1/adapters/a', headers });
+      expect(del.statusCode).toBe(401);
+    }
+    expect(c.adapters()).toEqual(['a']);
+  });
+
+  it('loads only folders inside the adapter root: no .., absolute paths or symlinks out, and says so without paths', async () => {
+    fs.symlinkSync(path.join(outside, 'elsewhere'), path.join(root, 'link-out'));
+    fs.mkdirSync(path.join(root, 'config-link'));
+    fs.symlinkSync('/etc/passwd', path.join(root, 'config-link', 'adapter_config.json'));
+    fs.copyFileSync(path.join(adapterA, 'adapter_model.safetensors'), path.join(root, 'config-link', 'adapter_model.safetensors'));
+    expectRefused(await add('x', '../' + path.basename(outside) + '/elsewhere'), /outside the adapter root/);
+    expectRefused(await add('x', path.join(outside, 'elsewhere')), /relative to the adapter root/);
+    expectRefused(await add('x', 'link-out'), /outside the adapter root/);
+    expectRefused(await add('x', 'config-link'), /adapter_config.json is outside the adapter root/);
+    expectRefused(await add('x', 'no-such-folder'), /no such folder/);
+    expectRefused(await add('x', 'a2/adapter_config.json'), /not a folder/);
+    expect(c.adapters()).toEqual(['a']);
+  });
+
+  it('refuses a FIFO as weights file at once, and the worker keeps serving', async () => {
+    const dir = path.join(root, 'fifo');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(adapterA, 'adapter_config.json'), path.join(dir, 'adapter_config.json'));
+    execFileSync('mkfifo', [path.join(dir, 'adapter_model.safetensors')]);
+    const started = Date.now();
+    expectRefused(await add('x', 'fifo'), /adapter_model.safetensors is not a regular file/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expectClose(await c.classify(TEXTS, { adapter: 'a' }), want.a);
+  });
+
+  it('never quotes file contents: a config holding secret bytes is refused with a generic message', async () => {
+    const dir = crafted('secret', () => 'secret-bytes root:x:0:0:root:/root:/bin/bash');
+    const res = await add('x', dir);
+    expectRefused(res, /^cannot load adapter 'x' from 'secret': not a valid LoRA adapter for this model$/);
+  });
+
+  it('refuses at POST (400) an adapter whose lora_alpha is not a usable number, and serves on', async () => {
+    for (const [name, alpha] of [['alpha-lots', 'lots'], ['alpha-huge', 1e308]] as const) {
+      expectRefused(await add(name, crafted(name, (cfg) => (cfg.lora_alpha = alpha))), new RegExp(`^cannot load adapter '${name}' from '${name}'`));
+    }
+    expect(c.adapters()).toEqual(['a']);
+    expectClose(await c.classify(TEXTS), want.base);
+    expectClose(await c.classify(TEXTS, { adapter: 'a' }), want.a);
+  });
+
+  it('caps the adapter count and their total size (409 ADAPTER_LIMIT)', async () => {
+    const tooBig = await add('b', 'b');
+    expect(tooBig.statusCode).toBe(409);
+    expect(tooBig.json()).toMatchObject({ error: 'ADAPTER_LIMIT', message: expect.stringMatching(/maxAdapterBytes/) });
+    expect((await add('a2', 'a2')).statusCode).toBe(201);
+    const tooMany = await add('a3', 'a');
+    expect(tooMany.statusCode).toBe(409);
+    expect(tooMany.json().message).toMatch(/2 adapters are loaded/);
+    expect(c.adapters()).toEqual(['a', 'a2']);
+    expect((await app.inject({ method: 'DELETE', url: '/v1/adapters/a2', headers: auth })).statusCode).toBe(200);
   });
 });
 

@@ -8,7 +8,7 @@ import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from './fs-atomic';
 
 export interface ResolveOptions {
   /** Branch, tag or commit hash (default 'main'). */

@@ -1,5 +1,6 @@
 export * from './raw-tensor';
-export { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors, writeFileAtomic } from './safetensors';
+export { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors } from './safetensors';
+export { writeFileAtomic, writeFolderAtomic, recoverFolder, errorNamingFile } from './fs-atomic';
 export type { SafetensorsContents, TensorDict } from './safetensors';
 export { readTorchCheckpoint, parseTorchCheckpoint } from './torch-pickle';
 export { unpickle, DEFAULT_UNPICKLE_LIMITS } from './unpickle';

@@ -1,14 +1,13 @@
 // The safetensors format: u64 LE header length N, N bytes of JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {key: value}}, then the tensor bytes.
 import * as fs from 'fs';
-import * as path from 'path';
-import * as crypto from 'crypto';
 import {
   DType, RawTensor, assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
 } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { findDuplicateKey } from './json-keys';
 import { clipText, describeValue } from './describe';
+import { writeFileAtomic } from './fs-atomic';
 
 export interface SafetensorsContents {
   tensors: Map<string, RawTensor>;
@@ -199,41 +198,6 @@ function encodeMetadata(metadata: Record<string, string>): string {
   return `{${fields.join(',')}}`;
 }
 
-/**
- * Writes `chunks` to `file` so that readers see either the old file or the complete new one:
- * a temp file in the same directory (same filesystem, so rename is atomic), fsync, rename.
- */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
-  const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined = fs.openSync(temp, 'wx');
-  try {
-    for (const chunk of chunks) writeAll(fd, chunk);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(temp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-    throw e;
-  }
-  fsyncDirectory(dir);
-}
-
-function writeAll(fd: number, chunk: Uint8Array): void {
-  for (let done = 0; done < chunk.length;) done += fs.writeSync(fd, chunk, done, chunk.length - done);
-}
-
-// Makes the rename itself durable; not possible on every platform (Windows), hence best effort.
-function fsyncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-  } catch {
-    // best effort
-  }
-}
 
 function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Module } from '../nn/module';
 import { tidy } from '../scope';
-import { writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
 import { tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoRALayer } from './lora-layer';
@@ -48,7 +48,7 @@ export function toPeftAlpha(layer: LoRALayer): { loraAlpha: number; useRslora: b
   return { loraAlpha: layer.alpha, useRslora: false };
 }
 
-/** Writes the adapter (and the modules to save) into `dir`; each file is written atomically. */
+/** Writes the adapter (and the modules to save) into `dir`, which appears whole or not at all. */
 export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions = {}): void {
   const adapterName = opts.adapterName ?? DEFAULT_ADAPTER;
   const layers = loraLayers(model).filter(([, l]) => l.lora.has(adapterName));
@@ -117,9 +117,11 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
   const metadata: Record<string, string> = { format: 'pt', [SCALING_KEY]: first.scalingMode };
   const labels = opts.labels ?? configLabels(model);
   if (labels) metadata[LABELS_KEY] = JSON.stringify(labels);
-  fs.mkdirSync(dir, { recursive: true });
-  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, metadata);
-  writeFileAtomic(path.join(dir, ADAPTER_CONFIG), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  // The folder appears whole or not at all (lib/io/fs-atomic.ts): never new weights beside an old config.
+  writeFolderAtomic(dir, (temp) => {
+    writeSafetensors(path.join(temp, ADAPTER_WEIGHTS), tensors, metadata);
+    writeFileAtomic(path.join(temp, ADAPTER_CONFIG), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  });
 }
 
 function defaultTaskType(model: Module): string | null {

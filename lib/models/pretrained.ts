@@ -6,7 +6,7 @@ import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { Module } from '../nn/module';
 import { DType } from '../dtype';
-import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
 import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA } from '../lora/linear-with-lora';
 
@@ -110,14 +110,15 @@ function remapPrefix(tensors: Map<string, RawTensor>, ownKeys: string[], prefix:
   return out;
 }
 
-/** Writes config.json and model.safetensors (each atomically) so that Python transformers loads the folder. */
+/** Writes config.json and model.safetensors so that Python transformers loads the folder; the folder appears whole or not at all. */
 export function savePretrained(model: Module, dir: string, config: Record<string, unknown>): void {
   const wrapped = [...model.namedModules()].find(([, m]) => m instanceof LinearWithLoRA);
   if (wrapped) {
     throw new Error(`savePretrained: '${wrapped[0]}' still has LoRA adapters; call mergeAndUnload(model) first, or saveAdapter() to save the adapter alone`);
   }
-  fs.mkdirSync(dir, { recursive: true });
   const full = { ...config, architectures: [model.constructor.name], torch_dtype: model.parameters()[0]?.dtype ?? 'float32' };
-  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(full, null, 2) + '\n')]);
-  writeSafetensors(path.join(dir, 'model.safetensors'), stateDictToRaw(model.stateDict()), { format: 'pt' });
+  writeFolderAtomic(dir, (temp) => {
+    writeSafetensors(path.join(temp, 'model.safetensors'), stateDictToRaw(model.stateDict()), { format: 'pt' });
+    writeFileAtomic(path.join(temp, 'config.json'), [Buffer.from(JSON.stringify(full, null, 2) + '\n')]);
+  });
 }

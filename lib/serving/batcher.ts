@@ -11,6 +11,11 @@ export interface BatcherOptions<T, R> {
   maxQueue: number;
   /** Runs one batch; resolves with one result per item, in order. */
   run: (key: string, items: T[]) => Promise<R[]>;
+  /**
+   * A request not answered this long after submit() is rejected with TIMEOUT and its waiting items dropped (default:
+   * no deadline). Bounds the wait when no batch can start (every worker hung or gone).
+   */
+  timeoutMs?: number;
   /** Whether a batch may start now (e.g. a worker is idle). Call pump() when this turns true. */
   hasCapacity?: () => boolean;
   onBatch?: (info: BatchInfo) => void;
@@ -41,6 +46,7 @@ interface Request<T, R> {
   results: R[];
   outstanding: number;
   failed: boolean;
+  timer: NodeJS.Timeout | null;
   resolve: (results: R[]) => void;
   reject: (e: Error) => void;
 }
@@ -74,6 +80,7 @@ export class Batcher<T, R> {
     if (!(opts.maxBatchSize >= 1)) throw new RangeError(`maxBatchSize must be at least 1, got ${opts.maxBatchSize}`);
     if (!(opts.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be non-negative, got ${opts.maxWaitMs}`);
     if (!(opts.maxQueue >= 1)) throw new RangeError(`maxQueue must be at least 1, got ${opts.maxQueue}`);
+    if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${opts.timeoutMs}`);
   }
 
   submit(key: string, items: T[]): Promise<R[]> {
@@ -85,10 +92,16 @@ export class Batcher<T, R> {
     }
     return new Promise<R[]>((resolve, reject) => {
       const q = this.queue(key);
-      q.requests.push({
+      const request: Request<T, R> = {
         seq: this.seq++, enqueuedAt: Date.now(), items, taken: 0, results: new Array<R>(items.length),
-        outstanding: items.length, failed: false, resolve, reject,
-      });
+        outstanding: items.length, failed: false, timer: null, resolve, reject,
+      };
+      const { timeoutMs } = this.opts;
+      if (timeoutMs !== undefined) {
+        request.timer = setTimeout(() => this.fail(request, new ServingError('TIMEOUT', `no result within ${timeoutMs} ms; retry later`)), timeoutMs);
+        request.timer.unref();
+      }
+      q.requests.push(request);
       q.size += items.length;
       this.queued += items.length;
       this.pump();
@@ -111,6 +124,11 @@ export class Batcher<T, R> {
     else if (this.queues.has(key)) this.queues.get(key)!.flushing = true;
     this.pump();
     return this.whenIdle(key);
+  }
+
+  /** Rejects every request that still has items waiting (running batches finish, their results are dropped). */
+  failQueued(error: Error): void {
+    for (const q of [...this.queues.values()]) for (const r of [...q.requests]) this.fail(r, error);
   }
 
   stats(): BatcherStats {
@@ -224,23 +242,37 @@ export class Batcher<T, R> {
     const r = s.request;
     if (r.failed) return;
     if (error) {
-      r.failed = true;
-      this.dropUntaken(q, r);
-      r.reject(error);
+      this.fail(r, error);
       return;
     }
     r.outstanding -= s.end - s.start;
-    if (r.outstanding === 0) r.resolve(r.results);
+    if (r.outstanding === 0) {
+      if (r.timer) clearTimeout(r.timer);
+      r.resolve(r.results);
+    }
   }
 
-  /** A failed request's parts still waiting would be wasted work. */
-  private dropUntaken(q: KeyQueue<T, R>, r: Request<T, R>): void {
-    const i = q.requests.indexOf(r);
-    if (i < 0) return;
-    const left = r.items.length - r.taken;
-    q.requests.splice(i, 1);
-    q.size -= left;
-    this.queued -= left;
+  /** Rejects the request once; its parts still waiting would be wasted work, so they leave the queue. */
+  private fail(r: Request<T, R>, error: Error): void {
+    if (r.failed || r.outstanding === 0) return;
+    r.failed = true;
+    if (r.timer) clearTimeout(r.timer);
+    for (const [key, q] of this.queues) {
+      const i = q.requests.indexOf(r);
+      if (i < 0) continue;
+      const left = r.items.length - r.taken;
+      q.requests.splice(i, 1);
+      q.size -= left;
+      this.queued -= left;
+      if (q.size === 0 && q.inFlight === 0) {
+        if (q.timer) clearTimeout(q.timer);
+        q.timer = null;
+        this.queues.delete(key);
+      }
+      break;
+    }
+    r.reject(error);
+    this.wakeIdleWaiters();
   }
 
   private whenIdle(key?: string): Promise<void> {

@@ -5,11 +5,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { Batcher } from './batcher';
-import { ServingError } from './errors';
+import { ServingError, isServingError } from './errors';
 import { LatencySummary, LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
 import { readAdapterLabels } from '../lora/adapter-io';
+import { checkAdapterFolder } from './adapter-folder';
 import { placeholderLabels } from '../models/labels';
 
 export interface ClassifierOptions {
@@ -35,8 +36,32 @@ export interface ClassifierOptions {
   threadsPerWorker?: number;
   /** The compiled worker script; by default lib/serving/worker.js beside this file, or in dist/ from TypeScript sources. */
   workerScript?: string;
-  /** Called when a worker crashes or fails to restart (it is restarted); default: console.error. */
+  /** Called when a worker crashes, hangs or fails to restart; default: console.error. */
   onWorkerError?: (message: string) => void;
+  /**
+   * addAdapter() folders are relative to this folder and must stay inside it once symlinks are resolved (the
+   * adapters given at creation are the operator's and may be anywhere). Default: any folder.
+   */
+  adapterRoot?: string;
+  /** The most adapters loaded at once (default 64). */
+  maxAdapters?: number;
+  /** The most bytes of adapter files loaded at once, a bound of the memory adapters take per worker (default 2 GiB). */
+  maxAdapterBytes?: number;
+  /** A classify() not answered this long after the call fails with TIMEOUT (default 60 s). */
+  requestTimeoutMs?: number;
+  /** A batch or adapter load running longer than this on a worker marks it hung: it is stopped and restarted (default 60 s). */
+  jobTimeoutMs?: number;
+  /** A worker not ready this long after its start failed to start (default 120 s). */
+  startTimeoutMs?: number;
+  /** Failed starts in a row after which a worker is not restarted again (default 5; the pauses double from 1 s). */
+  maxRestarts?: number;
+  /** How long close() lets queued and running requests finish before it rejects them with CLOSED (default 10 s). */
+  closeTimeoutMs?: number;
+}
+
+export interface AddAdapterOptions {
+  /** Overrides ClassifierOptions.adapterRoot for this call. */
+  root?: string;
 }
 
 export interface ClassifyOptions {
@@ -60,6 +85,13 @@ export interface BatchEvent {
 }
 
 export interface ClassifierStats {
+  /**
+   * 'ready' while some worker can serve; 'starting' until the first is; 'degraded' while every worker is restarting;
+   * 'unavailable' once every worker failed to start maxRestarts + 1 times in a row (see `error`); 'closed'.
+   */
+  state: 'starting' | 'ready' | 'degraded' | 'unavailable' | 'closed';
+  /** Why the state is 'unavailable'. */
+  error?: string;
   workers: number;
   readyWorkers: number;
   /** Texts waiting for a batch. */
@@ -96,6 +128,13 @@ export class Classifier {
   private readonly adapterLabels = new Map<string, string[]>();
   /** Adapters workers load at (re)start: includes one being added. */
   private readonly dirs = new Map<string, string>();
+  /** Bytes of each adapter's files (see checkAdapterFolder). */
+  private readonly adapterBytes = new Map<string, number>();
+  private readonly adapterRoot: string | undefined;
+  private readonly maxAdapters: number;
+  private readonly maxAdapterBytes: number;
+  private readonly closeTimeoutMs: number;
+  private started = false;
   /** Adapters requests may name. */
   private readonly servable = new Set<string>();
   private readonly pool: WorkerPool;
@@ -109,11 +148,18 @@ export class Classifier {
   constructor(opts: ClassifierOptions) {
     const model = path.resolve(opts.model);
     if (!fs.existsSync(path.join(model, 'config.json'))) throw new Error(`createClassifier: no config.json in model folder ${model}`);
+    this.adapterRoot = opts.adapterRoot;
+    this.maxAdapters = opts.maxAdapters ?? 64;
+    this.maxAdapterBytes = opts.maxAdapterBytes ?? 2 ** 31;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
     for (const [name, dir] of Object.entries(opts.adapters ?? {})) {
       checkAdapterName(name);
-      this.dirs.set(name, path.resolve(dir));
-      this.readLabels(name, dir);
+      const checked = checkAdapterFolder(name, dir);
+      this.dirs.set(name, checked.dir);
+      this.adapterBytes.set(name, checked.bytes);
+      this.readLabels(name, checked.dir);
     }
+    if (this.dirs.size > this.maxAdapters) throw new RangeError(`${this.dirs.size} adapters given, maxAdapters is ${this.maxAdapters}`);
     const workers = opts.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
     const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -125,6 +171,7 @@ export class Classifier {
       maxBatchSize: opts.maxBatchSize ?? 32,
       maxWaitMs: opts.maxWaitMs ?? 5,
       maxQueue: opts.maxQueue ?? 1024,
+      timeoutMs: opts.requestTimeoutMs ?? 60_000,
       hasCapacity: () => this.pool.hasIdle(),
       run: (key, texts) => this.runBatch(key === BASE_KEY ? null : key, texts),
       onBatch: (b) => this.emitBatch({ adapter: b.key === BASE_KEY ? null : b.key, size: b.size, ms: b.ms, ok: b.ok }),
@@ -140,10 +187,14 @@ export class Classifier {
         maxLength: opts.maxLength ?? 512,
         threads,
       }),
-      onIdle: () => this.batcher.pump(),
+      onIdle: () => this.onPoolChange(),
       onCrash: onWorkerError,
+      jobTimeoutMs: opts.jobTimeoutMs,
+      startTimeoutMs: opts.startTimeoutMs,
+      maxRestarts: opts.maxRestarts,
     });
     this.ready = this.pool.ready().then((labels) => {
+      this.started = true;
       this.labels = labels;
       this.dirs.forEach((_, name) => this.servable.add(name));
     });
@@ -158,6 +209,8 @@ export class Classifier {
     }
     const adapter = opts.adapter ?? null;
     if (adapter !== null && !this.servable.has(adapter)) throw unknownAdapter(adapter, this.adapters());
+    const failure = this.pool.failure();
+    if (failure) throw new ServingError('UNAVAILABLE', 'no model worker can start; see the server log', failure);
     const started = performance.now();
     try {
       const results = await this.batcher.submit(adapter ?? BASE_KEY, texts);
@@ -170,22 +223,38 @@ export class Classifier {
     }
   }
 
-  /** Loads a PEFT adapter folder into every worker; requests may name it once this resolves. */
-  async addAdapter(name: string, dir: string): Promise<void> {
+  /**
+   * Loads a PEFT adapter folder into every worker; requests may name it once this resolves. Error messages name only
+   * `name` and `dir` as given (safe to show a remote client); ServingError.detail has the loader's own message.
+   */
+  async addAdapter(name: string, dir: string, opts: AddAdapterOptions = {}): Promise<void> {
     if (this.closing) throw new ServingError('CLOSED', 'the classifier is closed');
     checkAdapterName(name);
     if (this.dirs.has(name)) throw new ServingError('ADAPTER_EXISTS', `an adapter named '${name}' is already loaded`);
-    const abs = path.resolve(dir);
-    this.dirs.set(name, abs);
+    const checked = checkAdapterFolder(name, dir, opts.root ?? this.adapterRoot);
+    if (this.dirs.size >= this.maxAdapters) {
+      throw new ServingError('ADAPTER_LIMIT', `${this.dirs.size} adapters are loaded, the most allowed (maxAdapters); remove one first`);
+    }
+    const total = [...this.adapterBytes.values()].reduce((a, b) => a + b, 0);
+    if (total + checked.bytes > this.maxAdapterBytes) {
+      throw new ServingError('ADAPTER_LIMIT',
+        `adapter '${name}' has ${checked.bytes} bytes of files; with the ${total} loaded that passes maxAdapterBytes (${this.maxAdapterBytes})`);
+    }
+    this.dirs.set(name, checked.dir);
+    this.adapterBytes.set(name, checked.bytes);
     try {
-      await this.pool.broadcast({ type: 'addAdapter', name, dir: abs });
+      await this.pool.broadcast({ type: 'addAdapter', name, dir: checked.dir });
     } catch (e) {
       this.dirs.delete(name);
+      this.adapterBytes.delete(name);
       // Workers that did load it unload it again (the others answer UNKNOWN_ADAPTER, which is fine).
       await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
+      if (isServingError(e, 'ADAPTER_LOAD_FAILED')) {
+        throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from '${dir}': not a valid LoRA adapter for this model`, e.message);
+      }
       throw e;
     }
-    this.readLabels(name, abs);
+    this.readLabels(name, checked.dir);
     this.servable.add(name);
   }
 
@@ -196,6 +265,7 @@ export class Classifier {
     this.servable.delete(name);
     await this.batcher.drain(name);
     this.dirs.delete(name);
+    this.adapterBytes.delete(name);
     this.adapterLabels.delete(name);
     // A worker that crashed meanwhile restarts without it, so a failure here leaves nothing behind.
     await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
@@ -212,9 +282,14 @@ export class Classifier {
 
   stats(): ClassifierStats {
     const b = this.batcher.stats();
+    const readyWorkers = this.pool.readyCount();
+    const failure = this.pool.failure();
+    const state = this.closing ? 'closed' : failure ? 'unavailable' : readyWorkers > 0 ? 'ready' : this.started ? 'degraded' : 'starting';
     return {
+      state,
+      ...(failure ? { error: failure } : {}),
       workers: this.pool.size,
-      readyWorkers: this.pool.readyCount(),
+      readyWorkers,
       queueDepth: b.queued,
       inFlight: b.inFlight,
       batches: b.batches,
@@ -233,10 +308,27 @@ export class Classifier {
     };
   }
 
-  /** Rejects new requests, finishes every queued and running one, then stops the workers. */
+  /**
+   * Rejects new requests, lets the queued and running ones finish for up to closeTimeoutMs, rejects the rest with
+   * CLOSED and stops the workers. Always resolves, hung workers or not.
+   */
   close(): Promise<void> {
-    this.closing ??= this.batcher.drain().then(() => this.pool.close());
+    this.closing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.closeTimeoutMs)));
+      await Promise.race([this.batcher.drain(), deadline]);
+      clearTimeout(timer);
+      this.batcher.failQueued(new ServingError('CLOSED', 'the classifier was closed before this request ran'));
+      await this.pool.close();
+    })();
     return this.closing;
+  }
+
+  /** Workers came, went or were given up on: start what can start, and fail what never will. */
+  private onPoolChange(): void {
+    const failure = this.pool.failure();
+    if (failure) this.batcher.failQueued(new ServingError('UNAVAILABLE', 'no model worker can start; see the server log', failure));
+    else this.batcher.pump();
   }
 
   private emitBatch(event: BatchEvent): void {

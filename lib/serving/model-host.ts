@@ -8,6 +8,7 @@ import { noGrad } from '../autograd';
 import { backend } from '../cuda';
 import { AdapterHeads } from './adapter-heads';
 import { ServingError } from './errors';
+import { checkAdapterFolder } from './adapter-folder';
 import type { WorkerInit } from './protocol';
 
 export class ModelHost {
@@ -41,15 +42,30 @@ export class ModelHost {
     return [...this.names];
   }
 
-  /** Loads (or reloads) the adapter in `dir` under `name`. */
+  /**
+   * Loads (or reloads) the adapter in `dir` under `name`, then runs one short text through it: an adapter whose
+   * values make non-finite scores (lora_alpha 1e308, NaN weights) is refused here rather than failing every request.
+   */
   addAdapter(name: string, dir: string): void {
     if (this.names.has(name)) this.removeAdapter(name);
     try {
+      // Checked again here, just before the read: a FIFO swapped in since the main thread's check would block this thread.
+      checkAdapterFolder(name, dir);
       this.heads.load(name, dir);
     } catch (e) {
       throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: ${(e as Error).message}`);
     }
     this.names.add(name);
+    let finite = false;
+    try {
+      finite = this.classify(['a'], name).every(Number.isFinite);
+    } catch {
+      finite = false;
+    }
+    if (!finite) {
+      this.removeAdapter(name);
+      throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: it gives non-finite scores (check lora_alpha, r and the weights)`);
+    }
   }
 
   removeAdapter(name: string): void {

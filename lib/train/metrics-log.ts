@@ -1,6 +1,7 @@
 /** Training metrics as JSON Lines: one record per line, appended as training goes, readable while it runs. */
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorNamingFile, writeFileAtomic } from '../io/fs-atomic';
 
 export type MetricSplit = 'train' | 'validation' | 'test';
 
@@ -27,18 +28,52 @@ const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
 /** Appends records to a .jsonl file (created with its folder if missing; existing records are kept). */
 export class MetricsLogger {
   private fd: number | null;
+  private records: number;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
+    this.records = existsSync(path) ? readMetrics(path).length : 0;
     this.fd = openSync(path, 'a');
+  }
+
+  /** Records in the file. */
+  get count(): number {
+    return this.records;
   }
 
   /** Writes one record as one line in a single write, so a crash leaves at most the last line torn. */
   log(input: MetricInput): MetricRecord {
     if (this.fd === null) throw new Error(`metrics log ${this.path} is closed`);
     const record: MetricRecord = { ...input, time: input.time ?? new Date().toISOString() };
-    writeSync(this.fd, `${JSON.stringify(record, encodeNonFinite)}\n`);
+    try {
+      writeSync(this.fd, `${JSON.stringify(record, encodeNonFinite)}\n`);
+    } catch (e) {
+      throw errorNamingFile(this.path, e);
+    }
+    this.records++;
     return record;
+  }
+
+  /**
+   * Keeps the first `n` records and drops the rest (and a torn last line): a run resumed from a checkpoint writes
+   * again what came after it, so without this, the records between the checkpoint and a crash would appear twice.
+   */
+  keepFirst(n: number): void {
+    if (this.fd === null) throw new Error(`metrics log ${this.path} is closed`);
+    const kept = readFileSync(this.path, 'utf8').split('\n').filter((line) => line.trim() !== '').slice(0, n);
+    const complete = kept.filter((line) => {
+      try {
+        JSON.parse(line);
+        return true;
+      } catch {
+        return false; // the torn last line of a killed run
+      }
+    });
+    closeSync(this.fd);
+    this.fd = null;
+    writeFileAtomic(this.path, complete.map((line) => `${line}\n`).join(''));
+    this.fd = openSync(this.path, 'a');
+    this.records = complete.length;
   }
 
   close(): void {

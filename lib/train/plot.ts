@@ -2,8 +2,9 @@
  * A dependency-free SVG chart of a training run: training loss per step, and accuracy per epoch for the
  * train and validation splits.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../io/fs-atomic';
+import { dirname } from 'node:path';
 
 import type { MetricRecord } from './metrics-log';
 
@@ -63,12 +64,10 @@ export function plotMetricsSvg(records: readonly MetricRecord[], { title, width 
   ].join('\n');
 }
 
-/** Writes next to the target, then renames over it, so a reader never sees half a file. */
+/** Writes the plot whole or not at all (a reader never sees half a file). */
 export function writePlot(path: string, svg: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(temp, svg);
-  renameSync(temp, path);
+  writeFileAtomic(path, svg);
 }
 
 function lossPanel(records: readonly MetricRecord[]): Panel {

@@ -1,11 +1,14 @@
-// Resumable training checkpoints: trainable weights, optimizer state and trainer state, each file written atomically.
+// Resumable training checkpoints: trainable weights, optimizer state and trainer state. The folder is written whole
+// (a temporary folder renamed into place), and trainer_state.json, written last, holds the other files' SHA-256, so a
+// checkpoint put together from different saves is refused on resume instead of silently mixing them.
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { readSafetensors, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder, RawTensor } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 
@@ -17,6 +20,8 @@ export interface TrainerState {
   scheduler?: { last_epoch: number; base_lrs: number[] };
   /** Set when the checkpoint is from within epoch `epoch + 1`: batches done (of how many) and the epoch's running totals. */
   inEpoch?: { batches: number; of?: number; lossSum: number; correct: number; seen: number };
+  /** Records metrics.jsonl held that a resumed run does not write again (later ones it does: they are dropped). */
+  metricsRecords?: number;
   [extra: string]: unknown;
 }
 
@@ -25,30 +30,44 @@ const OPTIMIZER = 'optimizer.safetensors';
 const STATE = 'trainer_state.json';
 
 export function saveTrainingCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>, state: TrainerState): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const weights = new Map<string, RawTensor>();
-  for (const [n, p] of model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
-  writeSafetensors(path.join(dir, WEIGHTS), weights, { format: 'pt' });
+  writeFolderAtomic(dir, (temp) => {
+    const weights = new Map<string, RawTensor>();
+    for (const [n, p] of model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
+    writeSafetensors(path.join(temp, WEIGHTS), weights, { format: 'pt' });
 
-  const sd = optimizer.stateDict();
-  const tensors = new Map<string, RawTensor>();
-  const scalars: Record<string, Record<string, number>> = {};
-  for (const [id, s] of Object.entries(sd.state)) {
-    for (const [k, v] of Object.entries(s)) {
-      if (v instanceof Tensor) tensors.set(`state.${id}.${k}`, tensorToRaw(v));
-      else (scalars[id] ??= {})[k] = v;
+    const sd = optimizer.stateDict();
+    const tensors = new Map<string, RawTensor>();
+    const scalars: Record<string, Record<string, number>> = {};
+    for (const [id, s] of Object.entries(sd.state)) {
+      for (const [k, v] of Object.entries(s)) {
+        if (v instanceof Tensor) tensors.set(`state.${id}.${k}`, tensorToRaw(v));
+        else (scalars[id] ??= {})[k] = v;
+      }
     }
-  }
-  writeSafetensors(path.join(dir, OPTIMIZER), tensors, { format: 'pt' });
-  const json = { ...state, optimizer: { param_groups: sd.param_groups, scalars } };
-  writeFileAtomic(path.join(dir, STATE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
+    writeSafetensors(path.join(temp, OPTIMIZER), tensors, { format: 'pt' });
+    const files = { [WEIGHTS]: sha256(path.join(temp, WEIGHTS)), [OPTIMIZER]: sha256(path.join(temp, OPTIMIZER)) };
+    const json = { ...state, optimizer: { param_groups: sd.param_groups, scalars }, files };
+    writeFileAtomic(path.join(temp, STATE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
+  });
+}
+
+/** Whether `dir` holds a checkpoint (after undoing a save interrupted between its renames). */
+export function hasTrainingCheckpoint(dir: string): boolean {
+  recoverFolder(dir);
+  return fs.existsSync(path.join(dir, STATE));
 }
 
 /** Restores what saveTrainingCheckpoint wrote into an identically built model and optimizer. */
 export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>): TrainerState {
   const stateFile = path.join(dir, STATE);
   if (!fs.existsSync(stateFile)) throw new Error(`${dir}: no ${STATE}; not a training checkpoint`);
-  const json = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  let json;
+  try {
+    json = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${stateFile}: not a readable trainer state (${(e as Error).message.slice(0, 200)})`);
+  }
+  checkConsistent(dir, json.files);
   const weights = readSafetensors(path.join(dir, WEIGHTS)).tensors;
   const params = new Map(model.namedParameters());
   noGrad(() => {
@@ -70,6 +89,23 @@ export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Op
   }
   optimizer.loadStateDict({ state, param_groups: json.optimizer.param_groups });
   created.forEach((t) => t.dispose());
-  const { optimizer: _o, ...trainerState } = json;
+  const { optimizer: _o, files: _f, ...trainerState } = json;
   return trainerState as TrainerState;
+}
+
+/** Refuses a checkpoint whose files are not the ones its trainer_state.json was written with. */
+function checkConsistent(dir: string, files: unknown): void {
+  if (typeof files !== 'object' || files === null) {
+    throw new Error(`${path.join(dir, STATE)}: no file hashes, so the checkpoint cannot be checked for consistency (an older or torn save); start again or remove 'resume'`);
+  }
+  for (const name of [WEIGHTS, OPTIMIZER]) {
+    const want = (files as Record<string, unknown>)[name];
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) throw new Error(`inconsistent checkpoint in ${dir}: ${name} is missing`);
+    if (want !== sha256(file)) throw new Error(`inconsistent checkpoint in ${dir}: ${name} is not the file ${STATE} was saved with`);
+  }
+}
+
+function sha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }

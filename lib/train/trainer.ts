@@ -2,7 +2,7 @@
 // accumulation and clipping, evaluation each epoch, best-weights keeping, resumable checkpoints, metrics and a plot.
 import * as fs from 'fs';
 import * as path from 'path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, RawTensor } from '../io';
+import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder, RawTensor } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { Tensor } from '../tensor';
 import { keep, tidy } from '../scope';
@@ -20,7 +20,7 @@ import { readMetrics } from './metrics-log';
 import { ProgressBar } from './progress';
 import { confusionMatrix, macroF1 } from './classification-metrics';
 import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
+import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
 import { DistributedDataParallel, DistributedDataParallelOptions } from '../distributed/ddp';
 import { placement, shardIndices, shardPadded, sumOverRanks } from '../distributed/sharding';
 
@@ -168,12 +168,13 @@ export class Trainer {
     const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
     // Every rank resumes from the same files; only rank 0 writes them.
     const writesFiles = this.rank === 0;
-    if (o.resume && checkpointDir && fs.existsSync(path.join(checkpointDir, 'trainer_state.json'))) {
+    if (o.resume && checkpointDir && hasTrainingCheckpoint(checkpointDir)) {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
       const savedWorld = typeof state.worldSize === 'number' ? state.worldSize : 1;
       if (savedWorld !== this.worldSize) {
         throw new Error(`resume: the checkpoint in ${checkpointDir} was written by a run of ${savedWorld} process(es); resume it with ${savedWorld}, not ${this.worldSize}`);
       }
+      if (state.metricsRecords !== undefined) this.metrics?.keepFirst(state.metricsRecords);
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
       if (state.bestEpoch !== null && o.outputDir) this.setBest(this.loadBest(path.join(o.outputDir, 'best')));
       this.log(`resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`);
@@ -197,10 +198,11 @@ export class Trainer {
       let lossSum = resumed?.lossSum ?? 0, correct = resumed?.correct ?? 0, seen = resumed?.seen ?? 0, micro = 0;
       let windowLoss = 0, windowCount = 0;
       // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
-      const checkpointHere = (batchesDone: number) => {
+      // `records`: how many metrics records the resumed run will not write again.
+      const checkpointHere = (batchesDone: number, records = this.metrics?.count) => {
         if (!checkpointDir || !writesFiles) return;
         state.scheduler = this.scheduler.stateDict();
-        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } });
+        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen }, metricsRecords: records });
       };
       this.optimizer.zeroGrad();
       for (let b = resumed?.batches ?? 0; b < batches.length; b++) {
@@ -246,12 +248,14 @@ export class Trainer {
       }
       bar?.done();
       const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
+      const recordsBeforeEpochEnd = this.metrics?.count;
       this.record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
       if (this.data.validation) {
         try {
           entry.validation = await this.evaluateEncodedAsync(this.data.validation);
         } catch (e) {
-          if (o.signal?.aborted) checkpointHere(batches.length); // resuming evaluates this epoch again
+          // Resuming ends this epoch again: its summary record is written again too.
+          if (o.signal?.aborted) checkpointHere(batches.length, recordsBeforeEpochEnd);
           throw e;
         }
         this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy, f1: entry.validation.macroF1 });
@@ -268,7 +272,7 @@ export class Trainer {
         ` | ${entry.seconds.toFixed(1)} s`);
       state.epoch = epoch;
       state.scheduler = this.scheduler.stateDict();
-      if (checkpointDir && writesFiles) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize });
+      if (checkpointDir && writesFiles) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, metricsRecords: this.metrics?.count });
       this.writePlot();
       if (o.earlyStoppingPatience !== undefined && state.bestEpoch !== null && epoch - state.bestEpoch >= o.earlyStoppingPatience) {
         this.log(`stopping early: no better validation accuracy for ${epoch - state.bestEpoch} epochs`);
@@ -411,15 +415,17 @@ export class Trainer {
 
   /** The best weights so far on disk: every trainable tensor by name, plus which epoch and score they come from. */
   private saveBest(dir: string, epoch: number, validation: EvalResult): void {
-    fs.mkdirSync(dir, { recursive: true });
     const weights = new Map<string, RawTensor>();
     for (const [n, p] of this.opts.model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
-    writeSafetensors(path.join(dir, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
-    writeFileAtomic(path.join(dir, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
+    writeFolderAtomic(dir, (temp) => {
+      writeSafetensors(path.join(temp, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
+      writeFileAtomic(path.join(temp, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
+    });
   }
 
   /** The snapshot saveBest wrote, for the trainable parameters; null when it is missing or does not fit. */
   private loadBest(dir: string): Map<Tensor, Tensor> | null {
+    recoverFolder(dir);
     const file = path.join(dir, 'trainable.safetensors');
     if (!fs.existsSync(file)) return null;
     const saved = readSafetensors(file).tensors;
