@@ -5,7 +5,6 @@
 // and the file agree with what PEFT will do with them: the modules it wraps as modules_to_save (for task_type
 // SEQ_CLS it adds 'classifier' and 'score', and matches by plain name suffix, so DistilBERT's 'pre_classifier' too)
 // are all in the file; the target list selects exactly the adapted modules; biases are written as `bias` says.
-import * as fs from 'fs';
 import * as path from 'path';
 import { Module } from '../nn/module';
 import { tidy } from '../scope';
