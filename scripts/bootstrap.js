@@ -24,20 +24,26 @@ function dpkgInstalled(pkg) {
 
 // Debian's libtorch 1.13 is the fallback (no python3 with venv and pip), and what `--with-debian-libtorch` asks for
 // (CI runs the suite on it too). OpenBLAS: without it Debian's libtorch falls back to the reference BLAS, 20x slower.
-function ensureSystemPackages(wanted) {
+function ensureSystemPackages(wanted, optional = []) {
   let hasDpkg = true;
   try { execFileSync('dpkg-query', ['--version'], { stdio: 'ignore' }); } catch { hasDpkg = false; }
-  if (!hasDpkg || wanted.length === 0) return;
-  const missing = wanted.filter((p) => !dpkgInstalled(p));
-  if (missing.length === 0) return;
+  const missing = [...wanted, ...optional].filter((p) => !dpkgInstalled(p));
+  if (!hasDpkg || missing.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const required = missing.filter((p) => wanted.includes(p));
   if (!isRoot) {
     log(`missing system packages: ${missing.join(' ')}. Run: sudo apt-get install -y ${missing.join(' ')}`);
     return;
   }
   log(`installing ${missing.join(' ')} with apt-get`);
-  run('apt-get update -qq', { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  try {
+    run('apt-get update -qq', { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (e) {
+    if (required.length) throw e;
+    // Optional packages (Gloo's headers for torch.distributed): build without them rather than fail.
+    log(`could not install ${missing.join(' ')} (${e.message.split('\n')[0]}); building without them`);
+  }
 }
 
 // libtorch 2.x by default: unless LIBTORCH / LIBTORCH_USE_PYTORCH / PYTHON choose one, the project's venv gets
@@ -49,7 +55,7 @@ function ensureLibtorch() {
   const venv = wantVenv ? require('./python-env.js').ensureVenv(log, run) : null;
   const debian = args.has('--with-debian-libtorch') || (!explicit && !venv);
   // libgloo-dev: Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (torch.distributed); the wheels lack them.
-  ensureSystemPackages(['libgloo-dev', ...(debian ? ['libtorch-dev', 'libopenblas0-openmp'] : []), ...(args.has('--with-python') ? ['python3-torch'] : [])]);
+  ensureSystemPackages([...(debian ? ['libtorch-dev', 'libopenblas0-openmp'] : []), ...(args.has('--with-python') ? ['python3-torch'] : [])], ['libgloo-dev']);
 }
 
 function newestMtime(paths) {
