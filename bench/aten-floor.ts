@@ -15,15 +15,19 @@ export interface AtenFloor {
 
 export function measureAtenFloor(root: string, threads: number, reps: number): AtenFloor | { error: string } {
   const src = path.join(root, 'bench', 'aten-floor.cc');
-  const exe = path.join(root, 'build', 'bench', 'aten-floor');
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const libtorch = require(path.join(root, 'scripts', 'libtorch.js')) as { locate(): { include: string[]; libdir: string }; libs(t: unknown): string[] };
+  const libtorch = require(path.join(root, 'scripts', 'libtorch.js')) as {
+    locate(): { include: string[]; libdir: string; cxxStd: number; abi: number; version: string }; libs(t: unknown): string[];
+  };
+  // Rebuilt when the source changes or the located libtorch is another one (its version is in the file name).
+  const t = libtorch.locate();
+  const exe = path.join(root, 'build', 'bench', `aten-floor-${t.version}`);
   if (!fs.existsSync(exe) || fs.statSync(exe).mtimeMs < fs.statSync(src).mtimeMs) {
-    const t = libtorch.locate();
     fs.mkdirSync(path.dirname(exe), { recursive: true });
     const cxx = process.env.CXX || 'g++';
-    const args = ['-O2', '-std=c++17', src, '-o', exe, ...t.include.map((i) => `-I${i}`), `-L${t.libdir}`, `-Wl,-rpath,${t.libdir}`,
-      '-Wl,--no-as-needed', ...libtorch.libs(t).map((l) => `-l${l}`)];
+    // The same standard, ABI and libraries (full paths) as the addon's build (scripts/libtorch.js).
+    const args = ['-O2', `-std=c++${t.cxxStd}`, `-D_GLIBCXX_USE_CXX11_ABI=${t.abi}`, src, '-o', exe, ...t.include.map((i) => `-I${i}`),
+      `-Wl,-rpath,${t.libdir}`, '-Wl,--no-as-needed', ...libtorch.libs(t), '-Wl,--allow-shlib-undefined'];
     const c = spawnSync(cxx, args, { encoding: 'utf8' });
     if (c.status !== 0) return { error: `${cxx} could not build bench/aten-floor.cc: ${(c.stderr || c.error?.message || '').split('\n')[0]}` };
   }
