@@ -214,9 +214,17 @@ class Ctx:
     def __init__(self, args):
         self.device = torch.device(args.device)
         self.cuda = self.device.type == 'cuda'
-        self.dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16}[args.dtype]
+        # amp: float32 model, forward under torch.autocast(bfloat16), as mixed-precision training runs
+        self.dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'amp': torch.float32}[args.dtype]
+        self.amp = args.dtype == 'amp'
         self.quick = args.quick
         self.config = TINY_CONFIG if args.tiny else BASE_CONFIG
+
+    def autocast(self, fn):
+        if not self.amp:
+            return fn()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            return fn()
 
     def sync(self):
         if self.cuda:
@@ -314,7 +322,8 @@ def op_overhead(ctx, sizes=(8, 64), chain=1000):
 def inference(ctx, batch, seq_len, kind='plain', rate=False):
     model = ctx.model(kind).eval()
     ids, mask, _ = ctx.batch(batch, seq_len)
-    forward = (lambda: hf_logits(model, ids, mask)) if kind == 'hf' else (lambda: model(ids, mask)[0])
+    plain_forward = (lambda: hf_logits(model, ids, mask)) if kind == 'hf' else (lambda: model(ids, mask)[0])
+    forward = lambda: ctx.autocast(plain_forward)
     reps, warmup = (ctx.reps(3, 2), 1) if batch * seq_len >= 1024 else (ctx.reps(30, 5), ctx.reps(5, 2))
     if ctx.cuda:
         reps, warmup = ctx.reps(30, 5), ctx.reps(5, 2)
@@ -334,7 +343,7 @@ def train_step(ctx, batch, seq_len, lora=True, kind='plain', name=None):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = hf_loss(model, ids, mask, labels) if kind == 'hf' else model(ids, mask, labels)[1]
+        loss = ctx.autocast(lambda: hf_loss(model, ids, mask, labels) if kind == 'hf' else model(ids, mask, labels)[1])
         loss.backward()
         opt.step()
 
@@ -356,16 +365,16 @@ def merged_inference(ctx, batch, seq_len):
     out = []
     model = ctx.model().eval()
     with torch.no_grad():
-        t = ctx.time(lambda: model(ids, mask)[0], reps, 1)
+        t = ctx.time(lambda: ctx.autocast(lambda: model(ids, mask)[0]), reps, 1)
         out.append(metric(f'base inference {batch}x{seq_len}', 'ms', t, 1e3))
         add_lora(model, 8, 16)
         for block in model.distilbert.layer:  # a trained adapter: B is not zero
             for name in ('q_lin', 'v_lin'):
                 getattr(block.attention, name).B.normal_(0, 0.02)
-        t = ctx.time(lambda: model(ids, mask)[0], reps, 1)
+        t = ctx.time(lambda: ctx.autocast(lambda: model(ids, mask)[0]), reps, 1)
         out.append(metric(f'LoRA unmerged inference {batch}x{seq_len}', 'ms', t, 1e3))
         merge_lora(model)
-        t = ctx.time(lambda: model(ids, mask)[0], reps, 1)
+        t = ctx.time(lambda: ctx.autocast(lambda: model(ids, mask)[0]), reps, 1)
         out.append(metric(f'LoRA merged inference {batch}x{seq_len}', 'ms', t, 1e3))
     return out
 
@@ -427,7 +436,7 @@ def main():
     p.add_argument('--quick', action='store_true')
     p.add_argument('--tiny', action='store_true', help='tiny model and sizes (smoke test)')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--dtype', default='fp32', choices=['fp32', 'bf16'])
+    p.add_argument('--dtype', default='fp32', choices=['fp32', 'bf16', 'amp'])
     p.add_argument('--threads', type=int, default=0)
     p.add_argument('--hf', action='store_true', help='time transformers + peft instead of the plain module')
     p.add_argument('--list', action='store_true')

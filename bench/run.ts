@@ -26,7 +26,7 @@ interface Options {
   quick: boolean;
   only: string[] | null;
   device: string;
-  dtypes: ('fp32' | 'bf16')[];
+  dtypes: ('fp32' | 'bf16' | 'amp')[];
   threads: number;
   tiny: boolean;
   python: boolean;
@@ -52,7 +52,7 @@ function parseOptions(argv: string[]): Options {
   const dtypes = (dtypeArg ?? (device.startsWith('cuda') ? 'fp32,bf16' : 'fp32')).split(',').map((d) => {
     if (d === 'bfloat16') return 'bf16';
     if (d === 'float32') return 'fp32';
-    if (d !== 'fp32' && d !== 'bf16') throw new Error(`--dtype: expected fp32 or bf16, got '${d}'`);
+    if (d !== 'fp32' && d !== 'bf16' && d !== 'amp') throw new Error(`--dtype: expected fp32, bf16 (the model cast) or amp (bf16 autocast), got '${d}'`);
     return d;
   });
   const only = get('only')?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 
 import {
   DistilBertForSequenceClassification, Tensor, backend, cuda, eye, manualSeed, mergeAndUnload, markOnlyLoraAsTrainable,
-  noGrad, ones, optim, rand, randint, randn, replaceLinearWithLora, tidy, LinearWithLoRA,
+  noGrad, ones, optim, rand, randint, randn, replaceLinearWithLora, tidy, LinearWithLoRA, autocast,
 } from '../lib';
 import type { DistilBertConfig } from '../lib';
 import { N } from '../lib/native';
@@ -37,7 +37,8 @@ export interface Metric {
 
 export interface BenchContext {
   device: string;
-  dtype: 'fp32' | 'bf16';
+  /** amp: a float32 model whose forward runs under bfloat16 autocast (mixed-precision training); bf16: the model cast. */
+  dtype: 'fp32' | 'bf16' | 'amp';
   /** Fewer repetitions (a smoke run). */
   quick: boolean;
   config: ModelConfig;
@@ -51,6 +52,8 @@ export function makeContext(opts: Partial<BenchContext> = {}): BenchContext {
 }
 
 const torchDType = (ctx: BenchContext): DType => (ctx.dtype === 'bf16' ? 'bfloat16' : 'float32');
+/** Runs a forward pass under bfloat16 autocast in amp mode (backward stays outside, as in PyTorch). */
+const amp = <T>(ctx: BenchContext, fn: () => T): T => (ctx.dtype === 'amp' ? autocast(isCuda(ctx) ? 'cuda' : 'cpu', fn, { dtype: 'bfloat16' }) : fn());
 const isCuda = (ctx: BenchContext) => ctx.device.startsWith('cuda');
 
 function sync(ctx: BenchContext): void {
@@ -195,7 +198,7 @@ export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain =
 export function inference(ctx: BenchContext, batch: number, seqLen: number, rate = false): Metric[] {
   const m = model(ctx).eval();
   const { ids, mask, labels } = inputs(ctx, batch, seqLen);
-  const forward = () => noGrad(() => tidy(() => { m.forward(ids, mask); }));
+  const forward = () => noGrad(() => tidy(() => { amp(ctx, () => m.forward(ids, mask)); }));
   const big = batch * seqLen >= 1024;
   const t = isCuda(ctx)
     ? timeIt(ctx, forward, pick(ctx, 30, 5), pick(ctx, 5, 2))
@@ -214,7 +217,7 @@ export function trainStep(ctx: BenchContext, batch: number, seqLen: number, lora
   const { ids, mask, labels } = inputs(ctx, batch, seqLen);
   const step = () => {
     opt.zeroGrad();
-    tidy(() => { m.forward(ids, mask, labels).loss!.backward(); });
+    tidy(() => { amp(ctx, () => m.forward(ids, mask, labels)).loss!.backward(); });
     opt.step();
   };
   const big = batch * seqLen >= 2048;
@@ -239,7 +242,7 @@ export function mergedInference(ctx: BenchContext, batch: number, seqLen: number
   const out: Metric[] = [];
   const m = model(ctx).eval();
   const timeForward = (name: string) => {
-    const t = timeIt(ctx, () => noGrad(() => tidy(() => { m.forward(ids, mask); })), reps, 1);
+    const t = timeIt(ctx, () => noGrad(() => tidy(() => { amp(ctx, () => m.forward(ids, mask)); })), reps, 1);
     out.push(metric(`${name} inference ${batch}x${seqLen}`, 'ms', t, 1e3));
   };
   timeForward('base');
@@ -354,7 +357,7 @@ function main(): void {
   }
   if (typeof args.workload !== 'string') throw new Error('usage: node dist/bench/workloads.js --workload NAME [--json] [--quick] [--tiny] [--device cuda] [--dtype bf16] [--threads N]');
   if (typeof args.threads === 'string' && Number(args.threads) > 0) backend.setNumThreads(Number(args.threads));
-  const dtype = args.dtype === 'bf16' ? 'bf16' : 'fp32';
+  const dtype = args.dtype === 'bf16' || args.dtype === 'amp' ? args.dtype : 'fp32';
   const ctx = makeContext({ device: typeof args.device === 'string' ? args.device : 'cpu', dtype, quick: !!args.quick, config: args.tiny ? TINY_CONFIG : BASE_CONFIG });
   const result = runWorkload(args.workload, ctx);
   if (args.json) console.log(JSON.stringify(result));

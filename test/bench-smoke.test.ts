@@ -35,6 +35,15 @@ describe('bench workloads at tiny sizes', () => {
     expect(result.peak_rss_bytes === null || result.peak_rss_bytes > 0).toBe(true);
   });
 
+  it.each(['bf16', 'amp'] as const)('the model workloads run in %s too (the model cast, or bf16 autocast)', (dtype) => {
+    const c = makeContext({ config: TINY_CONFIG, quick: true, reps: 1, warmup: 0, dtype });
+    for (const name of ['infer-b1', 'train-lora', 'merged']) {
+      const result = runWorkload(name, c);
+      expect(result.dtype).toBe(dtype);
+      for (const m of result.metrics) expect(Number.isFinite(m.median) && m.median > 0).toBe(true);
+    }
+  });
+
   it('op-overhead measures add, mul, matmul and mul by a number at both sizes, with ops/s', () => {
     const metrics = runWorkload('op-overhead', ctx).metrics;
     const ops = ['add', 'mul', 'matmul', 'mul by a number'];
