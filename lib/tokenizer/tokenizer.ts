@@ -144,35 +144,21 @@ function padTo(ids: number[], length: number, padId: number): { ids: number[]; m
   };
 }
 
+// transformers' clean_up_tokenization; tokenizers' WordPiece decoder cleanup has one rule more (" do not" -> " don't").
+const CLEAN_UP: [string, string][] = [
+  [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+];
+const CLEAN_UP_DECODER: [string, string][] = [...CLEAN_UP.slice(0, 7), [' do not', " don't"], ...CLEAN_UP.slice(7)];
+const replaceEach = (text: string, pairs: [string, string][]) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text);
+
 /** tokenizers' WordPiece decoder cleanup, applied to each token with its leading space. */
 function cleanUpToken(token: string): string {
-  return token
-    .replaceAll(' .', '.')
-    .replaceAll(' ?', '?')
-    .replaceAll(' !', '!')
-    .replaceAll(' ,', ',')
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(' do not', " don't")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
+  return replaceEach(token, CLEAN_UP_DECODER);
 }
 
 /** transformers' clean_up_tokenization. */
 function cleanUpTokenization(text: string): string {
-  return text
-    .replaceAll(' .', '.')
-    .replaceAll(' ?', '?')
-    .replaceAll(' !', '!')
-    .replaceAll(' ,', ',')
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
+  return replaceEach(text, CLEAN_UP);
 }
 
 export class BertTokenizer {
