@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Classifier, createClassifier } from '../lib';
 import { buildServer } from '../examples/server/app';
 import { TINY_MODEL } from './helpers/paths';
+import { mulberry32 } from '../lib/data/split';
 
 const ROOT = path.resolve(__dirname, '..');
 const SEED = 14;
@@ -17,20 +18,6 @@ const CASES = 1500;
 const CONCURRENCY = 8;
 const ANSWER_WITHIN_MS = 6000; // the request timeout (1 s) plus Node's 1 s check period, with room for a busy machine
 const TOKEN = 'fuzz-admin-token-0123456789';
-
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Reply { status: number | null; headers: string; body: string; ms: number }
 
 /**
  * Sends raw bytes on a fresh connection and reads until the first response is complete (by its Content-Length),
@@ -191,7 +178,7 @@ describe('HTTP API fuzz (seeded, 127.0.0.1 only)', () => {
   });
 
   it(`answers ${CASES} mutated requests with 2xx/4xx (JSON errors), never 500, never hangs, and serves on`, async () => {
-    const rand = rng(SEED);
+    const rand = mulberry32(SEED);
     const cases = Array.from({ length: CASES }, () => makeCase(rand, root));
     const rssBefore = process.memoryUsage().rss;
     const failures: string[] = [];

@@ -10,19 +10,14 @@ import { parseTorchCheckpoint } from '../../lib/io/torch-pickle';
 import { readZipDirectory, zipEntryData } from '../../lib/io/zip';
 import { readDistilBertConfig } from '../../lib/models/distilbert/config';
 import { readTarEntries } from '../../lib/data/tar';
+import { mulberry32 } from '../../lib/data/split';
 import { zipArchive, stateDictPickle, torchArchive } from './torch-zip';
 import { gnuLongNameEntry, paxEntry, paxHeaderEntry, tarArchive, tarEntry } from './tar-writer';
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
+/** The library's seeded mulberry32 (lib/data/split.ts), with the helpers mutations need. */
 export class Rng {
-  constructor(private state: number) {}
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+  readonly next: () => number;
+  constructor(seed: number) { this.next = mulberry32(seed); }
   int(n: number): number { return Math.floor(this.next() * n); }
   pick<T>(items: readonly T[]): T { return items[this.int(items.length)]; }
   chance(p: number): boolean { return this.next() < p; }
