@@ -43,6 +43,8 @@ class TensorTable {
   void clear();
 
  private:
+  // The slot whose live handle is `handle`, or -1 (a free slot's handle is 0, and no handle is 0).
+  int64_t indexOf(int64_t handle) const;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   uint32_t key_;                       // this table's scrambling key, 31 random bits

@@ -73,20 +73,26 @@ int64_t TensorTable::insert(at::Tensor t) {
   return handle;
 }
 
+// One comparison decides: the slot's live handle carries the same generation and index under this table's key.
+int64_t TensorTable::indexOf(int64_t h) const {
+  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
+  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h) return -1;
+  return index;
+}
+
 const char* TensorTable::problem(int64_t h) const {
   if (h == -1) return "a tensor that has been disposed";  // what Tensor.dispose() leaves in the object
   if (h <= 0 || h > kHandleMax) return "not a tensor handle";
-  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
-  if (index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) {
+  int64_t index = indexOf(h);
+  if (index < 0 || !slots_[index].tensor.defined()) {
     return "not a live tensor of this thread (it has been disposed, or it was made in another thread: send data between threads, not tensors)";
   }
   return nullptr;
 }
 
-// One comparison decides: the slot's live handle carries the same generation and index under this table's key.
 at::Tensor* TensorTable::find(int64_t h) {
-  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
-  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h || !slots_[index].tensor.defined()) return nullptr;
+  int64_t index = indexOf(h);
+  if (index < 0 || !slots_[index].tensor.defined()) return nullptr;
   return &slots_[index].tensor;
 }
 
@@ -98,14 +104,14 @@ at::Tensor& TensorTable::get(int64_t h) {
 }
 
 void TensorTable::release(int64_t h) {
-  uint32_t index = (static_cast<uint32_t>(h) ^ key_) & kIndexMask;
-  if (h <= 0 || h > kHandleMax || index >= slots_.size() || slots_[index].handle != h) return;  // not ours to free
+  int64_t index = indexOf(h);
+  if (index < 0) return;  // not ours to free
   Slot& slot = slots_[index];
   pendingBytes_ -= ownedBytes(slot.tensor);
   slot.tensor = at::Tensor();
   slot.handle = 0;
   slot.generation = (slot.generation + 1) & kGenerationMask;
-  free_.push_back(index);
+  free_.push_back(static_cast<uint32_t>(index));
   --live_;
   if (pendingBytes_ > kExternalMemoryFlushBytes || pendingBytes_ < -kExternalMemoryFlushBytes) flushExternalMemory(currentEnv);
 }
