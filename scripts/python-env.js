@@ -13,6 +13,7 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const venvDir = path.join(root, '.venv');
 const venvPython = path.join(venvDir, 'bin', 'python');
+const readyStamp = path.join(venvDir, 'torch-lora-ready');
 
 // The PyTorch the venv gets: the CPU wheel where no NVIDIA driver is present, the CUDA wheel otherwise. Override with
 // TORCH_LORA_TORCH_SPEC (any pip requirement, e.g. 'torch==2.11.0').
@@ -65,7 +66,12 @@ function importsAll(python, modules) {
  * venv and pip (the bootstrap then falls back to Debian's libtorch).
  */
 function ensureVenv(log, run) {
-  if (fs.existsSync(venvPython) && importsAll(venvPython, ['torch', ...COMPANIONS])) return { python: venvPython, made: false };
+  // Written after a complete install, so that an up-to-date `npm test` does not import PyTorch and transformers (~3 s)
+  // to find out; a venv without it (made by hand, or interrupted) is checked by importing.
+  if (fs.existsSync(venvPython) && (fs.existsSync(readyStamp) || importsAll(venvPython, ['torch', ...COMPANIONS]))) {
+    if (!fs.existsSync(readyStamp)) fs.writeFileSync(readyStamp, 'checked\n');
+    return { python: venvPython, made: false };
+  }
   const base = process.env.TORCH_LORA_BASE_PYTHON || 'python3';
   // A python3 that already has PyTorch 2.x and the companions needs no venv (scripts/libtorch.js takes it first).
   if (spawnSync(base, ['-c', `import torch, ${COMPANIONS.join(', ')}; assert int(torch.__version__.split('.')[0]) >= 2`], { stdio: 'ignore', timeout: 120000 }).status === 0) {
@@ -80,6 +86,7 @@ function ensureVenv(log, run) {
   if (!fs.existsSync(venvPython)) run(`"${base}" -m venv "${venvDir}"`);
   const args = pipArgs(venvPython).map((a) => `"${a}"`).join(' ');
   run(`"${venvPython}" -m pip install -q --disable-pip-version-check ${args} "${torchSpec}" ${COMPANIONS.join(' ')}`);
+  fs.writeFileSync(readyStamp, `${torchSpec} ${COMPANIONS.join(' ')}\n`);
   return { python: venvPython, made: true };
 }
 
