@@ -22,6 +22,8 @@ export interface FromPretrainedOptions {
   revision?: string;
   cacheDir?: string;
   offline?: boolean;
+  /** No warning about newly initialised weights (they are still listed in `loadingInfo.missingKeys`). */
+  quiet?: boolean;
 }
 
 export interface LoadingInfo {

@@ -82,7 +82,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.outputDir && method === 'lora') {
     adapterDir = path.join(o.outputDir, 'adapter');
     // Under DDP every rank holds the same weights; rank 0 writes them.
-    if (isMainProcess()) saveAdapter(model, adapterDir, { modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName });
+    // With LoRA on the head itself, the classifier is adapted, not saved whole: no SEQ_CLS task type, whose implied
+    // modules_to_save (the classifier) PEFT would refuse beside a LoRA on the same layer.
+    if (isMainProcess()) {
+      saveAdapter(model, adapterDir, {
+        modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName, ...(lora?.head ? { taskType: null } : {}),
+      });
+    }
   }
   return { ...result, method, trainable: counts.trainable, total: counts.total, adapterDir };
 }

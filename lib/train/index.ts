@@ -8,6 +8,8 @@ export { MetricsLogger, readMetrics } from './metrics-log';
 export { confusionMatrix, macroF1 } from './classification-metrics';
 export type { MetricRecord } from './metrics-log';
 export { plotMetricsSvg, writePlot } from './plot';
+export { plotRunsSvg } from './compare-plot';
+export type { RunToPlot, ComparePlotOptions } from './compare-plot';
 export { ProgressBar } from './progress';
 export { pretrainMlm, maskTokens, maskedLmLoss } from './mlm';
 export type { MlmOptions, MlmResult, MaskingOptions } from './mlm';

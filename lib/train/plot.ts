@@ -14,12 +14,12 @@ export interface PlotOptions {
   height?: number;
 }
 
-interface Point {
+export interface Point {
   x: number;
   y: number;
 }
 
-interface Series {
+export interface Series {
   name: string;
   color: string;
   points: Point[];
@@ -27,7 +27,7 @@ interface Series {
   style: 'line' | 'faint' | 'markers';
 }
 
-interface Panel {
+export interface Panel {
   title: string;
   xLabel: string;
   yLabel: string;
@@ -35,9 +35,11 @@ interface Panel {
   formatY: (value: number) => string;
   /** Bounds for the y ticks (accuracy lives in [0, 1]). */
   yTickLimits?: [number, number];
+  /** Draw the series names above the panel (default true; a figure with one shared legend turns it off). */
+  legend?: boolean;
 }
 
-interface Box {
+export interface Box {
   left: number;
   top: number;
   width: number;
@@ -46,7 +48,7 @@ interface Box {
 
 const BLUE = '#1f77b4';
 const ORANGE = '#e8710a';
-const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
+export const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const MARGIN = { left: 72, right: 28, top: 92, bottom: 58 };
 
 /** Returns a standalone SVG document. */
@@ -136,14 +138,14 @@ function smooth(points: Point[]): Point[] {
   });
 }
 
-function renderPanel(panel: Panel, outer: Box): string[] {
+export function renderPanel(panel: Panel, outer: Box): string[] {
   const plot: Box = {
     left: outer.left + MARGIN.left,
     top: outer.top + MARGIN.top,
     width: outer.width - MARGIN.left - MARGIN.right,
     height: outer.height - MARGIN.top - MARGIN.bottom,
   };
-  const header = [text(plot.left + plot.width / 2, outer.top + 60, panel.title, 'font-size="15" font-weight="bold" text-anchor="middle"'), ...legend(panel.series, plot.left, outer.top + 80)];
+  const header = [text(plot.left + plot.width / 2, outer.top + 60, panel.title, 'font-size="15" font-weight="bold" text-anchor="middle"'), ...(panel.legend === false ? [] : legend(panel.series, plot.left, outer.top + 80))];
   const all = panel.series.flatMap((s) => s.points);
   if (all.length === 0) return [...header, frame(plot), text(plot.left + plot.width / 2, plot.top + plot.height / 2, 'no data', 'font-size="13" fill="#888" text-anchor="middle"')];
   // Both x axes count steps or epochs: whole-number ticks.
@@ -196,7 +198,7 @@ function renderSeries(series: Series, toX: (x: number) => number, toY: (y: numbe
 }
 
 /** One row of swatches above the plot, where it can never cover data. */
-function legend(series: Series[], left: number, y: number): string[] {
+export function legend(series: Series[], left: number, y: number): string[] {
   let x = left;
   return series.map((s) => {
     const opacity = s.style === 'faint' ? ' stroke-opacity="0.4"' : '';
@@ -252,12 +254,12 @@ function roundTo(value: number, step: number): number {
   return Number(value.toFixed(decimals));
 }
 
-function formatNumber(value: number): string {
+export function formatNumber(value: number): string {
   if (Math.abs(value) >= 10_000) return `${Number((value / 1000).toPrecision(4))}k`;
   return String(Number(value.toPrecision(4)));
 }
 
-function text(x: number, y: number, content: string, attributes: string): string {
+export function text(x: number, y: number, content: string, attributes: string): string {
   return `<text x="${r(x)}" y="${r(y)}" ${FONT} ${attributes}>${escapeXml(content)}</text>`;
 }
 

@@ -56,7 +56,7 @@ export async function fromPretrained<M extends Module>(
   const model = init.withoutInit(() => new cls(config));
   const info = loadCheckpointInto(model, dir, 'distilbert.', opts);
   initDistilBertWeights(model, config, [...info.missingKeys, ...info.mismatchedKeys]);
-  if (info.missingKeys.length) {
+  if (info.missingKeys.length && !opts.quiet) {
     console.warn(`Some weights of ${cls.name} were not in the checkpoint at ${dir} and are newly initialized: ${info.missingKeys.join(', ')}`);
   }
   if (opts.dtype) model.to(opts.dtype);
