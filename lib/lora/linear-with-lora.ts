@@ -91,12 +91,12 @@ export class LinearWithLoRA extends Module {
   forward(x: Tensor): Tensor {
     const l = this.linear;
     const active = this.activeAdapters;
-    if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.forward(x);
+    if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.call(x);
     const a = this.adapter(active[0]);
     let out: Tensor;
     let rest = active;
     if (a.magnitude) {
-      out = l.forward(x);
+      out = l.call(x);
     } else {
       // One native call: linear + scaling·((x A) B), the sum accumulated in place.
       out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
@@ -105,7 +105,7 @@ export class LinearWithLoRA extends Module {
     }
     for (const name of rest) {
       const other = this.adapter(name);
-      const update = tidy(() => (other.magnitude ? this.doraUpdate(x, other) : other.forward(x)));
+      const update = other.magnitude ? tidy(() => this.doraUpdate(x, other)) : other.call(x);
       out = replace(out, out.add(update));
       update.dispose();
     }

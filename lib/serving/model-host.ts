@@ -83,7 +83,7 @@ export class ModelHost {
     return noGrad(() => tidy(() => {
       const ids = tensor(enc.inputIds, { dtype: 'int64', device });
       const mask = tensor(enc.attentionMask, { dtype: 'int64', device });
-      return this.model.forward(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
+      return this.model.call(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
     }));
   }
 
