@@ -159,6 +159,17 @@ describe('merging', () => {
     expect([...m.modules()].some((x) => x instanceof LinearWithLoRA)).toBe(false);
     expect(maxDiff(logitsOf(m), adapted)).toBeLessThan(1e-5);
   });
+
+  it('savePretrained refuses a model that still has adapters, naming the first wrapped layer, and writes nothing', async () => {
+    const m = await load();
+    replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
+    const dir = path.join(tmp('lora-save-'), 'out');
+    expect(() => m.savePretrained(dir)).toThrow("savePretrained: 'distilbert.transformer.layer.0.attention.q_lin' still has LoRA adapters; call mergeAndUnload(model) first");
+    expect(fs.existsSync(dir)).toBe(false);
+    mergeAndUnload(m);
+    m.savePretrained(dir);
+    expect(fs.existsSync(path.join(dir, 'model.safetensors'))).toBe(true);
+  });
 });
 
 describe('adapters on disk and several adapters', () => {

@@ -18,7 +18,7 @@ import { markPeftTrainable, setAdapterTrainable } from './freeze';
 import { addLoraAt } from './replace';
 import { ADAPTER_CONFIG, PeftLoraConfig, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
 import { KEY_PREFIX, LABELS_KEY, SCALING_KEY, readAdapterShapes, readAdapterWeights, readAdapterMetadata } from './adapter-files';
-import { LabelConfig, setLabelNames } from '../models/labels';
+import { LabelConfig, setLabelNames } from '../io/hf-labels';
 
 export interface LoadAdapterOptions {
   adapterName?: string;

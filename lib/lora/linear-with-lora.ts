@@ -180,6 +180,10 @@ export class LinearWithLoRA extends Module {
     this.mergedAdapter = null;
   }
 
+  saveBlocker(): string {
+    return 'still has LoRA adapters; call mergeAndUnload(model) first, or saveAdapter() to save the adapter alone';
+  }
+
   extraRepr(): string {
     return `active=${this.activeAdapters.join('+') || 'none'}${this.mergedAdapter ? `, merged=${this.mergedAdapter}` : ''}`;
   }

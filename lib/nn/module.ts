@@ -266,6 +266,15 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * Why this module's weights cannot be saved as a plain checkpoint, or null (the default). A wrapper whose state
+   * dict does not have the base model's keys (LinearWithLoRA) says so here, and savePretrained refuses the model
+   * naming it, without the models layer knowing the wrapper's class.
+   */
+  saveBlocker(): string | null {
+    return null;
+  }
+
   // ------------------------------------------------------------ printing
   /** The part inside the parentheses of this module's line, e.g. 'in_features=768, out_features=2, bias=True'. */
   extraRepr(): string {
