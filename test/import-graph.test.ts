@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 
-const lib = path.resolve(__dirname, '..', 'lib');
+const root = path.resolve(__dirname, '..');
+const lib = path.join(root, 'lib');
 
 /**
  * Bottom to top. An entry is a file or a folder (ending in '/') under lib/; the longest matching entry decides.
@@ -128,6 +129,20 @@ describe('import graph of lib/', () => {
 
   it('no import cycles', () => {
     expect(cycles(files, edges)).toEqual([]);
+  });
+
+  it('bin/ and examples/ use the public API: from lib/, they import lib/index.ts only', () => {
+    const outside = ['bin', 'examples'].flatMap((dir) => libFiles(path.join(root, dir)).map((f) => path.relative(root, path.join(root, dir, f))));
+    expect(outside.length).toBeGreaterThan(2);
+    const internal: string[] = [];
+    for (const file of outside) {
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      for (const m of text.matchAll(/(?:from|import|require\()\s*['"](\.[^'"]+)['"]/g)) {
+        const target = path.relative(lib, path.resolve(root, path.dirname(file), m[1])).split(path.sep).join('/');
+        if (!target.startsWith('..') && target !== '' && target !== 'index') internal.push(`${file} imports lib/${target}`);
+      }
+    }
+    expect(internal).toEqual([]);
   });
 
   it('the checks catch what they are for', () => {

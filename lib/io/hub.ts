@@ -45,6 +45,19 @@ export async function resolveModelPath(pathOrId: string, options: ResolveOptions
   return downloadSnapshot(repo, options.files);
 }
 
+/**
+ * What resolveModelPath resolves to without downloading: `pathOrId` when it is a folder, else the cached snapshot of
+ * the hub id (config and weights complete), else undefined (not a folder, not an id, or not cached). Synchronous,
+ * for the tokenizer's fromPretrained.
+ */
+export function findCachedModelPath(pathOrId: string, options: Pick<ResolveOptions, 'revision' | 'cacheDir'> = {}): string | undefined {
+  if (isDirectory(pathOrId)) return pathOrId;
+  if (!isRepoId(pathOrId)) return undefined;
+  const revision = options.revision ?? 'main';
+  checkRelativeName(revision, 'revision');
+  return findCachedSnapshot(path.join(options.cacheDir ?? hubCacheDir(), repoFolderName(pathOrId)), revision);
+}
+
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
   if (env.HF_HOME) return path.join(env.HF_HOME, 'hub');
