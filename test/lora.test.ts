@@ -55,6 +55,22 @@ describe('LoRALayer', () => {
       expect(l.forward(x).allclose(want, 1e-5, 1e-6)).toBe(true);
     });
   });
+
+  it('addedTo(x, base) (one native call) is base(x) + forward(x), lora_bias and dropout included', () => {
+    const base = new nn.Linear(6, 5);
+    const l = new LoRALayer(6, 5, { rank: 3, alpha: 2, bias: true, dropout: 0.5 });
+    noGrad(() => { l.B.normal_(); l.bias!.normal_(); });
+    tidy(() => {
+      const x = randn([4, 6]);
+      manualSeed(5);
+      const fused = l.addedTo(x, base);
+      manualSeed(5);
+      const apart = base.forward(x).add(l.forward(x)); // the same dropout mask: one draw from the same seed
+      expect(fused.allclose(apart, 1e-5, 1e-6)).toBe(true);
+      l.eval();
+      expect(l.addedTo(x, base).allclose(base.forward(x).add(l.forward(x)), 1e-5, 1e-6)).toBe(true);
+    });
+  });
 });
 
 describe('LinearWithLoRA and replaceLinearWithLora', () => {

@@ -1,6 +1,5 @@
 // LinearWithLoRA: a frozen Linear plus one or more named LoRA adapters, of which one (or none) is active.
-import { N } from '../native';
-import { Tensor, wrap } from '../tensor';
+import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { Module } from '../nn/module';
@@ -98,9 +97,7 @@ export class LinearWithLoRA extends Module {
     if (a.magnitude) {
       out = l.call(x);
     } else {
-      // One native call: linear + scaling·((x A) B), the sum accumulated in place.
-      out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
-      if (a.bias) out = replace(out, out.add(a.bias, a.scaling)); // PEFT's lora_bias: + scaling · b
+      out = a.addedTo(x, l); // base + update in one native call
       rest = active.slice(1);
     }
     for (const name of rest) {
