@@ -211,6 +211,42 @@ describe('adapters on disk and several adapters', () => {
     expect(layer.A.requiresGrad).toBe(false);
   });
 
+  it('each loaded adapter keeps its own head (PEFT\'s ModulesToSaveWrapper): the last one loaded does not own it (issue 13)', async () => {
+    // Two adapters that train the classifier, saved apart; each alone in a fresh model is the reference.
+    const dirs: string[] = [];
+    for (const [seed, shift] of [[11, 0.5], [12, -0.75]] as const) {
+      const m = await load();
+      replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
+      perturbAdapters(m, seed);
+      noGrad(() => (m.getSubmodule('classifier') as nn.Linear).bias!.add_(shift));
+      const dir = tmp('head-adapter-');
+      saveAdapter(m, dir, { modulesToSave: ['classifier'] });
+      dirs.push(dir);
+    }
+    const alone = await Promise.all(dirs.map(async (dir) => { const m = await load(); loadAdapter(m, dir); return logitsOf(m); }));
+    const m = await load();
+    const base = logitsOf(m);
+    const classifierBias = (m.getSubmodule('classifier') as nn.Linear).bias!;
+    const baseBias = Array.from(classifierBias.dataSync() as Float32Array);
+    loadAdapter(m, dirs[0], { adapterName: 'a' });
+    loadAdapter(m, dirs[1], { adapterName: 'b', activate: false });
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-6); // loading b left a's head alone
+    setAdapter(m, 'b');
+    expect(maxDiff(logitsOf(m), alone[1])).toBeLessThan(1e-6);
+    setAdapter(m, 'a');
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-6);
+    disableAdapter(m); // the base model's own head again, untouched by either load
+    expect(maxDiff(logitsOf(m), base)).toBe(0);
+    expect(Array.from(classifierBias.dataSync() as Float32Array)).toEqual(baseBias);
+    expect(listAdapters(m).sort()).toEqual(['a', 'b']);
+    setAdapter(m, 'b');
+    deleteAdapter(m, 'b'); // frees b's copies and falls back to the base head
+    expect(maxDiff(logitsOf(m), base)).toBe(0);
+    setAdapter(m, 'a');
+    mergeAndUnload(m); // a's head stays, as PEFT keeps the active copy
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-5);
+  });
+
   it('switches, disables and deletes named adapters over one shared base', async () => {
     const m = await load();
     const base = logitsOf(m);
