@@ -5,12 +5,10 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import {
   AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, tensor, Method, cpu,
+  datasetName, distributed,
 } from '../lib';
-import { modelDir } from '../lib/recipes/finetune-job';
-import { datasetName } from '../lib/recipes/load-dataset';
-import { launch, parseLaunchArgs, LAUNCH_USAGE } from '../lib/distributed/launch';
-import { initProcessGroup, destroyProcessGroup, isMainProcess } from '../lib/distributed/process-group';
-import { intSetting } from '../lib/distributed/env';
+
+const { launch, parseLaunchArgs, LAUNCH_USAGE, initProcessGroup, destroyProcessGroup, isMainProcess, intSetting } = distributed;
 
 // A command owns its process: the CPU tuning (no page faults per step; docs/performance.md) is on unless
 // TORCH_LORA_CPU_TUNING=0.
@@ -153,7 +151,7 @@ async function predictCommand(v: Values, texts: string[]): Promise<void> {
   const ownHead = labels !== null && (readAdapterConfig(adapter!).modules_to_save ?? []).includes('classifier');
   const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, ownHead ? { id2label: labels!, ignoreMismatchedSizes: true } : {});
   if (adapter) loadAdapter(model, adapter);
-  const tokenizer = AutoTokenizer.fromPretrained(modelDir(model, v.model as string));
+  const tokenizer = AutoTokenizer.fromPretrained(v.model as string); // a folder, or the hub id fromPretrained just cached
   const enc = tokenizer.encodeBatch(texts, { maxLength: 512, truncation: true });
   const probs = noGrad(() => tidy(() => model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.softmax(-1).toArray())) as number[][];
   const names = model.config.id2label;

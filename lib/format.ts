@@ -4,7 +4,6 @@
 import type { Tensor } from './tensor';
 import { N } from './native';
 import { isFloating } from './dtype';
-import { cat } from './creation';
 
 const PRECISION = 4;
 const THRESHOLD = 1000;
@@ -133,19 +132,21 @@ function sci(v: number): string {
 // get_summarized_data: the first and last EDGE entries of every dimension longer than 2·EDGE, as a tensor of those
 // entries only (narrow and cat on views), read back flat in C order.
 function edgeValues(t: Tensor): number[] {
-  const made: Tensor[] = [];
-  let edges = t;
+  // On native handles, so that printing needs nothing that makes Tensors (creation.ts imports tensor.ts, which
+  // imports this file: issue 13's import-graph test refuses the cycle).
+  const made: number[] = [];
+  let edges = t._h;
   t.shape.forEach((n, dim) => {
     if (n <= 2 * EDGE) return;
-    const head = edges.narrow(dim, 0, EDGE);
-    const tail = edges.narrow(dim, n - EDGE, EDGE);
-    edges = cat([head, tail], dim);
+    const head = N.narrow(edges, dim, 0, EDGE);
+    const tail = N.narrow(edges, dim, n - EDGE, EDGE);
+    edges = N.cat([head, tail], dim);
     made.push(head, tail, edges);
   });
   try {
-    return Array.from(edges.dataSync() as ArrayLike<number | bigint>, Number);
+    return Array.from(N.dataSync(edges) as ArrayLike<number | bigint>, Number);
   } finally {
-    for (const m of made) m.dispose();
+    for (const h of made) N.dispose(h);
   }
 }
 

@@ -65,7 +65,7 @@ export function untrack(t: Disposable): void {
   }
 }
 
-/** Runs fn and frees every tensor it created, except the ones it returns (also inside arrays and objects) or `keep`s. */
+/** Runs fn and frees every tensor it created, except the ones it returns (anywhere inside what it returns) or `keep`s. */
 export function tidy<T>(fn: () => T): T {
   const scope: Scope = { items: [], sweepAt: MIN_SWEEP };
   scopes.push(scope);
@@ -106,12 +106,28 @@ function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null):
   if (dead.length) N.disposeMany(dead);
 }
 
-function collect(value: unknown, into: Set<Disposable>, depth = 0): Set<Disposable> {
-  if (value === null || typeof value !== 'object' || depth > 6) return into;
-  if ('_h' in value && '_kept' in value) into.add(value as Disposable);
-  else if (Array.isArray(value)) value.forEach((v) => collect(v, into, depth + 1));
-  else if (value instanceof Map) value.forEach((v) => collect(v, into, depth + 1));
-  else if (Object.getPrototypeOf(value) === Object.prototype) Object.values(value).forEach((v) => collect(v, into, depth + 1));
+/**
+ * The tensors reachable from `value`. tidy walks every object graph (class instances, Sets, Maps, any depth) with a
+ * seen-set, as tfjs' getTensorsInContainer does, so nothing the caller gets back is freed: before issue 13 it looked
+ * into plain objects, arrays and Maps only, 6 levels deep, and freed a tensor returned inside a class instance.
+ * Tensors themselves, typed arrays and functions are not walked into. `dispose` walks plain containers only (arrays,
+ * Maps, Sets, plain objects): disposing a result must not free the weights of a module it refers to.
+ */
+function collect(value: unknown, into: Set<Disposable>, intoInstances = true, seen = new Set<object>()): Set<Disposable> {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if ('_h' in v && '_kept' in v) into.add(v as Disposable);
+    else if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (v instanceof Map) v.forEach((x, k) => stack.push(k, x));
+    else if (v instanceof Set) v.forEach((x) => stack.push(x));
+    else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    else if (intoInstances || Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
+      for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
   return into;
 }
 
@@ -123,7 +139,7 @@ export function keep<T extends Disposable>(t: T): T {
 
 /** Frees tensors (or arrays/objects of tensors) now. */
 export function dispose(value: unknown): void {
-  collect(value, new Set()).forEach((t) => t.dispose());
+  collect(value, new Set(), false).forEach((t) => t.dispose());
 }
 
 export interface MemoryInfo {

@@ -3,7 +3,6 @@ import { N } from './native';
 import { DType, dtypeCode, dtypeName, TypedArray } from './dtype';
 import { track, untrack } from './scope';
 import { formatTensor } from './format';
-import { kaimingUniform_, KaimingOptions } from './nn/init';
 
 export type Shape = number[];
 export type Scalar = number | boolean;
@@ -334,11 +333,6 @@ export class Tensor {
   maskedFill_(mask: Tensor, value: Scalar): this { N.maskedFill_(this._h, arg(mask), value); return this; }
   normal_(mean = 0, std = 1): this { N.normal_(this._h, mean, std); return this; }
   uniform_(from = 0, to = 1): this { N.uniform_(this._h, from, to); return this; }
-  /** torch.nn.init.kaiming_uniform_ on this tensor ([out, in, ...] layout), e.g. a = √5 as nn.Linear does. */
-  kaimingUniform_(opts: KaimingOptions = {}): this {
-    kaimingUniform_(this, opts);
-    return this;
-  }
 }
 
 // ------------------------------------------------------------ helpers shared by the other modules

@@ -5,8 +5,10 @@ import * as path from 'path';
 import {
   DType, RawTensor, ITEMSIZE, DTYPES, fromSafetensorsDType, toSafetensorsDType, fromTorchStorageName,
   readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors,
-  readTorchCheckpoint, unpickle, loadStateDictFile, loadCheckpointFolder, resolveModelPath, repoFolderName,
+  readTorchCheckpoint, unpickle, loadStateDictFile, loadCheckpointFolder, resolveModelPath, repoFolderName, findCachedModelPath,
 } from '../lib/io';
+import { AutoTokenizer } from '../lib/tokenizer';
+import { BASE_MODEL_FILES } from './helpers/paths';
 import { readWholeFile } from '../lib/io/read-file';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'io');
@@ -369,6 +371,19 @@ describe('hub model resolution', () => {
     await withEnv({ HF_HUB_CACHE: undefined, HF_HOME: tmp, HF_HUB_OFFLINE: '1' }, async () => {
       await expect(resolveModelPath('acme/tiny-bert')).resolves.toBe(snapshot);
     });
+  });
+
+  test('AutoTokenizer.fromPretrained resolves the same hub ids as the models (issue 13): the cached snapshot', () => {
+    const base = BASE_MODEL_FILES;
+    const read = (f: string) => fs.readFileSync(path.join(base, f), 'utf8');
+    const cache = fakeCache('acme/tok-bert', { 'config.json': read('config.json'), 'model.safetensors': 'x', 'vocab.txt': read('vocab.txt'), 'tokenizer.json': read('tokenizer.json'), 'tokenizer_config.json': read('tokenizer_config.json') });
+    const fromId = AutoTokenizer.fromPretrained('acme/tok-bert', { cacheDir: cache });
+    const fromFolder = AutoTokenizer.fromPretrained(base);
+    const text = 'Hello, wörld! Tokenizers resolve ids.';
+    expect(fromId.encode(text)).toEqual(fromFolder.encode(text));
+    expect(findCachedModelPath('acme/tok-bert', { cacheDir: cache })).toBe(path.join(cache, 'models--acme--tok-bert', 'snapshots', COMMIT));
+    expect(() => AutoTokenizer.fromPretrained('acme/not-here', { cacheDir: cache }))
+      .toThrow(`AutoTokenizer: acme/not-here is neither a folder nor a model in the Hugging Face cache at ${cache} (the model's fromPretrained downloads it)`);
   });
 
   test('offline and not (completely) cached: a clear error', async () => {

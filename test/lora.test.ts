@@ -55,6 +55,22 @@ describe('LoRALayer', () => {
       expect(l.forward(x).allclose(want, 1e-5, 1e-6)).toBe(true);
     });
   });
+
+  it('addedTo(x, base) (one native call) is base(x) + forward(x), lora_bias and dropout included', () => {
+    const base = new nn.Linear(6, 5);
+    const l = new LoRALayer(6, 5, { rank: 3, alpha: 2, bias: true, dropout: 0.5 });
+    noGrad(() => { l.B.normal_(); l.bias!.normal_(); });
+    tidy(() => {
+      const x = randn([4, 6]);
+      manualSeed(5);
+      const fused = l.addedTo(x, base);
+      manualSeed(5);
+      const apart = base.forward(x).add(l.forward(x)); // the same dropout mask: one draw from the same seed
+      expect(fused.allclose(apart, 1e-5, 1e-6)).toBe(true);
+      l.eval();
+      expect(l.addedTo(x, base).allclose(base.forward(x).add(l.forward(x)), 1e-5, 1e-6)).toBe(true);
+    });
+  });
 });
 
 describe('LinearWithLoRA and replaceLinearWithLora', () => {
@@ -159,6 +175,17 @@ describe('merging', () => {
     expect([...m.modules()].some((x) => x instanceof LinearWithLoRA)).toBe(false);
     expect(maxDiff(logitsOf(m), adapted)).toBeLessThan(1e-5);
   });
+
+  it('savePretrained refuses a model that still has adapters, naming the first wrapped layer, and writes nothing', async () => {
+    const m = await load();
+    replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
+    const dir = path.join(tmp('lora-save-'), 'out');
+    expect(() => m.savePretrained(dir)).toThrow("savePretrained: 'distilbert.transformer.layer.0.attention.q_lin' still has LoRA adapters; call mergeAndUnload(model) first");
+    expect(fs.existsSync(dir)).toBe(false);
+    mergeAndUnload(m);
+    m.savePretrained(dir);
+    expect(fs.existsSync(path.join(dir, 'model.safetensors'))).toBe(true);
+  });
 });
 
 describe('adapters on disk and several adapters', () => {
@@ -182,6 +209,42 @@ describe('adapters on disk and several adapters', () => {
     const layer = fresh.getSubmodule('distilbert.transformer.layer.0.attention.q_lin') as LinearWithLoRA;
     expect(layer.adapter().scalingMode).toBe('alpha');
     expect(layer.A.requiresGrad).toBe(false);
+  });
+
+  it('each loaded adapter keeps its own head (PEFT\'s ModulesToSaveWrapper): the last one loaded does not own it (issue 13)', async () => {
+    // Two adapters that train the classifier, saved apart; each alone in a fresh model is the reference.
+    const dirs: string[] = [];
+    for (const [seed, shift] of [[11, 0.5], [12, -0.75]] as const) {
+      const m = await load();
+      replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
+      perturbAdapters(m, seed);
+      noGrad(() => (m.getSubmodule('classifier') as nn.Linear).bias!.add_(shift));
+      const dir = tmp('head-adapter-');
+      saveAdapter(m, dir, { modulesToSave: ['classifier'] });
+      dirs.push(dir);
+    }
+    const alone = await Promise.all(dirs.map(async (dir) => { const m = await load(); loadAdapter(m, dir); return logitsOf(m); }));
+    const m = await load();
+    const base = logitsOf(m);
+    const classifierBias = (m.getSubmodule('classifier') as nn.Linear).bias!;
+    const baseBias = Array.from(classifierBias.dataSync() as Float32Array);
+    loadAdapter(m, dirs[0], { adapterName: 'a' });
+    loadAdapter(m, dirs[1], { adapterName: 'b', activate: false });
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-6); // loading b left a's head alone
+    setAdapter(m, 'b');
+    expect(maxDiff(logitsOf(m), alone[1])).toBeLessThan(1e-6);
+    setAdapter(m, 'a');
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-6);
+    disableAdapter(m); // the base model's own head again, untouched by either load
+    expect(maxDiff(logitsOf(m), base)).toBe(0);
+    expect(Array.from(classifierBias.dataSync() as Float32Array)).toEqual(baseBias);
+    expect(listAdapters(m).sort()).toEqual(['a', 'b']);
+    setAdapter(m, 'b');
+    deleteAdapter(m, 'b'); // frees b's copies and falls back to the base head
+    expect(maxDiff(logitsOf(m), base)).toBe(0);
+    setAdapter(m, 'a');
+    mergeAndUnload(m); // a's head stays, as PEFT keeps the active copy
+    expect(maxDiff(logitsOf(m), alone[0])).toBeLessThan(1e-5);
   });
 
   it('switches, disables and deletes named adapters over one shared base', async () => {

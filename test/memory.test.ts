@@ -40,6 +40,38 @@ describe('tidy', () => {
     expect(r.list[0].isDisposed).toBe(true);
   });
 
+  test('tensors returned inside class instances, Sets, cycles and nesting deeper than 6 levels stay alive (issue 13)', () => {
+    class Holder {
+      constructor(readonly t: Tensor, readonly next: Holder | null = null) {}
+    }
+    const before = live();
+    const r = torch.tidy(() => {
+      const x = torch.ones([2]);
+      torch.zeros([100]); // garbage
+      let deep: unknown = x.add(1);
+      for (let i = 0; i < 10; i++) deep = { level: [deep] };
+      const cyclic: { self?: unknown; t: Tensor } = { t: x.mul(3) };
+      cyclic.self = cyclic;
+      return { holder: new Holder(x, new Holder(x.neg())), deep, cyclic, set: new Set([x.mul(4)]) };
+    });
+    expect(live()).toBe(before + 5);
+    expect(r.holder.t.toArray()).toEqual([1, 1]);
+    expect(r.holder.next!.t.toArray()).toEqual([-1, -1]);
+    let deep = r.deep as { level: unknown[] } | Tensor;
+    while (!(deep instanceof Tensor)) deep = deep.level[0] as { level: unknown[] } | Tensor;
+    expect(deep.toArray()).toEqual([2, 2]);
+    expect(r.cyclic.t.toArray()).toEqual([3, 3]);
+    expect([...r.set][0].toArray()).toEqual([4, 4]);
+    // dispose(value) walks plain containers only: the class instances' tensors are the caller's to free.
+    torch.dispose(r);
+    expect(r.holder.t.isDisposed).toBe(false);
+    expect(r.cyclic.t.isDisposed).toBe(true);
+    expect(deep.isDisposed).toBe(true);
+    r.holder.t.dispose();
+    r.holder.next!.t.dispose();
+    expect(live()).toBe(before);
+  });
+
   test('nested tidy: the inner result belongs to the outer scope, and is freed with it unless returned', () => {
     const before = live();
     let innerResult: Tensor | null = null;

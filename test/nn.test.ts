@@ -2,7 +2,7 @@
 // tools/make_nn_fixtures.py with Debian's PyTorch).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, DType } from '../lib';
+import { Tensor, tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, DType, memory } from '../lib';
 import { readFixture } from './helpers/fixture-file';
 
 // ------------------------------------------------------------------------------------------------ fixture
@@ -550,3 +550,65 @@ describe('Sequential, ModuleList, ModuleDict', () => {
     expect(() => d.forward()).toThrow(/no forward/);
   });
 });
+
+describe('call(): forward hooks and a memory scope, as PyTorch\'s module(...)', () => {
+  // A layer whose forward makes a throw-away intermediate, as a transformer block does.
+  class TwiceThenAddOne extends nn.Module {
+    forward(x: Tensor): Tensor {
+      const doubled = x.mul(2);
+      return doubled.add(1);
+    }
+  }
+
+  it('runs forward inside tidy: intermediates are freed when call returns, the output is not', () => {
+    const m = new TwiceThenAddOne();
+    const x = tensor([1, 2]);
+    const before = liveCount();
+    const y = m.call(x);
+    expect(liveCount()).toBe(before + 1); // the output only; forward() alone would leave `doubled` live too
+    expect(values(y)).toEqual([3, 5]);
+    y.dispose();
+    x.dispose();
+  });
+
+  it('pre-hooks replace the arguments, hooks replace the output, in registration order; remove() unregisters', () => {
+    const m = new TwiceThenAddOne();
+    const seen: string[] = [];
+    const pre = m.registerForwardPreHook((mod, args) => {
+      seen.push(`pre ${mod === m} ${values(args[0] as Tensor)}`);
+      return (args[0] as Tensor).add(10); // a single value stands for the one argument, as in PyTorch
+    });
+    const post1 = m.registerForwardHook((_mod, args, out) => {
+      seen.push(`post1 ${values(args[0] as Tensor)} -> ${values(out as Tensor)}`);
+      return (out as Tensor).neg();
+    });
+    const post2 = m.registerForwardHook((_mod, _args, out) => {
+      seen.push(`post2 ${values(out as Tensor)}`); // returns nothing: the output stays
+    });
+    expect(post2.id).toBeGreaterThan(post1.id);
+    expect(values(m.call(tensor([1])))).toEqual([-23]); // -(2·(1+10)+1)
+    expect(seen).toEqual(['pre true 1', 'post1 11 -> 23', 'post2 -23']);
+    expect(values(m.forward(tensor([1])))).toEqual([3]); // forward() alone runs no hooks
+    pre.remove();
+    post1.remove();
+    post2.remove();
+    post2.remove(); // removing twice is harmless
+    seen.length = 0;
+    expect(values(m.call(tensor([1])))).toEqual([3]);
+    expect(seen).toEqual([]);
+  });
+
+  it('children run through call(): a hook on a submodule of a Sequential sees its input', () => {
+    const relu = new nn.ReLU();
+    const seq = new nn.Sequential(new nn.Identity(), relu);
+    const inputs: number[][] = [];
+    const h = relu.registerForwardHook((_m, args) => { inputs.push(values(args[0] as Tensor)); });
+    expect(values(seq.call(tensor([-1, 2])) as Tensor)).toEqual([0, 2]);
+    expect(inputs).toEqual([[-1, 2]]);
+    h.remove();
+  });
+});
+
+function liveCount(): number {
+  return memory().numTensors;
+}

@@ -2,7 +2,7 @@
 // Every failure becomes a JSON `{error, message}` with a 4xx/5xx status; nothing a client sends can stop the server.
 import { createHash, timingSafeEqual } from 'crypto';
 import Fastify, { LogController, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import { Classifier, ServingError, ServingErrorCode } from '../../lib/serving';
+import { Classifier, ServingError, ServingErrorCode } from '../../lib';
 import { createMetrics } from './metrics';
 import { Limits, addAdapterSchema, classifySchema, listAdaptersSchema, removeAdapterSchema } from './schemas';
 

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { createClassifier } from '../../lib/serving';
+import { createClassifier } from '../../lib';
 import { buildServer } from './app';
 import { shutdown } from './shutdown';
 

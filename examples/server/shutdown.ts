@@ -2,7 +2,7 @@
 // then close whatever connections remain (a client uploading a byte a second must not keep the process alive), and
 // stop the classifier (which has its own deadline, see ClassifierOptions.closeTimeoutMs).
 import type { FastifyInstance } from 'fastify';
-import type { Classifier } from '../../lib/serving';
+import type { Classifier } from '../../lib';
 
 export interface ShutdownOptions {
   /** How long requests in flight may take to finish (default 10 s). */

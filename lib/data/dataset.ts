@@ -1,6 +1,6 @@
 /** The data model every loader returns (texts with class ids, and the names those ids index), and the helpers they share. */
 import { clipText } from '../io/describe';
-import { MAX_CLASSES } from '../models/labels';
+import { MAX_CLASSES } from '../io/hf-labels';
 
 export interface TextExample {
   text: string;
@@ -40,7 +40,7 @@ export interface RawExample {
 
 const INTEGER_LABEL = /^\d+$/;
 
-export { MAX_CLASSES } from '../models/labels';
+export { MAX_CLASSES } from '../io/hf-labels';
 
 /**
  * Turns raw labels into class ids. If every label is a non-negative integer, the ids are those integers and

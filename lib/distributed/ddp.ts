@@ -51,9 +51,9 @@ export class DistributedDataParallel<M extends Module = Module> {
     this.id = N.ddpCreate(names.map((n) => arg(byName.get(n))), names, Math.round(capMB * 1024 * 1024), opts.findUnusedParameters ?? false);
   }
 
-  /** The wrapped module's forward. */
+  /** The wrapped module, run through call() (its hooks and memory scope). */
   forward(...args: Parameters<M['forward']>): ReturnType<M['forward']> {
-    return (this.module.forward as (...a: unknown[]) => ReturnType<M['forward']>)(...args);
+    return (this.module as Module & { forward(...a: unknown[]): ReturnType<M['forward']> }).call(...args);
   }
 
   /**

@@ -9,6 +9,7 @@ export { DistributedDataParallel } from './ddp';
 export type { DistributedDataParallelOptions, GradientSyncStats } from './ddp';
 export { DistributedSampler, seededPermutation } from './sampler';
 export type { DistributedSamplerOptions } from './sampler';
-export { launch, parseLaunchArgs, rankEnvironment } from './launch';
+export { launch, parseLaunchArgs, rankEnvironment, LAUNCH_USAGE } from './launch';
+export { intSetting } from './env';
 export type { LaunchOptions } from './launch';
 export { placement, shardPadded, shardIndices, sumOverRanks } from './sharding';

@@ -6,8 +6,9 @@ import { parseSafetensors } from './safetensors';
 import { parseTorchCheckpoint } from './torch-pickle';
 import { isZip } from './zip';
 import { readWholeFile } from './read-file';
+import { CheckpointFormat, WEIGHT_FILES, readWeightMap } from './hf-weight-files';
 
-export type CheckpointFormat = 'safetensors' | 'torch';
+export type { CheckpointFormat } from './hf-weight-files';
 
 export interface LoadedCheckpoint {
   tensors: Map<string, RawTensor>;
@@ -33,22 +34,12 @@ function looksLikeSafetensors(head: Buffer): boolean {
   return head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) <= BigInt(head.length - 8);
 }
 
-interface Candidate { file: string; format: CheckpointFormat; sharded: boolean }
-
-// In the order transformers prefers them.
-const CANDIDATES: readonly Candidate[] = [
-  { file: 'model.safetensors', format: 'safetensors', sharded: false },
-  { file: 'model.safetensors.index.json', format: 'safetensors', sharded: true },
-  { file: 'pytorch_model.bin', format: 'torch', sharded: false },
-  { file: 'pytorch_model.bin.index.json', format: 'torch', sharded: true },
-];
-
 /** Loads the weights of a Hugging Face model folder. */
 export function loadCheckpointFolder(dir: string): LoadedCheckpoint {
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${dir}: not a directory`);
-  const found = CANDIDATES.find((c) => fs.existsSync(path.join(dir, c.file)));
+  const found = WEIGHT_FILES.find((c) => fs.existsSync(path.join(dir, c.file)));
   if (!found) {
-    throw new Error(`${dir}: no checkpoint found; looked for ${CANDIDATES.map((c) => c.file).join(', ')}`);
+    throw new Error(`${dir}: no checkpoint found; looked for ${WEIGHT_FILES.map((c) => c.file).join(', ')}`);
   }
   const file = path.resolve(dir, found.file);
   if (found.sharded) return { ...loadSharded(file), format: found.format };
@@ -61,7 +52,7 @@ function loadSharded(indexFile: string): { tensors: Map<string, RawTensor>; file
   const dir = path.dirname(indexFile);
   const shards = new Map<string, Map<string, RawTensor>>();
   for (const shard of new Set(Object.values(weightMap))) {
-    shards.set(shard, loadStateDictFile(shardPath(dir, shard, indexFile)));
+    shards.set(shard, loadStateDictFile(path.join(dir, shard)));
   }
   const tensors = new Map<string, RawTensor>();
   for (const [name, shard] of Object.entries(weightMap)) {
@@ -70,28 +61,4 @@ function loadSharded(indexFile: string): { tensors: Map<string, RawTensor>; file
     tensors.set(name, tensor);
   }
   return { tensors, files: [...shards.keys()].map((s) => path.join(dir, s)) };
-}
-
-function readWeightMap(indexFile: string): Record<string, string> {
-  let index: unknown;
-  try {
-    index = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${indexFile}: cannot read the shard index (${(e as Error).message})`);
-  }
-  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new Error(`${indexFile}: no "weight_map" object`);
-  }
-  for (const [name, shard] of Object.entries(weightMap)) {
-    if (typeof shard !== 'string') throw new Error(`${indexFile}: shard of '${name}' is not a file name`);
-  }
-  return weightMap as Record<string, string>;
-}
-
-// Shards live in the folder itself: an index must not point elsewhere.
-function shardPath(dir: string, shard: string, indexFile: string): string {
-  const file = path.resolve(dir, shard);
-  if (path.dirname(file) !== path.resolve(dir)) throw new Error(`${indexFile}: shard '${shard}' is outside the folder`);
-  return file;
 }

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { writeFileAtomic } from './fs-atomic';
+import { WEIGHT_FILES, shardFiles } from './hf-weight-files';
 
 export interface ResolveOptions {
   /** Branch, tag or commit hash (default 'main'). */
@@ -23,8 +24,6 @@ export interface ResolveOptions {
 
 const CONFIG = 'config.json';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'];
-// In the order transformers prefers them; an index names its shards in "weight_map".
-const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'];
 
 /** A local folder holding the model: `pathOrId` itself when it is a directory, else a hub cache snapshot. */
 export async function resolveModelPath(pathOrId: string, options: ResolveOptions = {}): Promise<string> {
@@ -43,6 +42,19 @@ export async function resolveModelPath(pathOrId: string, options: ResolveOptions
     );
   }
   return downloadSnapshot(repo, options.files);
+}
+
+/**
+ * What resolveModelPath resolves to without downloading: `pathOrId` when it is a folder, else the cached snapshot of
+ * the hub id (config and weights complete), else undefined (not a folder, not an id, or not cached). Synchronous,
+ * for the tokenizer's fromPretrained.
+ */
+export function findCachedModelPath(pathOrId: string, options: Pick<ResolveOptions, 'revision' | 'cacheDir'> = {}): string | undefined {
+  if (isDirectory(pathOrId)) return pathOrId;
+  if (!isRepoId(pathOrId)) return undefined;
+  const revision = options.revision ?? 'main';
+  checkRelativeName(revision, 'revision');
+  return findCachedSnapshot(path.join(options.cacheDir ?? hubCacheDir(), repoFolderName(pathOrId)), revision);
 }
 
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -99,21 +111,9 @@ function readRef(repoDir: string, revision: string): string | undefined {
 }
 
 function hasCompleteWeights(snapshot: string, has: (file: string) => boolean): boolean {
-  const weights = WEIGHT_FILES.find(has);
+  const weights = WEIGHT_FILES.find((w) => has(w.file));
   if (!weights) return false;
-  return !weights.endsWith('.index.json') || shardsOf(path.join(snapshot, weights)).every(has);
-}
-
-function shardsOf(indexFile: string): string[] {
-  let index: { weight_map?: Record<string, string> };
-  try {
-    index = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${indexFile}: cannot read the shard index (${(e as Error).message})`);
-  }
-  const shards = [...new Set(Object.values(index.weight_map ?? {}))];
-  shards.forEach((s) => checkRelativeName(s, 'shard name'));
-  return shards;
+  return !weights.sharded || shardFiles(path.join(snapshot, weights.file)).every(has);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -135,15 +135,15 @@ async function downloadSnapshot(repo: Repo, files?: string[]): Promise<string> {
 }
 
 async function downloadWeights(session: DownloadSession): Promise<void> {
-  for (const file of WEIGHT_FILES) {
+  for (const { file, sharded } of WEIGHT_FILES) {
     const local = await session.download(file, false);
     if (!local) continue;
-    if (file.endsWith('.index.json')) {
-      for (const shard of shardsOf(local)) await session.download(shard, true);
+    if (sharded) {
+      for (const shard of shardFiles(local)) await session.download(shard, true);
     }
     return;
   }
-  throw new Error(`${session.repo.id} (revision ${session.repo.revision}) has none of ${WEIGHT_FILES.join(', ')}`);
+  throw new Error(`${session.repo.id} (revision ${session.repo.revision}) has none of ${WEIGHT_FILES.map((w) => w.file).join(', ')}`);
 }
 
 class DownloadSession {

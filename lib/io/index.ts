@@ -8,5 +8,5 @@ export { describeValue } from './describe';
 export type { UnpickleHooks, UnpickleLimits, PyCallable } from './unpickle';
 export { loadStateDictFile, loadCheckpointFolder, detectFormat } from './checkpoint';
 export type { CheckpointFormat, LoadedCheckpoint } from './checkpoint';
-export { resolveModelPath, hubCacheDir, repoFolderName, findCachedSnapshot } from './hub';
+export { resolveModelPath, findCachedModelPath, hubCacheDir, repoFolderName, findCachedSnapshot } from './hub';
 export type { ResolveOptions } from './hub';

@@ -16,9 +16,10 @@ import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { LoraScaling } from './lora-layer';
 import { markPeftTrainable, setAdapterTrainable } from './freeze';
 import { addLoraAt } from './replace';
+import { ModulesToSaveWrapper } from './modules-to-save';
 import { ADAPTER_CONFIG, PeftLoraConfig, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
 import { KEY_PREFIX, LABELS_KEY, SCALING_KEY, readAdapterShapes, readAdapterWeights, readAdapterMetadata } from './adapter-files';
-import { LabelConfig, setLabelNames } from '../models/labels';
+import { LabelConfig, setLabelNames } from '../io/hf-labels';
 
 export interface LoadAdapterOptions {
   adapterName?: string;
@@ -65,8 +66,20 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
     if (a.magnitude) copyInto(a.magnitude, tensors.get(`${key}magnitude_vector`)!, `${key}magnitude_vector`, file, false);
     if (opts.activate ?? true) (model.getSubmodule(name) as LinearWithLoRA).setAdapter(adapterName);
   }
-  for (const [name, m] of plan.saved) {
-    for (const [pn, p] of m.namedParameters()) copyInto(p, tensors.get(`${KEY_PREFIX}${name}.${pn}`)!, `${KEY_PREFIX}${name}.${pn}`, file, false);
+  // The saved modules (the head) get this adapter's own copies, as PEFT's ModulesToSaveWrapper: loading a second
+  // adapter must not overwrite the first one's head, nor the base model's.
+  if (plan.saved.length) {
+    const wrapper = ModulesToSaveWrapper.of(model);
+    const own = wrapper.add(adapterName, savedShapes(plan.saved, tensors), opts.isTrainable ?? false);
+    try {
+      for (const [name, m] of plan.saved) {
+        for (const [pn] of m.namedParameters()) copyInto(own.get(`${name}.${pn}`)!, tensors.get(`${KEY_PREFIX}${name}.${pn}`)!, `${KEY_PREFIX}${name}.${pn}`, file, false);
+      }
+    } catch (e) {
+      wrapper.remove(adapterName);
+      throw e;
+    }
+    if (opts.activate ?? true) wrapper.use(adapterName);
   }
   const params = new Map(model.namedParameters());
   for (const [param, key] of plan.biases) copyInto(params.get(param)!, tensors.get(key)!, key, file, false);
@@ -199,8 +212,12 @@ export function adapterSavedModules(model: Module, dir: string): string[] {
 export function savedParameterShapes(model: Module, dir: string): Map<string, Map<string, number[]>> {
   const config = readAdapterConfig(dir);
   const { file, tensors } = readAdapterShapes(dir, DEFAULT_ADAPTER); // shapes: a safetensors header is enough
+  return savedShapes(savedModules(model, config, tensors, file), tensors);
+}
+
+function savedShapes(saved: [string, Module][], tensors: Shapes): Map<string, Map<string, number[]>> {
   const out = new Map<string, Map<string, number[]>>();
-  for (const [n, m] of savedModules(model, config, tensors, file)) {
+  for (const [n, m] of saved) {
     out.set(n, new Map([...m.namedParameters()].map(([pn]) => [pn, tensors.get(`${KEY_PREFIX}${n}.${pn}`)!.shape])));
   }
   return out;

@@ -16,7 +16,7 @@ import { loraLayers } from './replace';
 import { ADAPTER_CONFIG, PeftBias, PeftLoraConfig, SEQ_CLS_HEADS, peftSavedModules } from './peft-config';
 import { pyPatternKeyMatches } from './safe-regex';
 import { ADAPTER_WEIGHTS, KEY_PREFIX, LABELS_KEY, SCALING_KEY } from './adapter-files';
-import { LabelConfig, labelNames, placeholderLabels } from '../models/labels';
+import { LabelConfig, labelNames, placeholderLabels } from '../io/hf-labels';
 
 export interface SaveAdapterOptions {
   adapterName?: string;

@@ -14,4 +14,5 @@ export { SafeRegex, pyFullmatch } from './safe-regex';
 export { getPeftModel } from './get-peft-model';
 export type { LoraConfigFields } from './get-peft-model';
 export { addWeightedAdapter } from './weighted-adapter';
+export { ModulesToSaveWrapper } from './modules-to-save';
 export type { CombinationType, WeightedAdapterOptions } from './weighted-adapter';

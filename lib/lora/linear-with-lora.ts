@@ -1,6 +1,5 @@
 // LinearWithLoRA: a frozen Linear plus one or more named LoRA adapters, of which one (or none) is active.
-import { N } from '../native';
-import { Tensor, wrap } from '../tensor';
+import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { Module } from '../nn/module';
@@ -91,21 +90,19 @@ export class LinearWithLoRA extends Module {
   forward(x: Tensor): Tensor {
     const l = this.linear;
     const active = this.activeAdapters;
-    if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.forward(x);
+    if (active.length === 0 || (active.length === 1 && this.mergedAdapter === active[0])) return l.call(x);
     const a = this.adapter(active[0]);
     let out: Tensor;
     let rest = active;
     if (a.magnitude) {
-      out = l.forward(x);
+      out = l.call(x);
     } else {
-      // One native call: linear + scaling·((x A) B), the sum accumulated in place.
-      out = wrap(N.loraLinear(x._h, l.weight._h, l.bias ? l.bias._h : -1, a.A._h, a.B._h, a.scaling, a.dropoutP, a.training));
-      if (a.bias) out = replace(out, out.add(a.bias, a.scaling)); // PEFT's lora_bias: + scaling · b
+      out = a.addedTo(x, l); // base + update in one native call
       rest = active.slice(1);
     }
     for (const name of rest) {
       const other = this.adapter(name);
-      const update = tidy(() => (other.magnitude ? this.doraUpdate(x, other) : other.forward(x)));
+      const update = other.magnitude ? tidy(() => this.doraUpdate(x, other)) : other.call(x);
       out = replace(out, out.add(update));
       update.dispose();
     }
@@ -178,6 +175,10 @@ export class LinearWithLoRA extends Module {
     const a = this.adapter(this.mergedAdapter);
     if (a.bias) noGrad(() => this.linear.bias!.add_(a.bias!, -a.scaling));
     this.mergedAdapter = null;
+  }
+
+  saveBlocker(): string {
+    return 'still has LoRA adapters; call mergeAndUnload(model) first, or saveAdapter() to save the adapter alone';
   }
 
   extraRepr(): string {

@@ -1,5 +1,6 @@
 // LoRALayer: the low-rank update scaling · (x @ A @ B), with A [in, r] and B [r, out] as in Raschka's from-scratch code.
-import { Tensor } from '../tensor';
+import { N } from '../native';
+import { Tensor, wrap } from '../tensor';
 import { empty, zeros } from '../creation';
 import * as F from '../functional';
 import { noGrad } from '../autograd';
@@ -88,12 +89,32 @@ export class LoRALayer extends Module {
     });
   }
 
-  /** The update alone (plain LoRA; a DoRA layer needs its base weight: LinearWithLoRA computes it). */
+  // The LoRA math lives here only (issue 13: LinearWithLoRA and the native loraLinear computed it apart):
+  // forward is the update alone, addedTo the base layer's output plus it in one native call.
+
+  /** The update alone, scaling · (dropout(x) A B + bias) (plain LoRA; a DoRA layer needs its base weight: LinearWithLoRA computes it). */
   forward(x: Tensor): Tensor {
-    if (this.magnitude) throw new Error('LoRALayer: a DoRA adapter runs inside its LinearWithLoRA');
+    this.refuseDora();
     const input = this.training && this.dropoutP > 0 ? F.dropout(x, this.dropoutP, true) : x;
     const update = input.matmul(this.A).matmul(this.B);
     return (this.bias ? update.add(this.bias) : update).mul(this.scaling);
+  }
+
+  /**
+   * `base(x) + forward(x)`: x Wᵀ + b + scaling · (dropout(x) A B) in one native call (the sum accumulated in place),
+   * plus scaling · bias for PEFT's lora_bias. The dropout mask is drawn once, as in forward.
+   */
+  addedTo(x: Tensor, base: { weight: Tensor; bias: Tensor | null }): Tensor {
+    this.refuseDora();
+    const out = wrap(N.loraLinear(x._h, base.weight._h, base.bias ? base.bias._h : -1, this.A._h, this.B._h, this.scaling, this.dropoutP, this.training));
+    if (!this.bias) return out;
+    const withBias = out.add(this.bias, this.scaling);
+    out.dispose(); // an intermediate: autograd keeps what backward needs
+    return withBias;
+  }
+
+  private refuseDora(): void {
+    if (this.magnitude) throw new Error('LoRALayer: a DoRA adapter runs inside its LinearWithLoRA');
   }
 
   extraRepr(): string {

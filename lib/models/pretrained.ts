@@ -8,7 +8,6 @@ import { Module } from '../nn/module';
 import { DType } from '../dtype';
 import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
 import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
-import { LinearWithLoRA } from '../lora/linear-with-lora';
 
 export interface FromPretrainedOptions {
   numLabels?: number;
@@ -114,9 +113,9 @@ function remapPrefix(tensors: Map<string, RawTensor>, ownKeys: string[], prefix:
 
 /** Writes config.json and model.safetensors so that Python transformers loads the folder; the folder appears whole or not at all. */
 export function savePretrained(model: Module, dir: string, config: Record<string, unknown>): void {
-  const wrapped = [...model.namedModules()].find(([, m]) => m instanceof LinearWithLoRA);
-  if (wrapped) {
-    throw new Error(`savePretrained: '${wrapped[0]}' still has LoRA adapters; call mergeAndUnload(model) first, or saveAdapter() to save the adapter alone`);
+  for (const [name, m] of model.namedModules()) {
+    const blocker = m.saveBlocker();
+    if (blocker !== null) throw new Error(`savePretrained: '${name}' ${blocker}`);
   }
   const full = { ...config, architectures: [model.constructor.name], torch_dtype: model.parameters()[0]?.dtype ?? 'float32' };
   writeFolderAtomic(dir, (temp) => {

@@ -9,7 +9,7 @@ export class Sequential extends Module {
   /** Runs every module in order; a module that appears twice (the same instance) runs twice, as in PyTorch. */
   forward(x: unknown): unknown {
     let out = x;
-    for (const m of this._modules.values()) if (m) out = (m.forward as (a: unknown) => unknown)(out);
+    for (const m of this._modules.values()) if (m) out = (m as Module & { forward(a: unknown): unknown }).call(out);
     return out;
   }
   get length(): number {

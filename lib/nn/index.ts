@@ -1,5 +1,5 @@
 export { Module } from './module';
-export type { StateDict, LoadResult } from './module';
+export type { StateDict, LoadResult, ForwardHook, ForwardPreHook, RemovableHandle } from './module';
 export { Linear, Embedding, LayerNorm, Dropout, ReLU, GELU, Tanh, Sigmoid, SiLU, Identity } from './layers';
 export { Sequential, ModuleList, ModuleDict } from './containers';
 export * as init from './init';

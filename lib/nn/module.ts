@@ -1,12 +1,21 @@
 // nn.Module: parameters, buffers and child modules registered by name, with PyTorch's traversal and state-dict API.
 import { Tensor } from '../tensor';
-import { keep } from '../scope';
+import { keep, tidy } from '../scope';
 import { noGrad } from '../autograd';
 import type { DType } from '../dtype';
 
 export type StateDict = Record<string, Tensor>;
 
 export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+
+/** PyTorch's forward pre-hook: sees the arguments before forward; returning an array replaces them (a single value: the one argument). */
+export type ForwardPreHook = (module: Module, args: unknown[]) => unknown;
+/** PyTorch's forward hook: sees the arguments and the output; returning something other than undefined replaces the output. */
+export type ForwardHook = (module: Module, args: unknown[], output: unknown) => unknown;
+/** What registerForwardHook / registerForwardPreHook return: remove() unregisters the hook (torch.utils.hooks.RemovableHandle). */
+export interface RemovableHandle { readonly id: number; remove(): void }
+
+let nextHookId = 0;
 
 export abstract class Module {
   training = true;
@@ -16,7 +25,43 @@ export abstract class Module {
   /** Names of buffers registered with persistent=false: they are left out of the state dict. */
   protected readonly _nonPersistentBuffers = new Set<string>();
 
+  private readonly _forwardPreHooks = new Map<number, ForwardPreHook>();
+  private readonly _forwardHooks = new Map<number, ForwardHook>();
+
   abstract forward(...args: never[]): unknown;
+
+  // ------------------------------------------------------------ calling
+  /**
+   * Runs the module as PyTorch's `module(...)` (`__call__`): forward pre-hooks, `forward`, forward hooks, all inside a
+   * memory scope (`tidy`), so every tensor made on the way that is not part of the output is freed when the call
+   * returns (autograd keeps what backward needs). Modules call their children with `call`; `forward` alone runs
+   * without hooks or scope. A hook that stores a tensor for later (e.g. an activation) must `keep()` it.
+   */
+  call<A extends unknown[], R>(this: Module & { forward(...args: A): R }, ...args: A): R {
+    const self = this as Module;
+    if (self._forwardPreHooks.size === 0 && self._forwardHooks.size === 0) return tidy(() => this.forward(...args));
+    return tidy(() => {
+      let input: unknown[] = args;
+      for (const hook of [...self._forwardPreHooks.values()]) {
+        const replaced = hook(this, input);
+        if (replaced !== undefined) input = Array.isArray(replaced) ? replaced : [replaced];
+      }
+      let output: unknown = this.forward(...(input as A));
+      for (const hook of [...self._forwardHooks.values()]) {
+        const replaced = hook(this, input, output);
+        if (replaced !== undefined) output = replaced;
+      }
+      return output as R;
+    });
+  }
+  /** Adds a hook run before every `call` (PyTorch's register_forward_pre_hook), in the order registered. */
+  registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
+    return addHook(this._forwardPreHooks, hook);
+  }
+  /** Adds a hook run after every `call`'s forward (PyTorch's register_forward_hook), in the order registered. */
+  registerForwardHook(hook: ForwardHook): RemovableHandle {
+    return addHook(this._forwardHooks, hook);
+  }
 
   // ------------------------------------------------------------ registration
   /** Registers a parameter (it requires grad unless told otherwise) and sets it as a property of the same name. */
@@ -221,6 +266,15 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * Why this module's weights cannot be saved as a plain checkpoint, or null (the default). A wrapper whose state
+   * dict does not have the base model's keys (LinearWithLoRA) says so here, and savePretrained refuses the model
+   * naming it, without the models layer knowing the wrapper's class.
+   */
+  saveBlocker(): string | null {
+    return null;
+  }
+
   // ------------------------------------------------------------ printing
   /** The part inside the parentheses of this module's line, e.g. 'in_features=768, out_features=2, bias=True'. */
   extraRepr(): string {
@@ -251,6 +305,12 @@ export abstract class Module {
   dispose(): void {
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
   }
+}
+
+function addHook<H>(hooks: Map<number, H>, hook: H): RemovableHandle {
+  const id = nextHookId++;
+  hooks.set(id, hook);
+  return { id, remove: () => { hooks.delete(id); } };
 }
 
 const torchSize = (shape: number[]) => `torch.Size([${shape.join(', ')}])`;

@@ -11,7 +11,7 @@ import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
 import { readAdapterLabels } from '../lora/adapter-io';
 import { checkAdapterFolder } from './adapter-folder';
-import { placeholderLabels } from '../models/labels';
+import { placeholderLabels } from '../io/hf-labels';
 
 export interface ClassifierOptions {
   /** A Hugging Face DistilBertForSequenceClassification folder (config.json + weights). */

@@ -1,27 +1,23 @@
 // What a worker holds: the tokenizer, one base model and its named LoRA adapters; texts in, probabilities out.
 import { DistilBertForSequenceClassification, labelNames } from '../models/distilbert';
 import { AutoTokenizer, BertTokenizer } from '../tokenizer';
-import { setAdapter, disableAdapter, deleteAdapter } from '../lora';
+import { setAdapter, disableAdapter, deleteAdapter, loadAdapter } from '../lora';
 import { tensor } from '../creation';
 import { tidy } from '../scope';
 import { noGrad } from '../autograd';
 import { backend } from '../cuda';
-import { AdapterHeads } from './adapter-heads';
 import { ServingError } from './errors';
 import { checkAdapterFolder } from './adapter-folder';
 import type { WorkerInit } from './protocol';
 
 export class ModelHost {
-  private readonly heads: AdapterHeads;
   private readonly names = new Set<string>();
 
   private constructor(
     private readonly model: DistilBertForSequenceClassification,
     private readonly tokenizer: BertTokenizer,
     private readonly init: WorkerInit,
-  ) {
-    this.heads = new AdapterHeads(model);
-  }
+  ) {}
 
   static async load(init: WorkerInit): Promise<ModelHost> {
     if (init.threads) backend.setNumThreads(init.threads);
@@ -51,7 +47,13 @@ export class ModelHost {
     try {
       // Checked again here, just before the read: a FIFO swapped in since the main thread's check would block this thread.
       checkAdapterFolder(name, dir);
-      this.heads.load(name, dir);
+      // Not activated: requests name their adapter. Its head (modules_to_save) gets copies of its own (lora/modules-to-save.ts).
+      try {
+        loadAdapter(this.model, dir, { adapterName: name, activate: false });
+      } catch (e) {
+        deleteAdapter(this.model, name);
+        throw e;
+      }
     } catch (e) {
       throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: ${(e as Error).message}`);
     }
@@ -70,7 +72,6 @@ export class ModelHost {
 
   removeAdapter(name: string): void {
     if (!this.names.has(name)) throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${name}'`);
-    this.heads.remove(name);
     deleteAdapter(this.model, name);
     this.names.delete(name);
   }
@@ -83,14 +84,13 @@ export class ModelHost {
     return noGrad(() => tidy(() => {
       const ids = tensor(enc.inputIds, { dtype: 'int64', device });
       const mask = tensor(enc.attentionMask, { dtype: 'int64', device });
-      return this.model.forward(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
+      return this.model.call(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
     }));
   }
 
   private select(adapter: string | null): void {
     if (adapter !== null && !this.names.has(adapter)) throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${adapter}'`);
     if (adapter === null) disableAdapter(this.model);
-    else setAdapter(this.model, adapter);
-    this.heads.use(adapter);
+    else setAdapter(this.model, adapter); // the adapter's head too, or the base model's when it saved none
   }
 }

@@ -12,5 +12,6 @@ export type {
   DecodeOptions,
   EncodeOptions,
   SpecialTokens,
+  TokenizerSourceOptions,
   VocabFileOptions,
 } from './tokenizer';

@@ -1,14 +1,14 @@
 /**
- * A Hugging Face compatible BERT WordPiece tokenizer (as used by bert-base-uncased and distilbert-base-uncased),
- * loaded from a model folder's `tokenizer.json` or, failing that, its `vocab.txt` + `tokenizer_config.json`.
+ * A Hugging Face compatible BERT WordPiece tokenizer (as used by bert-base-uncased and distilbert-base-uncased).
+ * Reading a model folder's `tokenizer.json` or `vocab.txt` + `tokenizer_config.json` is hf-folder.ts's job.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import { BertNormalizer, BertNormalizerOptions } from './bert-normalizer';
 import { BertPreTokenizer } from './bert-pretokenizer';
 import { WordPiece } from './wordpiece';
-import { TokenizerJson, validateTokenizerJson } from './tokenizer-json';
+import { readTokenizerFolder, resolveTokenizerFolder, vocabFileConfig } from './hf-folder';
+import type { TokenizerSourceOptions } from './hf-folder';
+
+export type { TokenizerSourceOptions } from './hf-folder';
 
 export interface SpecialTokens {
   pad: string;
@@ -220,23 +220,13 @@ export class BertTokenizer {
   }
 
   /** Loads `tokenizer.json` from a model folder, or else `vocab.txt` (+ `tokenizer_config.json`). */
-  static fromPretrained(dir: string): BertTokenizer {
-    return loadFromFolder(dir, 'BertTokenizer');
+  /** From a model folder, or a hub id already in the Hugging Face cache (as the model's fromPretrained left it). */
+  static fromPretrained(pathOrId: string, opts: TokenizerSourceOptions = {}): BertTokenizer {
+    return fromFolder(resolveTokenizerFolder(pathOrId, opts, 'BertTokenizer'), 'BertTokenizer');
   }
 
   static fromVocabFile(file: string, options: VocabFileOptions = {}): BertTokenizer {
-    const vocab = readVocabFile(file);
-    return new BertTokenizer({
-      vocab,
-      normalizer: {
-        lowercase: options.doLowerCase ?? true,
-        stripAccents: options.stripAccents,
-        handleChineseChars: options.tokenizeChineseChars ?? true,
-      },
-      specialTokens: options.specialTokens,
-      modelMaxLength: options.modelMaxLength,
-      cleanUpTokenizationSpaces: options.cleanUpTokenizationSpaces,
-    });
+    return new BertTokenizer(vocabFileConfig(file, options));
   }
 
   /** The size of the WordPiece vocabulary (added tokens with new ids not counted, as in transformers). */
@@ -366,177 +356,18 @@ function longest(rows: number[][]): number {
 
 /** The Hugging Face entry point: only BERT WordPiece tokenizers are supported. */
 export class AutoTokenizer {
-  static fromPretrained(dir: string): BertTokenizer {
-    return loadFromFolder(dir, 'AutoTokenizer');
+  /** From a model folder, or a hub id already in the Hugging Face cache (as the model's fromPretrained left it). */
+  static fromPretrained(pathOrId: string, opts: TokenizerSourceOptions = {}): BertTokenizer {
+    return fromFolder(resolveTokenizerFolder(pathOrId, opts, 'AutoTokenizer'), 'AutoTokenizer');
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Loading from a model folder
-
-const BERT_TOKENIZER_CLASSES = new Set([
-  'BertTokenizer',
-  'BertTokenizerFast',
-  'DistilBertTokenizer',
-  'DistilBertTokenizerFast',
-]);
-
-/** The parts of a `tokenizer_config.json` this tokenizer reads; tokens may be strings or AddedToken objects. */
-interface TokenizerConfigJson {
-  tokenizer_class?: string;
-  do_lower_case?: boolean;
-  strip_accents?: boolean | null;
-  tokenize_chinese_chars?: boolean;
-  model_max_length?: number;
-  clean_up_tokenization_spaces?: unknown;
-  pad_token?: unknown;
-  unk_token?: unknown;
-  cls_token?: unknown;
-  sep_token?: unknown;
-  mask_token?: unknown;
-}
-
-function loadFromFolder(dir: string, caller: string): BertTokenizer {
-  const folder = path.resolve(dir);
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
-    throw new Error(`${caller}: tokenizer folder not found: ${folder}`);
-  }
-  const config = readJsonIfExists<TokenizerConfigJson>(path.join(folder, 'tokenizer_config.json')) ?? {};
-  const tokenizerClass = config.tokenizer_class;
-  if (tokenizerClass !== undefined && !BERT_TOKENIZER_CLASSES.has(tokenizerClass)) {
-    throw new Error(`${caller}: unsupported tokenizer_class ${tokenizerClass} in ${folder} (only BERT WordPiece)`);
-  }
-  const jsonFile = path.join(folder, 'tokenizer.json');
-  const tokenizerJson = readJsonIfExists<unknown>(jsonFile);
-  if (tokenizerJson !== undefined) {
-    const valid = validateTokenizerJson(tokenizerJson, jsonFile);
-    try {
-      return fromTokenizerJson(valid, config, folder, caller);
-    } catch (error) {
-      throw new Error(`${jsonFile}: ${(error as Error).message}`);
-    }
-  }
-  const vocabFile = path.join(folder, 'vocab.txt');
-  if (!fs.existsSync(vocabFile)) {
-    throw new Error(`${caller}: ${folder} has neither tokenizer.json nor vocab.txt`);
-  }
-  return BertTokenizer.fromVocabFile(vocabFile, {
-    doLowerCase: config.do_lower_case,
-    stripAccents: config.strip_accents,
-    tokenizeChineseChars: config.tokenize_chinese_chars,
-    specialTokens: specialTokensFromConfig(config),
-    modelMaxLength: modelMaxLengthFrom(config),
-    cleanUpTokenizationSpaces: cleanUpFrom(config),
-  });
-}
-
-function cleanUpFrom(config: TokenizerConfigJson): boolean | undefined {
-  return typeof config.clean_up_tokenization_spaces === 'boolean' ? config.clean_up_tokenization_spaces : undefined;
-}
-
-function fromTokenizerJson(
-  json: TokenizerJson,
-  config: TokenizerConfigJson,
-  folder: string,
-  caller: string,
-): BertTokenizer {
-  const { model } = json;
-  const unsupported = (what: string) =>
-    new Error(`${caller}: unsupported tokenizer type in ${folder}: ${what} (only BERT WordPiece)`);
-  if (model?.type !== 'WordPiece') throw unsupported(`model ${model?.type}`);
-  if (json.normalizer && json.normalizer.type !== 'BertNormalizer') throw unsupported(`normalizer ${json.normalizer.type}`);
-  if (json.pre_tokenizer?.type !== 'BertPreTokenizer') throw unsupported(`pre_tokenizer ${json.pre_tokenizer?.type}`);
-
-  return new BertTokenizer({
-    vocab: new Map(Object.entries(model.vocab)),
-    normalizer: normalizerOptionsFrom(json.normalizer ?? null),
-    continuingSubwordPrefix: model.continuing_subword_prefix,
-    maxInputCharsPerWord: model.max_input_chars_per_word,
-    specialTokens: {
-      ...specialTokensFromConfig(config),
-      ...specialTokensFromPostProcessor(json.post_processor ?? null),
-      ...(json.padding?.pad_token !== undefined && { pad: json.padding.pad_token }),
-      ...(model.unk_token !== undefined && { unk: model.unk_token }),
-    },
-    addedTokens: (json.added_tokens ?? []).map((token) => ({
-      id: token.id,
-      content: token.content,
-      special: token.special ?? false,
-      normalized: token.normalized ?? !token.special,
-    })),
-    modelMaxLength: modelMaxLengthFrom(config),
-    cleanUpTokenizationSpaces: cleanUpFrom(config),
-    decoderCleanup: json.decoder?.type === 'WordPiece' && typeof json.decoder.cleanup === 'boolean' ? json.decoder.cleanup : undefined,
-  });
-}
-
-function normalizerOptionsFrom(normalizer: TokenizerJson['normalizer']): BertNormalizerOptions {
-  if (normalizer === null || normalizer === undefined) {
-    return { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
-  }
-  return {
-    cleanText: normalizer.clean_text,
-    handleChineseChars: normalizer.handle_chinese_chars,
-    stripAccents: normalizer.strip_accents,
-    lowercase: normalizer.lowercase,
-  };
-}
-
-function specialTokensFromPostProcessor(processor: TokenizerJson['post_processor']): Partial<SpecialTokens> {
-  if (processor?.type === 'BertProcessing' && processor.cls && processor.sep) {
-    return { cls: processor.cls[0], sep: processor.sep[0] };
-  }
-  if (processor?.type === 'TemplateProcessing' && processor.single) {
-    // The single-sequence template reads [CLS] $A [SEP].
-    const specials = processor.single.flatMap((piece) => (piece.SpecialToken ? [piece.SpecialToken.id] : []));
-    if (specials.length === 2) return { cls: specials[0], sep: specials[1] };
-  }
-  return {};
-}
-
-function specialTokensFromConfig(config: TokenizerConfigJson): Partial<SpecialTokens> {
-  const entries: Array<[keyof SpecialTokens, unknown]> = [
-    ['pad', config.pad_token],
-    ['unk', config.unk_token],
-    ['cls', config.cls_token],
-    ['sep', config.sep_token],
-    ['mask', config.mask_token],
-  ];
-  const tokens: Partial<SpecialTokens> = {};
-  for (const [name, value] of entries) {
-    const content = tokenContent(value);
-    if (content !== undefined) tokens[name] = content;
-  }
-  return tokens;
-}
-
-function tokenContent(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string') {
-    return (value as { content: string }).content;
-  }
-  return undefined;
-}
-
-/** transformers writes a huge placeholder (1e30) when a model has no limit; keep the default then. */
-function modelMaxLengthFrom(config: TokenizerConfigJson): number | undefined {
-  const length = config.model_max_length;
-  return typeof length === 'number' && Number.isSafeInteger(length) && length > 0 ? length : undefined;
-}
-
-function readVocabFile(file: string): Map<string, number> {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  const vocab = new Map<string, number>();
-  lines.forEach((line, id) => vocab.set(line.endsWith('\r') ? line.slice(0, -1) : line, id));
-  return vocab;
-}
-
-function readJsonIfExists<T>(file: string): T | undefined {
-  if (!fs.existsSync(file)) return undefined;
+function fromFolder(folder: string, caller: string): BertTokenizer {
+  const { config, jsonFile } = readTokenizerFolder(folder, caller);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    return new BertTokenizer(config);
   } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    if (jsonFile === undefined) throw error;
+    throw new Error(`${jsonFile}: ${(error as Error).message}`);
   }
 }

@@ -113,7 +113,7 @@ export async function pretrainMlm(o: MlmOptions): Promise<MlmResult> {
 
 /** Cross-entropy over the vocabulary at labelled positions only (labels -100 elsewhere), as the MLM head computes it. */
 export function maskedLmLoss(model: DistilBertForMaskedLM, inputIds: Tensor, attentionMask: Tensor, flatLabels: Tensor): Tensor {
-  const hidden = model.distilbert.forward(inputIds, attentionMask);
+  const hidden = model.distilbert.call(inputIds, attentionMask);
   const dim = hidden.shape[2];
   const chosen = flatLabels.ne(-100).nonzero().squeeze(1);
   const h = hidden.reshape(-1, dim).indexSelect(0, chosen);

@@ -303,7 +303,7 @@ export class Trainer {
     const o = this.opts;
     return tidy(() => {
       const batch = collate(this.data.train, indices, o.tokenizer.padTokenId, o.device);
-      const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
+      const forward = () => o.model.call(batch.inputIds, batch.attentionMask).logits;
       const logits = o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward();
       const loss = F.crossEntropy(logits.float(), batch.labels);
       (o.gradientAccumulation > 1 ? loss.div(o.gradientAccumulation) : loss).backward();
@@ -362,7 +362,7 @@ export class Trainer {
         const idx = chunk.map((i) => order[i]);
         noGrad(() => tidy(() => {
           const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
-          const forward = () => o.model.forward(batch.inputIds, batch.attentionMask).logits;
+          const forward = () => o.model.call(batch.inputIds, batch.attentionMask).logits;
           const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
           lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
           numClasses = logits.shape[logits.shape.length - 1];
@@ -395,7 +395,7 @@ export class Trainer {
     const o = this.opts;
     return noGrad(() => tidy(() => {
       const ids = collate(this.data.train, [0], o.tokenizer.padTokenId, o.device);
-      const logits = o.model.forward(ids.inputIds, ids.attentionMask).logits;
+      const logits = o.model.call(ids.inputIds, ids.attentionMask).logits;
       return logits.shape[logits.shape.length - 1];
     }));
   }

@@ -1,10 +1,10 @@
 // DistilBertConfig: the fields of a Hugging Face config.json, with transformers' defaults.
-import { MAX_CLASSES, placeholderLabels, setLabelNames } from '../labels';
+import { MAX_CLASSES, placeholderLabels, setLabelNames } from '../../io/hf-labels';
 import * as path from 'path';
 import { ConfigChecker, assertConfigObject, readConfigJson } from '../config-fields';
 import { describeValue } from '../../io/describe';
 
-export { labelNames, setLabelNames } from '../labels';
+export { labelNames, setLabelNames } from '../../io/hf-labels';
 export interface DistilBertConfig {
   model_type: 'distilbert';
   vocab_size: number;

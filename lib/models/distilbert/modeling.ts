@@ -30,13 +30,11 @@ export class Embeddings extends Module {
     if (seqLen > this.position_embeddings.numEmbeddings) {
       throw new Error(`sequence length ${seqLen} is longer than max_position_embeddings ${this.position_embeddings.numEmbeddings}`);
     }
-    // Each forward frees its intermediates when it returns (autograd keeps what backward needs), so memory is
-    // released as it is in PyTorch rather than at the end of the caller's tidy.
-    return tidy(() => {
-      const positions = arange(seqLen, undefined, 1, { device: inputIds.device });
-      const x = this.word_embeddings.forward(inputIds).add(this.position_embeddings.forward(positions));
-      return this.dropout.forward(this.LayerNorm.forward(x));
-    });
+    // Children run through call(): each frees its intermediates when it returns (autograd keeps what backward
+    // needs), so memory is released as it is in PyTorch rather than at the end of the caller's tidy.
+    const positions = arange(seqLen, undefined, 1, { device: inputIds.device });
+    const x = this.word_embeddings.call(inputIds).add(this.position_embeddings.call(positions));
+    return this.dropout.call(this.LayerNorm.call(x));
   }
 }
 
@@ -75,13 +73,11 @@ export class MultiHeadSelfAttention extends Module {
     const [bs, len] = x.shape;
     const dph = this.dim / this.nHeads;
     const heads = (t: Tensor) => t.view(bs, len, this.nHeads, dph).transpose(1, 2);
-    return tidy(() => {
-      const q = heads(this.q_lin.forward(x));
-      const k = heads(this.k_lin.forward(x));
-      const v = heads(this.v_lin.forward(x));
-      const context = F.scaledDotProductAttention(q, k, v, { attnMask: keepMask, dropoutP: this.dropout.p, training: this.training });
-      return this.out_lin.forward(context.transpose(1, 2).reshape(bs, len, this.dim));
-    });
+    const q = heads(this.q_lin.call(x));
+    const k = heads(this.k_lin.call(x));
+    const v = heads(this.v_lin.call(x));
+    const context = F.scaledDotProductAttention(q, k, v, { attnMask: keepMask, dropoutP: this.dropout.p, training: this.training });
+    return this.out_lin.call(context.transpose(1, 2).reshape(bs, len, this.dim));
   }
 }
 
@@ -96,12 +92,10 @@ export class FFN extends Module {
     this.lin2 = this.registerModule('lin2', new Linear(config.hidden_dim, config.dim));
   }
   forward(x: Tensor): Tensor {
-    return tidy(() => {
-      const h = this.lin1.forward(x);
-      const a = this.config.activation === 'relu' ? h.relu() : h.gelu();
-      h.dispose();
-      return this.dropout.forward(this.lin2.forward(a));
-    });
+    const h = this.lin1.call(x);
+    const a = this.config.activation === 'relu' ? h.relu() : h.gelu();
+    h.dispose();
+    return this.dropout.call(this.lin2.call(a));
   }
 }
 
@@ -118,10 +112,8 @@ export class TransformerBlock extends Module {
     this.output_layer_norm = this.registerModule('output_layer_norm', new LayerNorm(config.dim, 1e-12));
   }
   forward(x: Tensor, keepMask: Tensor | null): Tensor {
-    return tidy(() => {
-      const sa = this.sa_layer_norm.forward(this.attention.forward(x, keepMask).add(x));
-      return this.output_layer_norm.forward(this.ffn.forward(sa).add(sa));
-    });
+    const sa = this.sa_layer_norm.call(this.attention.call(x, keepMask).add(x));
+    return this.output_layer_norm.call(this.ffn.call(sa).add(sa));
   }
 }
 
@@ -134,7 +126,7 @@ export class Transformer extends Module {
   forward(x: Tensor, keepMask: Tensor | null): Tensor {
     let h = x;
     for (const block of this.layer) {
-      const next = block.forward(h, keepMask);
+      const next = block.call(h, keepMask);
       if (h !== x) h.dispose(); // the previous block's output: autograd holds it if backward needs it
       h = next;
     }
@@ -172,10 +164,8 @@ export class DistilBertModel extends DistilBertPreTrainedModel {
     this.transformer = this.registerModule('transformer', new Transformer(config));
   }
   forward(inputIds: Tensor, attentionMask?: Tensor | null): Tensor {
-    return tidy(() => {
-      const keep = attentionMask ? attentionMask.bool().view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]) : null;
-      return this.transformer.forward(this.embeddings.forward(inputIds), keep);
-    });
+    const keep = attentionMask ? attentionMask.bool().view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]) : null;
+    return this.transformer.call(this.embeddings.call(inputIds), keep);
   }
 }
 
@@ -198,12 +188,10 @@ export class DistilBertForSequenceClassification extends DistilBertPreTrainedMod
     return numLabels(this.config);
   }
   forward(inputIds: Tensor, attentionMask?: Tensor | null, labels?: Tensor | null): ClassifierOutput {
-    return tidy(() => {
-      const hidden = this.distilbert.forward(inputIds, attentionMask);
-      const pooled = this.dropout.forward(this.pre_classifier.forward(hidden.select(1, 0)).relu());
-      const logits = this.classifier.forward(pooled);
-      return labels ? { logits, loss: F.crossEntropy(logits, labels) } : { logits };
-    });
+    const hidden = this.distilbert.call(inputIds, attentionMask);
+    const pooled = this.dropout.call(this.pre_classifier.call(hidden.select(1, 0)).relu());
+    const logits = this.classifier.call(pooled);
+    return labels ? { logits, loss: F.crossEntropy(logits, labels) } : { logits };
   }
 }
 
@@ -229,9 +217,9 @@ export class DistilBertForMaskedLM extends DistilBertPreTrainedModel {
   }
   /** Logits over the vocabulary [batch, len, vocab]; with labels (-100 = ignored), the MLM loss too. */
   forward(inputIds: Tensor, attentionMask?: Tensor | null, labels?: Tensor | null): ClassifierOutput {
-    const hidden = this.distilbert.forward(inputIds, attentionMask);
-    const h = this.vocab_layer_norm.forward(this.vocab_transform.forward(hidden).gelu());
-    const logits = this.vocab_projector.forward(h);
+    const hidden = this.distilbert.call(inputIds, attentionMask);
+    const h = this.vocab_layer_norm.call(this.vocab_transform.call(hidden).gelu());
+    const logits = this.vocab_projector.call(h);
     if (!labels) return { logits };
     const loss = F.crossEntropy(logits.view(-1, logits.shape[2]), labels.view(-1), { ignoreIndex: -100 });
     return { logits, loss };
