@@ -15,7 +15,7 @@ export interface AtenFloor {
 
 export function measureAtenFloor(root: string, threads: number, reps: number): AtenFloor | { error: string } {
   const src = path.join(root, 'bench', 'aten-floor.cc');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const libtorch = require(path.join(root, 'scripts', 'libtorch.js')) as {
     locate(): { include: string[]; libdir: string; cxxStd: number; abi: number; version: string }; libs(t: unknown): string[];
   };

@@ -6,7 +6,6 @@
  *
  * The first pass starts with an empty word cache; the second shows the steady state of a training run.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { readTar } from '../lib/data/tar';

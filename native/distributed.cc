@@ -128,9 +128,15 @@ std::shared_ptr<Group> createGroup(const std::string& backend, const std::string
 #ifdef TL_WITH_NCCL
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = g->timeout;
-    g->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(g->store, rank, worldSize, opts);
+    try {
+      g->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(g->store, rank, worldSize, opts);
+    } catch (const c10::Error& e) {
+      throw context("the NCCL process group", firstLine(e.what_without_backtrace()));
+    }
 #else
-    throw ArgError("the nccl backend is not available: this build of torch-lora was made against a libtorch without CUDA/NCCL (use backend 'gloo')");
+    throw ArgError("the nccl backend is not available: this build of torch-lora has no NCCL (scripts/libtorch.js decides at build "
+                   "time: a CUDA libtorch built with NCCL, and the CUDA and NCCL headers, e.g. from CUDA_HOME; `node scripts/libtorch.js` "
+                   "prints ncclWhy); use backend 'gloo'");
 #endif
   } else {
     throw ArgError("backend must be 'gloo' or 'nccl', got '" + backend + "'");
@@ -169,6 +175,12 @@ Napi::Value init(const Napi::CallbackInfo& info) {
   if (world < 1 || world > 65536) throw ArgError("worldSize must be in 1..65536, got " + std::to_string(world));
   if (rank < 0 || rank >= world) throw ArgError("rank must be in 0.." + std::to_string(world - 1) + ", got " + std::to_string(rank));
   if (timeoutMs < 1) throw ArgError("timeoutMs must be positive, got " + std::to_string(timeoutMs));
+#ifdef TL_WITH_NCCL
+  // Before the rendezvous, so that a rank without a GPU fails at once rather than after its peers time out on it.
+  if (backend == "nccl" && !(at::hasCUDA() && at::getNumGPUs() > 0)) {
+    throw ArgError("the nccl backend needs a CUDA device, and CUDA is not available here (use backend 'gloo' on CPU)");
+  }
+#endif
   {
     std::lock_guard<std::mutex> lock(groupMutex);
     if (theGroup) throw ArgError("the default process group is already initialized (destroyProcessGroup first)");

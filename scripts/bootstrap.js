@@ -85,11 +85,13 @@ const TORCH_STAMP = `${BUILD_DIR}/libtorch.json`;
 function ensureNative() {
   const { locate } = require('./libtorch.js');
   const torch = locate();
-  const chosen = JSON.stringify({ root: torch.root, version: torch.version, libdir: torch.libdir });
+  // With NCCL or without is part of the build's identity (TORCH_LORA_NCCL, a toolkit installed since); the key is
+  // absent without it, so that existing CPU builds keep their stamp.
+  const chosen = JSON.stringify({ root: torch.root, version: torch.version, libdir: torch.libdir, ...(torch.nccl ? { nccl: true } : {}) });
   const built = fs.existsSync(path.join(root, TORCH_STAMP)) ? fs.readFileSync(path.join(root, TORCH_STAMP), 'utf8') : '';
   if (!args.has('--force-build') && built === chosen &&
       mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
-  log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why})`);
+  log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why}; NCCL: ${torch.nccl ? 'yes' : `no, ${torch.ncclWhy}`})`);
   const jobs = process.env.JOBS || String(require('os').cpus().length);
   run(`node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}" compile --out "${BUILD_DIR}" --parallel ${jobs}`);
   fs.writeFileSync(path.join(root, TORCH_STAMP), chosen);

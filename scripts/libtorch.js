@@ -8,8 +8,9 @@
 // PYTHON -> an importable PyTorch >= 2.0 (python3) -> the project's own venv (.venv, made by scripts/bootstrap.js) ->
 // Debian's libtorch-dev (1.13), the fallback.
 //
-// Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*, TL_WITH_GLOO), --include, --libdir, --libs
-// (full paths), --cxx-std, --abi, --gloo (1 when Gloo's headers exist: torch.distributed), --version, --source.
+// Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*, TL_WITH_GLOO, TL_WITH_NCCL), --include,
+// --libdir, --libs (full paths), --cxx-std, --abi, --gloo (1 when Gloo's headers exist: torch.distributed), --nccl (1
+// when ProcessGroupNCCL can be compiled too), --nccl-include, --nccl-defines, --version, --source.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -51,7 +52,39 @@ function describe(t) {
   const cxxStd = Math.max(17, std ? Number(std[1]) : 17);
   // Gloo's headers (c10d's ProcessGroupGloo.hpp includes them; neither Debian's libtorch-dev nor the wheels ship them).
   const gloo = [...t.include, '/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'gloo', 'algorithm.h')));
-  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1, gloo };
+  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1, gloo, ...nccl(t, gloo) };
+}
+
+// The headers ProcessGroupNCCL.hpp pulls in beyond libtorch's own: the CUDA runtime and the libraries
+// ATen/cuda/CUDAContext.h includes, NCCL's, and CCCL's nv/target (which cuda_fp16.h includes; pip has no wheel of it).
+const NCCL_HEADERS = ['cuda_runtime_api.h', 'cublas_v2.h', 'cusparse.h', 'cusolverDn.h', 'nccl.h', 'nv/target'];
+
+/**
+ * Whether ProcessGroupNCCL can be compiled: libtorch was built with it (libtorch_cuda and USE_C10D_NCCL among its
+ * exported definitions), Gloo is there (the c10d code holds both), and every header in NCCL_HEADERS is found in the
+ * CUDA wheels beside a pip libtorch (site-packages/nvidia/<name>/include), $CUDA_HOME or $CUDA_PATH, /usr/local/cuda
+ * or /usr/include. No toolkit is required: without the headers the addon builds without NCCL and
+ * initProcessGroup({ backend: 'nccl' }) says why. TORCH_LORA_NCCL=0 turns it off, =1 makes a missing piece an error.
+ */
+function nccl(t, gloo) {
+  const mode = process.env.TORCH_LORA_NCCL ?? 'auto';
+  const off = (why) => {
+    if (mode === '1') throw new Error(`TORCH_LORA_NCCL=1 but NCCL cannot be compiled: ${why}`);
+    return { nccl: false, ncclWhy: why, ncclInclude: [] };
+  };
+  if (mode === '0') return off('TORCH_LORA_NCCL=0');
+  if (!fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so'))) return off('this libtorch has no CUDA (no libtorch_cuda.so)');
+  if (!/USE_C10D_NCCL/.test(read(path.join(t.cmakeDir, '..', 'Caffe2', 'Caffe2Targets.cmake')))) return off('this libtorch was built without NCCL (no USE_C10D_NCCL)');
+  if (!gloo) return off("Gloo's headers are missing (the c10d code needs them for every backend)");
+  const wheels = path.join(t.root, '..', 'nvidia');
+  const candidates = [
+    ...(fs.existsSync(wheels) ? fs.readdirSync(wheels).sort().map((d) => path.join(wheels, d, 'include')) : []),
+    ...[process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include')),
+  ].map((d) => path.resolve(d)).filter((d, i, all) => fs.existsSync(d) && all.indexOf(d) === i);
+  const has = (d, h) => fs.existsSync(path.join(d, h));
+  const missing = NCCL_HEADERS.filter((h) => ![...candidates, '/usr/include'].some((d) => has(d, h)));
+  if (missing.length) return off(`headers not found: ${missing.join(', ')} (looked in ${[...candidates, '/usr/include'].join(', ')}; set CUDA_HOME)`);
+  return { nccl: true, ncclWhy: 'found', ncclInclude: candidates.filter((d) => NCCL_HEADERS.some((h) => has(d, h))) };
 }
 
 function pythonTorchRoot(py) {
@@ -133,6 +166,9 @@ function cmakeScript(t) {
     `set(TL_TORCH_CXX_STANDARD ${t.cxxStd})`,
     `set(TL_TORCH_ABI ${t.abi})`,
     `set(TL_WITH_GLOO ${t.gloo ? 1 : 0})`,
+    `set(TL_WITH_NCCL ${t.nccl ? 1 : 0})`,
+    `set(TL_NCCL_WHY ${q(t.ncclWhy)})`,
+    `set(TL_NCCL_INCLUDE_DIRS ${t.ncclInclude.map(q).join(' ')})`,
     `set(TL_TORCH_VERSION ${q(t.version)})`,
     `set(TL_TORCH_SOURCE ${q(`${t.source}: ${t.root}`)})`,
     '',
@@ -154,6 +190,9 @@ if (require.main === module) {
     else if (arg === '--cxx-std') console.log(t.cxxStd);
     else if (arg === '--abi') console.log(t.abi);
     else if (arg === '--gloo') console.log(t.gloo ? 1 : 0);
+    else if (arg === '--nccl') console.log(t.nccl ? 1 : 0);
+    else if (arg === '--nccl-include') console.log(t.ncclInclude.join(' '));
+    else if (arg === '--nccl-defines') console.log(t.nccl ? 'TL_WITH_NCCL=1 USE_C10D_NCCL' : '');
     else if (arg === '--version') console.log(t.version);
     else if (arg === '--source') console.log(`${t.source}: ${t.root} (${t.why})`);
     else console.log(JSON.stringify({ ...t, libs: libs(t) }, null, 2));

@@ -13,7 +13,7 @@ import { TINY_MODEL, SHARED } from './helpers/paths';
 
 const ROOT = path.resolve(__dirname, '..');
 // The module object itself (the `import * as` namespace has read-only bindings, which jest cannot spy on).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeFs: typeof fs = require('fs');
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 

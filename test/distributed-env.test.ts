@@ -51,3 +51,31 @@ test('a group of one runs every collective locally', async () => {
     expect(distributed.destroyProcessGroup()).toBe(true);
   }
 });
+
+// Builds decide NCCL at compile time (scripts/libtorch.js): a CPU libtorch, a CUDA one without the CUDA and NCCL
+// headers, or a machine without a GPU each give one clear error before any rendezvous (nothing to wait for); a build
+// with NCCL on a GPU runs a group of one over CUDA tensors (scripts/gpu-test.sh runs this file there).
+test("backend 'nccl': a clear error where this build or this machine cannot run it; with both, CUDA tensors reduce", async () => {
+  const { tensor, cuda } = await import('../lib');
+  const init = async () => distributed.initProcessGroup({ backend: 'nccl', initMethod: `tcp://127.0.0.1:${await freePort()}`, rank: 0, worldSize: 1, timeoutMs: 20000 });
+  const noNccl = /the nccl backend is not available: this build of torch-lora has no NCCL .*use backend 'gloo'/;
+  if (!cuda.isAvailable()) {
+    await expect(init()).rejects.toThrow(new RegExp(`${noNccl.source}|the nccl backend needs a CUDA device, and CUDA is not available here`));
+    expect(distributed.isInitialized()).toBe(false);
+    return;
+  }
+  const started = await init().then(() => null, (e: Error) => e);
+  if (started) {
+    expect(started.message).toMatch(noNccl); // a CUDA machine, a build without NCCL
+    return;
+  }
+  try {
+    expect(distributed.getBackend()).toBe('nccl');
+    const t = tensor([1, 2, 3], { device: 'cuda' });
+    await distributed.allReduce(t, 'sum');
+    expect(t.toArray()).toEqual([1, 2, 3]);
+    await expect(distributed.allReduce(tensor([1]), 'sum')).rejects.toThrow(/the nccl backend needs CUDA tensors/);
+  } finally {
+    expect(distributed.destroyProcessGroup()).toBe(true);
+  }
+});

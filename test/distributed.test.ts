@@ -29,9 +29,11 @@ const bf16 = (x: number) => {
 
 describe('collectives over Gloo, 2 processes', () => {
   let outs: RankOutcome[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each scenario returns its own JSON
   let results: Record<string, any>[];
   beforeAll(async () => {
     outs = await runRanks(libDir, 'collectives', WORLD);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     results = outs.map((o) => o.result as Record<string, any>);
   }, 90000);
 

@@ -12,7 +12,7 @@ const addon = process.env.TORCH_LORA_ADDON ?? path.join(root, 'build', 'Release'
 function chosenLibdir(): string {
   const stamp = path.join(path.dirname(path.dirname(addon)), 'libtorch.json');
   if (fs.existsSync(stamp)) return JSON.parse(fs.readFileSync(stamp, 'utf8')).libdir;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(path.join(root, 'scripts', 'libtorch.js')).locate().libdir;
 }
 const libdir = fs.realpathSync(chosenLibdir());

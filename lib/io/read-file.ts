@@ -9,7 +9,7 @@ let nativeReader: NativeReader | null | undefined;
 function reader(): NativeReader | null {
   if (nativeReader === undefined) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       nativeReader = (require('../native').N.readFileBytes as NativeReader | undefined) ?? null;
     } catch {
       nativeReader = null; // the addon is not built: the pure-JavaScript I/O still works

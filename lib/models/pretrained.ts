@@ -1,5 +1,4 @@
 // Loading and saving Hugging Face checkpoint folders: config.json + model.safetensors / pytorch_model.bin (sharded too).
-import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';

@@ -100,6 +100,7 @@ export abstract class Module {
   /** The submodule at a dotted path such as 'distilbert.transformer.layer.0'. */
   getSubmodule(path: string): Module {
     if (path === '') return this;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk starts here and moves down
     let m: Module = this;
     for (const part of path.split('.')) {
       const next = m._modules.get(part);

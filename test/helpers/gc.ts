@@ -3,9 +3,9 @@
 import { memory } from '../../lib';
 
 export const gc: () => void = (() => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('v8').setFlagsFromString('--expose-gc');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('vm').runInNewContext('gc');
 })();
 

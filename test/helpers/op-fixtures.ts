@@ -1,7 +1,5 @@
 // Reads test/fixtures/ops.json or ops.torch2.json (written by tools/make_op_fixtures.py from PyTorch 1.x / 2.x) and compares tensors with it.
 import { readFixture } from './fixture-file';
-import * as fs from 'fs';
-import * as path from 'path';
 import * as torch from '../../lib';
 import type { DType, Tensor } from '../../lib';
 

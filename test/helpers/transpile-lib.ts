@@ -8,7 +8,7 @@ const root = path.join(__dirname, '..', '..');
 
 export function transpileLib(entries: string[], out: string): void {
   // Loaded here rather than at the top so that only the tests that use it pay for it.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const seen = new Set<string>();
   const visit = (file: string) => {
