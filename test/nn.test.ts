@@ -1,7 +1,5 @@
 // nn.Module and the layers against PyTorch's own numbers and strings (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch).
-import * as fs from 'fs';
-import * as path from 'path';
 import { Tensor, tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, DType, memory } from '../lib';
 import { readFixture } from './helpers/fixture-file';
 
