@@ -227,11 +227,13 @@ export class DistilBertForMaskedLM extends DistilBertPreTrainedModel {
     this.vocab_projector.registerParameter('weight', this.distilbert.embeddings.word_embeddings.weight);
     if (own !== this.vocab_projector.weight) own.dispose();
   }
+  /** The MLM head: hidden states [..., dim] to logits over the vocabulary (also on a selection of positions). */
+  predictionHead(hidden: Tensor): Tensor {
+    return this.vocab_projector.forward(this.vocab_layer_norm.forward(this.vocab_transform.forward(hidden).gelu()));
+  }
   /** Logits over the vocabulary [batch, len, vocab]; with labels (-100 = ignored), the MLM loss too. */
   forward(inputIds: Tensor, attentionMask?: Tensor | null, labels?: Tensor | null): ClassifierOutput {
-    const hidden = this.distilbert.forward(inputIds, attentionMask);
-    const h = this.vocab_layer_norm.forward(this.vocab_transform.forward(hidden).gelu());
-    const logits = this.vocab_projector.forward(h);
+    const logits = this.predictionHead(this.distilbert.forward(inputIds, attentionMask));
     if (!labels) return { logits };
     const loss = F.crossEntropy(logits.view(-1, logits.shape[2]), labels.view(-1), { ignoreIndex: -100 });
     return { logits, loss };
