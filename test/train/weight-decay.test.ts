@@ -1,9 +1,11 @@
 // Weight decay as transformers' Trainer and nanoGPT apply it: biases and LayerNorm weights do not decay. Checked
 // live against torch AdamW over transformers' own grouping (Trainer.get_decay_parameter_names): a full fine-tuning
 // run of our Trainer ends with the parameters PyTorch ends with (1e-5), where decaying everything would not.
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { BertTokenizer, DistilBertForSequenceClassification, Trainer, decayParameterNames, prepareModel, weightDecayGroups, nn } from '../../lib';
+import { optim, BertTokenizer, DistilBertForSequenceClassification, Trainer, decayParameterNames, prepareModel, saveTrainingCheckpoint, weightDecayGroups, nn } from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';
 
@@ -24,6 +26,19 @@ describe('weight decay groups', () => {
     expect([decay.weightDecay, rest.weightDecay]).toEqual([0.1, 0]);
     expect(decay.params).toEqual([net.head.weight]);
     expect(rest.params).toEqual([net.fc.bias, net.ln.weight, net.ln.bias]);
+  });
+
+  it('refuse to resume a checkpoint of the single all-decaying group, naming its file', async () => {
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    prepareModel(model, 'lora', { rank: 2, trainHead: true });
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'one-group-'));
+    const old = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad));
+    saveTrainingCheckpoint(path.join(out, 'checkpoint'), model, old, { epoch: 1, globalStep: 2, bestMetric: null, bestEpoch: null });
+    old.dispose();
+    const trainer = new Trainer({ model, tokenizer: BertTokenizer.fromPretrained(TINY_MODEL), train: [{ text: 'fine', label: 1 }], outputDir: out, resume: true, progress: false, log: () => undefined });
+    await expect(trainer.train()).rejects.toThrow(/checkpoint\/trainer_state\.json: the optimizer state has 1 parameter group\(s\), this optimizer 2 .*start again without resume/);
+    trainer.dispose();
+    model.dispose();
   });
 });
 
