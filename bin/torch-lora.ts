@@ -4,8 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import {
-  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, tensor, Method, cpu,
-  datasetName, distributed,
+  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, Method, cpu,
+  datasetName, distributed, encodeBatchToTensors, LORA_DEFAULTS, TRAINER_DEFAULTS as D,
 } from '../lib';
 
 const { launch, parseLaunchArgs, LAUNCH_USAGE, initProcessGroup, destroyProcessGroup, isMainProcess, intSetting } = distributed;
@@ -25,8 +25,8 @@ Usage:
 Fine-tuning method (default: LoRA on query and value):
   --lora-query --lora-key --lora-value --lora-projection --lora-mlp --lora-head
                         which Linear layers get LoRA adapters (Raschka's switches; none given = query + value)
-  --rank <r>            LoRA rank (default 8)
-  --alpha <a>           LoRA alpha (default 16); the update is alpha * x A B (Raschka) unless --scaling is set
+  --rank <r>            LoRA rank (default ${LORA_DEFAULTS.rank})
+  --alpha <a>           LoRA alpha (default ${LORA_DEFAULTS.alpha}); the update is alpha * x A B (Raschka) unless --scaling is set
   --scaling <alpha|alpha/r|rslora>
   --train-head          also train pre_classifier and classifier fully (PEFT's modules_to_save)
   --train-last-layers   baseline: only pre_classifier and classifier train
@@ -34,8 +34,8 @@ Fine-tuning method (default: LoRA on query and value):
 Data and training:
   --text-column, --label-column   for CSV/JSONL/TSV
   --train-size, --val-size, --test-size   subsample each split (class-balanced, seeded)
-  --epochs (3) --batch-size (16) --lr (5e-4) --weight-decay (0.01) --warmup-ratio (0) --max-length (256)
-  --grad-accum (1) --seed (123) --device (cpu|cuda[:N]) --bf16 --threads N --time-budget SECONDS
+  --epochs (${D.epochs}) --batch-size (${D.batchSize}) --lr (${D.lr}) --weight-decay (${D.weightDecay}) --warmup-ratio (${D.warmupRatio}) --max-length (${D.maxLength})
+  --grad-accum (${D.gradientAccumulation}) --seed (${D.seed}) --device (${D.device}|cuda[:N]) --bf16 --threads N --time-budget SECONDS
   --save-every N        also checkpoint every N optimizer steps (every epoch, and on Ctrl-C, always)
   --early-stopping N    stop after N epochs without a better validation accuracy
   --resume              continue from the output folder's checkpoint (also from the middle of an epoch)
@@ -101,7 +101,7 @@ async function finetuneHere(v: Values): Promise<void> {
   const lora = {
     query: anyLora ? !!v['lora-query'] : true, key: !!v['lora-key'], value: anyLora ? !!v['lora-value'] : true,
     projection: !!v['lora-projection'], mlp: !!v['lora-mlp'], head: !!v['lora-head'],
-    rank: num(v, 'rank', 8), alpha: num(v, 'alpha', 16), scaling: (v.scaling as 'alpha' | 'alpha/r' | 'rslora') ?? 'alpha', trainHead: !!v['train-head'],
+    rank: num(v, 'rank', LORA_DEFAULTS.rank), alpha: num(v, 'alpha', LORA_DEFAULTS.alpha), scaling: (v.scaling as typeof LORA_DEFAULTS.scaling) ?? LORA_DEFAULTS.scaling, trainHead: !!v['train-head'],
   };
   const data = v.data as string;
   const output = (v.output as string) ?? path.join('runs', `${datasetName(data)}-${method}`);
@@ -120,9 +120,10 @@ async function finetuneHere(v: Values): Promise<void> {
         textColumn: v['text-column'] as string, labelColumn: v['label-column'] as string,
         trainSize: num(v, 'train-size'), validationSize: num(v, 'val-size'), testSize: num(v, 'test-size'),
       },
-      epochs: num(v, 'epochs', 3), batchSize: num(v, 'batch-size', 16), lr: num(v, 'lr', 5e-4), weightDecay: num(v, 'weight-decay', 0.01),
-      warmupRatio: num(v, 'warmup-ratio', 0), maxLength: num(v, 'max-length', 256), gradientAccumulation: num(v, 'grad-accum', 1),
-      seed: num(v, 'seed', 123), device: (v.device as string) ?? 'cpu', mixedPrecision: v.bf16 ? 'bf16' : null,
+      // Unset switches stay undefined: the Trainer fills them from the one defaults table.
+      epochs: num(v, 'epochs'), batchSize: num(v, 'batch-size'), lr: num(v, 'lr'), weightDecay: num(v, 'weight-decay'),
+      warmupRatio: num(v, 'warmup-ratio'), maxLength: num(v, 'max-length'), gradientAccumulation: num(v, 'grad-accum'),
+      seed: num(v, 'seed'), device: v.device as string | undefined, mixedPrecision: v.bf16 ? 'bf16' : null,
       timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), earlyStoppingPatience: num(v, 'early-stopping'), resume: !!v.resume, outputDir: output,
     }, { log: (line) => isMainProcess() && console.log(line), signal: stop.signal });
     if (!isMainProcess()) return;
@@ -152,8 +153,10 @@ async function predictCommand(v: Values, texts: string[]): Promise<void> {
   const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, ownHead ? { id2label: labels!, ignoreMismatchedSizes: true } : {});
   if (adapter) loadAdapter(model, adapter);
   const tokenizer = AutoTokenizer.fromPretrained(v.model as string); // a folder, or the hub id fromPretrained just cached
-  const enc = tokenizer.encodeBatch(texts, { maxLength: 512, truncation: true });
-  const probs = noGrad(() => tidy(() => model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.softmax(-1).toArray())) as number[][];
+  const probs = noGrad(() => tidy(() => {
+    const enc = encodeBatchToTensors(tokenizer, texts, { maxLength: 512, truncation: true });
+    return model.eval().forward(enc.inputIds, enc.attentionMask).logits.softmax(-1).toArray();
+  })) as number[][];
   const names = model.config.id2label;
   texts.forEach((t, i) => {
     const best = probs[i].indexOf(Math.max(...probs[i]));

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   optim, BertTokenizer, DistilBertForSequenceClassification, MetricsLogger, Trainer, data as datasets, loadTrainingCheckpoint,
-  manualSeed, noGrad, prepareModel, readMetrics, saveAdapter, saveTrainingCheckpoint, writePlot,
+  manualSeed, noGrad, prepareModel, readMetrics, saveAdapter, saveTrainingCheckpoint, weightDecayGroups, writePlot,
 } from '../lib';
 import { TINY_MODEL, SHARED } from './helpers/paths';
 
@@ -41,7 +41,8 @@ async function loraModel(seed: number) {
   manualSeed(seed);
   const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
   prepareModel(model, 'lora', { rank: 2, alpha: 4, trainHead: true });
-  const optimizer = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-2 });
+  // The Trainer's two groups (decaying, not decaying), so that a Trainer can resume what these tests save.
+  const optimizer = new optim.AdamW(weightDecayGroups(model, 0.01), { lr: 1e-2 });
   return { model, optimizer };
 }
 

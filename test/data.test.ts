@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -22,9 +22,6 @@ import {
   type TextDataset,
   type TextExample,
 } from '../lib/data';
-import { MetricsLogger, readMetrics, type MetricRecord } from '../lib/train/metrics-log';
-import { plotMetricsSvg, writePlot } from '../lib/train/plot';
-import { ProgressBar } from '../lib/train/progress';
 import { gnuLongNameEntry, paxEntry, tarArchive, tarEntry } from './helpers/tar-writer';
 
 const SHARED = join(__dirname, '..', '..', 'shared', 'data');
@@ -360,108 +357,5 @@ describe('batching', () => {
   it('batches sequentially for evaluation', () => {
     expect(sequentialBatches(5, 2)).toEqual([[0, 1], [2, 3], [4]]);
     expect(() => sequentialBatches(5, 0)).toThrow(/batchSize/);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------------------------
-
-function sampleRun(): MetricRecord[] {
-  const records: MetricRecord[] = [];
-  for (let step = 1; step <= 60; step++) {
-    const epoch = Math.ceil(step / 20);
-    records.push({ step, epoch, split: 'train', loss: 0.7 / Math.sqrt(step), lr: 1e-3, time: '2024-01-01T00:00:00.000Z' });
-    if (step % 20 === 0) {
-      records.push({ step, epoch, split: 'train', accuracy: 0.7 + epoch / 20, time: '2024-01-01T00:00:00.000Z' });
-      records.push({ step, epoch, split: 'validation', loss: 0.5, accuracy: 0.72 + epoch / 25, time: '2024-01-01T00:00:00.000Z' });
-    }
-  }
-  return records;
-}
-
-describe('metrics log', () => {
-  it('round-trips records, NaN included, and appends across loggers', () => {
-    const path = join(scratch, 'runs', 'metrics.jsonl');
-    const first = new MetricsLogger(path);
-    const written = [
-      first.log({ step: 1, epoch: 1, split: 'train', loss: 0.69, accuracy: 0.5, lr: 1e-4, tokensPerSec: 12_345 }),
-      first.log({ step: 2, epoch: 1, split: 'train', loss: NaN, time: '2024-05-01T12:00:00.000Z' }),
-    ];
-    first.close();
-    const second = new MetricsLogger(path);
-    written.push(second.log({ step: 2, epoch: 1, split: 'validation', accuracy: 0.75 }));
-    second.close();
-    expect(written[0].time).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect(readMetrics(path)).toEqual(written);
-    expect(Number.isNaN(readMetrics(path)[1].loss)).toBe(true);
-  });
-
-  it('ignores a torn last line but reports a bad line elsewhere', () => {
-    const torn = scratchFile('torn.jsonl', '{"step":1,"epoch":1,"split":"train","time":"t"}\n{"step":2,"ep');
-    expect(readMetrics(torn)).toHaveLength(1);
-    const bad = scratchFile('bad-metrics.jsonl', '{"step":1\n{"step":2,"epoch":1,"split":"train","time":"t"}\n');
-    expect(() => readMetrics(bad)).toThrow(`${bad}:1: invalid JSON`);
-  });
-});
-
-describe('plot', () => {
-  it('draws both panels with their series and an escaped title', () => {
-    const svg = plotMetricsSvg(sampleRun(), { title: 'LoRA <r=8> & friends' });
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    expect(svg).toContain('LoRA &lt;r=8&gt; &amp; friends');
-    for (const series of ['train (per step)', 'train (smoothed)', 'validation', 'train']) {
-      expect(svg).toContain(`data-series="${series}"`);
-    }
-    expect(svg).toContain('Accuracy per epoch');
-    expect(svg).not.toContain('NaN');
-    // 60 steps of train loss: one point per step in the raw line.
-    const raw = /data-series="train \(per step\)">\n<polyline points="([^"]+)"/.exec(svg)!;
-    expect(raw[1].split(' ')).toHaveLength(60);
-  });
-
-  it('shows an empty run without failing', () => {
-    const svg = plotMetricsSvg([], { title: 'nothing yet' });
-    expect(svg.match(/no data/g)).toHaveLength(2);
-  });
-
-  it('writes atomically, leaving no temporary file', () => {
-    const dir = join(scratch, 'plots');
-    const path = join(dir, 'run.svg');
-    writePlot(path, '<svg/>');
-    writePlot(path, plotMetricsSvg(sampleRun(), { title: 'run' }));
-    expect(existsSync(path)).toBe(true);
-    expect(readdirSync(dir)).toEqual(['run.svg']);
-  });
-});
-
-describe('progress bar', () => {
-  function fakeStream(isTTY: boolean) {
-    const writes: string[] = [];
-    return { writes, stream: { isTTY, columns: 200, write: (chunk: string) => writes.push(chunk) } };
-  }
-
-  it('prints one plain line every N percent when not on a terminal', () => {
-    const { writes, stream } = fakeStream(false);
-    let clock = 0;
-    const bar = new ProgressBar({ stream, everyPercent: 25, label: 'epoch 1/1', now: () => (clock += 1000) });
-    for (let step = 0; step <= 100; step++) bar.update({ step, total: 100, loss: 0.5, acc: 0.875, tokensPerSec: 5000.4 });
-    bar.done();
-    expect(writes).toHaveLength(5);
-    expect(writes.every((line) => line.endsWith('\n') && !line.includes('\r'))).toBe(true);
-    expect(writes[0]).toMatch(/^epoch 1\/1 0\/100 +0%/);
-    expect(writes[2]).toContain('50/100  50% | loss 0.5000 | acc 87.5% | 5000 tok/s | ETA 50s');
-    expect(writes[4]).toContain('100/100 100%');
-  });
-
-  it('redraws one line in place on a terminal', () => {
-    const { writes, stream } = fakeStream(true);
-    let clock = 0;
-    const bar = new ProgressBar({ stream, now: () => (clock += 50), redrawMs: 100 });
-    for (let step = 1; step <= 10; step++) bar.update({ step, total: 10 });
-    bar.done();
-    expect(writes.slice(0, -1).every((w) => w.startsWith('\r'))).toBe(true);
-    expect(writes.length).toBeLessThan(10);
-    expect(writes[writes.length - 2]).toContain('[##############################] 10/10 100%');
-    expect(writes[writes.length - 1]).toBe('\n');
   });
 });

@@ -11,6 +11,7 @@ import type { TrainerOptions } from '../train/trainer';
 import type { MetricRecord } from '../train/metrics-log';
 import { finetune, FinetuneResult, LoraSwitches, Method } from './finetune';
 import { loadTextDataset, DatasetOptions } from './load-dataset';
+import { TRAINER_DEFAULTS } from './defaults';
 
 /** Examples given directly instead of a dataset path; labels name the classes 0..n-1 (default: from the examples). */
 export interface InlineDataset {
@@ -21,7 +22,7 @@ export interface InlineDataset {
   test?: TextExample[];
 }
 
-type SerializableTrainerOptions = Omit<TrainerOptions, 'model' | 'tokenizer' | 'train' | 'validation' | 'test' | 'log' | 'onMetrics' | 'signal'>;
+type SerializableTrainerOptions = Omit<TrainerOptions, 'model' | 'tokenizer' | 'train' | 'validation' | 'test' | 'log' | 'onMetrics' | 'signal' | 'callbacks' | 'computeLoss' | 'collator'>;
 
 export interface FinetuneJob extends SerializableTrainerOptions {
   /** A model folder or a Hugging Face hub id (resolved as fromPretrained does). */
@@ -52,9 +53,9 @@ export async function runFinetuneJob(job: FinetuneJob, hooks: FinetuneJobHooks =
   const { model: modelPath, data: source, dataOptions, method = 'lora', lora, threads, ...training } = job;
   if (typeof modelPath !== 'string' || !modelPath) throw new Error('finetune job: `model` must be a model folder or hub id');
   if (threads !== undefined) backend.setNumThreads(threads);
-  const device = training.device ?? 'cpu';
+  const device = training.device ?? TRAINER_DEFAULTS.device;
   if (device.startsWith('cuda') && !cuda.isAvailable()) throw new Error(`device ${device}: CUDA is not available in this build of libtorch`);
-  const seed = training.seed ?? 123;
+  const seed = training.seed ?? TRAINER_DEFAULTS.seed;
   const data = typeof source === 'string' ? await loadTextDataset(source, { ...dataOptions, seed }) : inline(source);
   hooks.signal?.throwIfAborted();
   manualSeed(seed); // a fresh head, the LoRA matrices and dropout: the same run for the same seed, as HF's set_seed

@@ -8,6 +8,7 @@ import { saveAdapter } from '../lora/adapter-io';
 import { isMainProcess } from '../distributed/process-group';
 import { Trainer, TrainerOptions, TrainResult } from '../train/trainer';
 import type { LoraScaling } from '../lora/lora-layer';
+import { LORA_DEFAULTS } from './defaults';
 
 export type Method = 'lora' | 'last-layers' | 'full';
 
@@ -28,9 +29,9 @@ export interface LoraSwitches {
 /** Raschka's --lora_query ... --lora_head switches as module-name targets. */
 export function loraTargets(s: LoraSwitches): string[] {
   const t: string[] = [];
-  if (s.query ?? true) t.push('q_lin');
+  if (s.query ?? LORA_DEFAULTS.query) t.push('q_lin');
   if (s.key) t.push('k_lin');
-  if (s.value ?? true) t.push('v_lin');
+  if (s.value ?? LORA_DEFAULTS.value) t.push('v_lin');
   if (s.projection) t.push('out_lin');
   if (s.mlp) t.push('lin1', 'lin2');
   if (s.head) t.push('pre_classifier', 'classifier');
@@ -42,7 +43,7 @@ export function prepareModel(model: Module, method: Method, lora: LoraSwitches =
   let targets: string[] = [];
   if (method === 'lora') {
     targets = loraTargets(lora);
-    replaceLinearWithLora(model, { rank: lora.rank ?? 8, alpha: lora.alpha ?? 16, scaling: lora.scaling ?? 'alpha', targets });
+    replaceLinearWithLora(model, { rank: lora.rank ?? LORA_DEFAULTS.rank, alpha: lora.alpha ?? LORA_DEFAULTS.alpha, scaling: lora.scaling ?? LORA_DEFAULTS.scaling, targets });
     markOnlyLoraAsTrainable(model, { modulesToSave: lora.trainHead ? ['pre_classifier', 'classifier'] : undefined });
   } else if (method === 'last-layers') {
     freeze(model);

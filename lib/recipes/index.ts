@@ -6,3 +6,4 @@ export { runFinetuneJob } from './finetune-job';
 export type { FinetuneJob, FinetuneJobResult, FinetuneJobHooks, InlineDataset } from './finetune-job';
 export { finetuneInWorker } from './finetune-in-worker';
 export type { FinetuneInWorkerOptions } from './finetune-in-worker';
+export { LORA_DEFAULTS } from './defaults';

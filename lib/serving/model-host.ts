@@ -2,7 +2,7 @@
 import { DistilBertForSequenceClassification, labelNames } from '../models/distilbert';
 import { AutoTokenizer, BertTokenizer } from '../tokenizer';
 import { setAdapter, disableAdapter, deleteAdapter, loadAdapter } from '../lora';
-import { tensor } from '../creation';
+import { encodeBatchToTensors } from '../tokenizer/to-tensors';
 import { tidy } from '../scope';
 import { noGrad } from '../autograd';
 import { backend } from '../cuda';
@@ -79,12 +79,9 @@ export class ModelHost {
   /** Softmax probabilities, row-major [texts, labels], with `adapter` (null: the base model). */
   classify(texts: string[], adapter: string | null): Float32Array {
     this.select(adapter);
-    const enc = this.tokenizer.encodeBatch(texts, { maxLength: this.init.maxLength, truncation: true, padding: 'longest' });
-    const device = this.init.device;
     return noGrad(() => tidy(() => {
-      const ids = tensor(enc.inputIds, { dtype: 'int64', device });
-      const mask = tensor(enc.attentionMask, { dtype: 'int64', device });
-      return this.model.call(ids, mask).logits.float().softmax(-1).dataSync() as Float32Array;
+      const enc = encodeBatchToTensors(this.tokenizer, texts, { maxLength: this.init.maxLength, truncation: true, padding: 'longest', device: this.init.device });
+      return this.model.call(enc.inputIds, enc.attentionMask).logits.float().softmax(-1).dataSync() as Float32Array;
     }));
   }
 

@@ -1,17 +1,14 @@
 // Masked-language-model (continued) pretraining with DistilBertForMaskedLM: BERT's 15% masking with 80/10/10
-// mask/random/keep, the way users adapt a model to their domain before fine-tuning.
+// mask/random/keep, the way users adapt a model to their domain before fine-tuning. It is a Trainer configuration:
+// a masking collator and the MLM loss; pretrainMlm sets it up.
 import { Tensor } from '../tensor';
-import { fromBuffer } from '../creation';
-import { tidy } from '../scope';
 import { crossEntropy } from '../functional';
-import { clipGradNorm_ } from '../nn/utils';
-import { AdamW } from '../optim/adam';
-import { linearScheduleWithWarmup } from '../optim/schedulers';
 import { mulberry32, Random } from '../data/split';
-import { lengthBucketedBatches } from '../data/batching';
 import type { DistilBertForMaskedLM } from '../models/distilbert/modeling';
-import { ProgressBar } from './progress';
-import type { TokenizerLike } from './encode';
+import { ProgressCallback } from './callbacks';
+import { Collator, longTensor, padRows, TokenizerLike } from './encode';
+import { MLM_DEFAULTS, withDefaults } from './defaults';
+import { ComputeLoss, Trainer } from './trainer';
 
 export interface MaskingOptions {
   maskTokenId: number;
@@ -27,7 +24,7 @@ export interface MaskingOptions {
  * at chosen positions and -100 elsewhere.
  */
 export function maskTokens(ids: Int32Array, opts: MaskingOptions, random: Random): { inputs: Int32Array; labels: Int32Array } {
-  const p = opts.probability ?? 0.15;
+  const p = opts.probability ?? MLM_DEFAULTS.maskProbability;
   const inputs = Int32Array.from(ids);
   const labels = new Int32Array(ids.length).fill(-100);
   for (let i = 0; i < ids.length; i++) {
@@ -39,6 +36,21 @@ export function maskTokens(ids: Int32Array, opts: MaskingOptions, random: Random
   }
   return { inputs, labels };
 }
+
+/** transformers' DataCollatorForLanguageModeling: padded batches, masked afresh each time; labels flat [batch * len]. */
+export function maskingCollator(masking: MaskingOptions, random: Random): Collator {
+  return (data, indices, padId, device) => {
+    const p = padRows(indices.map((i) => data.ids[i]), padId);
+    const { inputs, labels } = maskTokens(p.ids, masking, random);
+    return {
+      inputIds: longTensor(inputs, [p.rows, p.len], device), attentionMask: longTensor(p.mask, [p.rows, p.len], device),
+      labels: longTensor(labels, [p.rows * p.len], device), tokens: p.tokens,
+    };
+  };
+}
+
+/** The Trainer's loss for batches of maskingCollator. */
+export const mlmLoss: ComputeLoss = (model, batch) => ({ loss: maskedLmLoss(model as unknown as DistilBertForMaskedLM, batch.inputIds, batch.attentionMask, batch.labels) });
 
 export interface MlmOptions {
   model: DistilBertForMaskedLM;
@@ -57,70 +69,36 @@ export interface MlmOptions {
 
 export interface MlmResult { steps: number; seconds: number; firstLoss: number; lastLoss: number; tokensPerSec: number }
 
-/** Trains the MLM head and encoder; the loss is computed at the chosen positions only (the same loss, less work). */
+/** Trains the MLM head and encoder for one pass (at most) over the texts, with the Trainer. */
 export async function pretrainMlm(o: MlmOptions): Promise<MlmResult> {
-  const maxLength = o.maxLength ?? 128;
-  const batchSize = o.batchSize ?? 16;
-  const random = mulberry32(o.seed ?? 0);
-  const ids = o.texts.map((t) => Int32Array.from(o.tokenizer.encode(t, { maxLength, truncation: true })));
-  const batches = lengthBucketedBatches(ids.map((s) => s.length), { batchSize, seed: o.seed ?? 0 });
-  const steps = Math.min(o.maxSteps ?? batches.length, batches.length);
-  const params = o.model.parameters().filter((p) => p.requiresGrad);
-  const opt = new AdamW(params, { lr: o.lr ?? 5e-4, weightDecay: o.weightDecay ?? 0.01 });
-  const sched = linearScheduleWithWarmup(opt, Math.round(steps * 0.06), steps);
+  const d = withDefaults(MLM_DEFAULTS, { maxLength: o.maxLength, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, seed: o.seed });
   const masking: MaskingOptions = {
-    maskTokenId: o.tokenizer.maskTokenId, vocabSize: o.tokenizer.vocabSize,
+    maskTokenId: o.tokenizer.maskTokenId, vocabSize: o.tokenizer.vocabSize, probability: d.maskProbability,
     specialIds: new Set([o.tokenizer.padTokenId, o.tokenizer.clsTokenId, o.tokenizer.sepTokenId]),
   };
-  const bar = o.progress === false ? null : new ProgressBar({ label: 'MLM pretraining' });
-  o.model.train();
-  const started = Date.now();
-  let first = NaN, last = NaN, tokens = 0, done = 0;
-  for (; done < steps; done++) {
-    const rows = batches[done];
-    const len = Math.max(...rows.map((r) => ids[r].length));
-    const flat = new Int32Array(rows.length * len).fill(o.tokenizer.padTokenId);
-    const mask = new Int32Array(rows.length * len);
-    rows.forEach((r, k) => {
-      flat.set(ids[r], k * len);
-      mask.fill(1, k * len, k * len + ids[r].length);
-      tokens += ids[r].length;
-    });
-    const { inputs, labels } = maskTokens(flat, masking, random);
-    const loss = tidy(() => {
-      const l = maskedLmLoss(o.model, asLong(inputs, [rows.length, len]), asLong(mask, [rows.length, len]), asLong(labels, [rows.length * len]));
-      l.backward();
-      return l.item() as number;
-    });
-    clipGradNorm_(params, 1.0);
-    opt.step();
-    opt.zeroGrad();
-    sched.step();
-    if (done === 0) first = loss;
-    last = loss;
-    bar?.update({ step: done + 1, total: steps, loss, tokensPerSec: tokens / ((Date.now() - started) / 1000) });
-    if (o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec) {
-      done++;
-      break;
-    }
-    await new Promise((r) => setImmediate(r));
+  const batches = Math.ceil(o.texts.length / d.batchSize);
+  const losses: number[] = [];
+  const trainer = new Trainer({
+    model: o.model, tokenizer: o.tokenizer, train: o.texts.map((text) => ({ text, label: 0 })), epochs: 1,
+    maxLength: d.maxLength, batchSize: d.batchSize, lr: d.lr, weightDecay: d.weightDecay, seed: d.seed, warmupRatio: d.warmupRatio,
+    maxGradNorm: d.maxGradNorm, schedule: 'linear', maxSteps: Math.min(o.maxSteps ?? batches, batches), timeBudgetSec: o.timeBudgetSec,
+    collator: maskingCollator(masking, mulberry32(d.seed)), computeLoss: mlmLoss, distributed: false,
+    logEvery: 1, onMetrics: (r) => r.lr !== undefined && losses.push(r.loss!), progress: false, log: () => undefined,
+    callbacks: o.progress === false ? [] : [new ProgressCallback({ label: () => 'MLM pretraining' })],
+  });
+  try {
+    const r = await trainer.train();
+    return { steps: r.steps, seconds: r.seconds, firstLoss: losses[0] ?? NaN, lastLoss: losses[losses.length - 1] ?? NaN, tokensPerSec: r.tokensPerSec };
+  } finally {
+    trainer.dispose();
   }
-  bar?.done();
-  for (const s of opt.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
-  const seconds = (Date.now() - started) / 1000;
-  return { steps: done, seconds, firstLoss: first, lastLoss: last, tokensPerSec: tokens / seconds };
 }
 
-/** Cross-entropy over the vocabulary at labelled positions only (labels -100 elsewhere), as the MLM head computes it. */
+/** Cross-entropy over the vocabulary at labelled positions only (labels -100 elsewhere): the same loss as the model's
+ * forward with labels, with the head run on the chosen positions only (less work). */
 export function maskedLmLoss(model: DistilBertForMaskedLM, inputIds: Tensor, attentionMask: Tensor, flatLabels: Tensor): Tensor {
   const hidden = model.distilbert.call(inputIds, attentionMask);
-  const dim = hidden.shape[2];
   const chosen = flatLabels.ne(-100).nonzero().squeeze(1);
-  const h = hidden.reshape(-1, dim).indexSelect(0, chosen);
-  const logits = model.vocab_projector.forward(model.vocab_layer_norm.forward(model.vocab_transform.forward(h).gelu()));
+  const logits = model.predictionHead(hidden.reshape(-1, hidden.shape[2]).indexSelect(0, chosen));
   return crossEntropy(logits, flatLabels.indexSelect(0, chosen));
-}
-
-function asLong(a: Int32Array, shape: number[]): Tensor {
-  return fromBuffer(a, shape, 'int32').long();
 }

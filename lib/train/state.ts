@@ -87,6 +87,13 @@ export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Op
     created.push(t);
     (state[Number(id)] ??= {})[key] = t;
   }
+  const groups = json.optimizer?.param_groups?.length;
+  if (groups !== optimizer.paramGroups.length) {
+    created.forEach((t) => t.dispose());
+    // Before issue 13 every trainable parameter decayed, in a single group; now biases and LayerNorm weights do not.
+    throw new Error(`${stateFile}: the optimizer state has ${groups} parameter group(s), this optimizer ${optimizer.paramGroups.length}` +
+      (groups === 1 ? ' (a checkpoint from before weight decay was split into decaying and non-decaying groups); start again without resume' : ''));
+  }
   optimizer.loadStateDict({ state, param_groups: json.optimizer.param_groups });
   created.forEach((t) => t.dispose());
   const { optimizer: _o, files: _f, ...trainerState } = json;

@@ -1,11 +1,10 @@
-// The fine-tuning loop for sequence classification: length-bucketed batches, AdamW with warm-up and decay, gradient
-// accumulation and clipping, evaluation each epoch, best-weights keeping, resumable checkpoints, metrics and a plot.
-import * as fs from 'fs';
+// The training loop: length-bucketed batches, AdamW (no decay for biases and LayerNorm weights) with warm-up and decay,
+// gradient accumulation and clipping, a pluggable loss and collator, evaluation each epoch and resumable checkpoints.
+// Everything else (progress bar, metrics log, plot, best weights, early stopping, when to log/save/stop) is a
+// TrainerCallback (./callbacks), as in transformers; users add their own with `callbacks`.
 import * as path from 'path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder, RawTensor } from '../io';
-import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import { Tensor } from '../tensor';
-import { keep, tidy } from '../scope';
+import { tidy } from '../scope';
 import { noGrad, autocast } from '../autograd';
 import * as F from '../functional';
 import { Module } from '../nn/module';
@@ -14,13 +13,16 @@ import { AdamW } from '../optim/adam';
 import { LambdaLR, cosineScheduleWithWarmup, linearScheduleWithWarmup } from '../optim/schedulers';
 import { lengthBucketedBatches, sequentialBatches } from '../data/batching';
 import type { TextExample } from '../data/dataset';
-import { MetricsLogger, MetricInput, MetricRecord } from './metrics-log';
-import { plotMetricsSvg, writePlot } from './plot';
-import { readMetrics } from './metrics-log';
-import { ProgressBar } from './progress';
+import { MetricInput, MetricRecord } from './metrics-log';
 import { confusionMatrix, macroF1 } from './classification-metrics';
-import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
+import { Batch, collate, Collator, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
 import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
+import { weightDecayGroups } from './param-groups';
+import { TRAINER_DEFAULTS, withDefaults } from './defaults';
+import {
+  TrainBatchInfo, BestWeightsCallback, callHook, CallbackContext, DefaultFlowCallback, EarlyStoppingCallback, freshControl, MetricsLogCallback,
+  PlotCallback, PrinterCallback, ProgressCallback, TrainerCallback, TrainerControl,
+} from './callbacks';
 import { DistributedDataParallel, DistributedDataParallelOptions } from '../distributed/ddp';
 import { placement, shardIndices, shardPadded, sumOverRanks } from '../distributed/sharding';
 
@@ -80,7 +82,24 @@ export interface TrainerOptions {
    * false trains this process alone even inside a group.
    */
   distributed?: boolean | DistributedDataParallelOptions;
+  /** More callbacks, called after the built-in ones (progress, metrics log, plot, best weights, early stopping). */
+  callbacks?: TrainerCallback[];
+  /**
+   * The training loss of one batch (default: cross-entropy of the classifier's logits). Run the model's forward inside
+   * `amp` to get bf16 autocast when mixedPrecision asks for it. Return the logits to have accuracy counted.
+   */
+  computeLoss?: ComputeLoss;
+  /** Batches from example indices (default `collate`: padded ids, attention mask and class labels). */
+  collator?: Collator;
 }
+
+export type ComputeLoss = (model: SequenceClassifier, batch: Batch, amp: <T>(forward: () => T) => T) => { loss: Tensor; logits?: Tensor };
+
+/** Cross-entropy of the classifier's logits, computed in fp32 also under bf16 autocast. */
+export const classificationLoss: ComputeLoss = (model, batch, amp) => {
+  const logits = amp(() => model.call(batch.inputIds, batch.attentionMask).logits);
+  return { loss: F.crossEntropy(logits.float(), batch.labels), logits };
+};
 
 export interface EvalResult {
   loss: number;
@@ -102,36 +121,52 @@ export interface TrainResult {
 }
 
 export class Trainer {
-  readonly opts: Required<Pick<TrainerOptions, 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'warmupRatio' | 'schedule' | 'gradientAccumulation' | 'maxLength' | 'seed' | 'device' | 'logEvery'>> & TrainerOptions;
+  readonly opts: typeof TRAINER_DEFAULTS & TrainerOptions;
   readonly optimizer: AdamW;
+  /** The built-in callbacks this run uses, then the caller's. */
+  readonly callbacks: TrainerCallback[];
   private readonly data: { train: EncodedExamples; validation?: EncodedExamples; test?: EncodedExamples };
   private scheduler!: LambdaLR;
-  private readonly metrics?: MetricsLogger;
   private readonly log: (line: string) => void;
-  /** The trainable weights of the best validation epoch so far. */
-  private best: Map<Tensor, Tensor> | null = null;
   /** This process's place in a data-parallel run (rank 0 of 1 otherwise), fixed at construction. */
   private readonly rank: number;
   private readonly worldSize: number;
   private ddp: DistributedDataParallel | null = null;
 
   constructor(options: TrainerOptions) {
-    this.opts = {
-      epochs: 3, batchSize: 16, lr: 5e-4, weightDecay: 0.01, warmupRatio: 0, schedule: 'linear', gradientAccumulation: 1,
-      maxLength: 256, seed: 123, device: 'cpu', logEvery: 20, ...options,
-    };
+    this.opts = withDefaults(TRAINER_DEFAULTS, options);
     const { rank, worldSize } = options.distributed === false ? { rank: 0, worldSize: 1 } : placement();
     this.rank = rank;
     this.worldSize = worldSize;
     // Under DDP only rank 0 speaks and writes (the others hold the same numbers).
     this.log = rank > 0 ? () => undefined : options.log ?? ((l) => console.log(l));
-    const params = options.model.parameters().filter((p) => p.requiresGrad);
-    if (params.length === 0) throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
-    this.optimizer = new AdamW(params, { lr: this.opts.lr, weightDecay: this.opts.weightDecay });
+    const groups = weightDecayGroups(options.model, this.opts.weightDecay);
+    if (groups[0].params.length + groups[1].params.length === 0) throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
+    this.optimizer = new AdamW(groups, { lr: this.opts.lr });
     const enc = (ex?: readonly TextExample[]) => (ex && ex.length ? encodeExamples(options.tokenizer, ex, this.opts.maxLength) : undefined);
     this.data = { train: enc(options.train)!, validation: enc(options.validation), test: enc(options.test) };
     if (!this.data.train) throw new Error('Trainer: the training set is empty');
-    if (options.outputDir && rank === 0) this.metrics = new MetricsLogger(path.join(options.outputDir, 'metrics.jsonl'));
+    this.callbacks = [...this.builtInCallbacks(), ...(options.callbacks ?? [])];
+  }
+
+  /** Flow, then what only rank 0 does (progress, log lines, metrics file, plot), best weights, early stopping. */
+  private builtInCallbacks(): TrainerCallback[] {
+    const o = this.opts;
+    const main = this.rank === 0;
+    const list: TrainerCallback[] = [new DefaultFlowCallback({ logEvery: o.logEvery, saveEvery: o.saveEvery, maxSteps: o.maxSteps, timeBudgetSec: o.timeBudgetSec })];
+    if (main && o.progress !== false) list.push(new ProgressCallback());
+    list.push(new PrinterCallback());
+    if (o.outputDir && main) {
+      const metrics = path.join(o.outputDir, 'metrics.jsonl');
+      list.push(new MetricsLogCallback(metrics), new PlotCallback(metrics, path.join(o.outputDir, 'metrics.svg')));
+    }
+    list.push(new BestWeightsCallback({ restore: o.restoreBest ?? true, dir: o.outputDir ? path.join(o.outputDir, 'best') : undefined }));
+    if (o.earlyStoppingPatience !== undefined) list.push(new EarlyStoppingCallback(o.earlyStoppingPatience));
+    if (o.onMetrics) {
+      const onMetrics = o.onMetrics;
+      list.push({ onLog: (_ctx, record) => onMetrics(record) });
+    }
+    return list;
   }
 
   private get stepsPerEpoch(): number {
@@ -148,7 +183,6 @@ export class Trainer {
       }
       return await this.run();
     } finally {
-      this.setBest(null);
       this.ddp?.dispose();
       this.ddp = null;
     }
@@ -168,128 +202,148 @@ export class Trainer {
     const checkpointDir = o.outputDir ? path.join(o.outputDir, 'checkpoint') : null;
     // Every rank resumes from the same files; only rank 0 writes them.
     const writesFiles = this.rank === 0;
+    let resumed: TrainerState | null = null;
     if (o.resume && checkpointDir && hasTrainingCheckpoint(checkpointDir)) {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
       const savedWorld = typeof state.worldSize === 'number' ? state.worldSize : 1;
       if (savedWorld !== this.worldSize) {
         throw new Error(`resume: the checkpoint in ${checkpointDir} was written by a run of ${savedWorld} process(es); resume it with ${savedWorld}, not ${this.worldSize}`);
       }
-      if (state.metricsRecords !== undefined) this.metrics?.keepFirst(state.metricsRecords);
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
-      if (state.bestEpoch !== null && o.outputDir) this.setBest(this.loadBest(path.join(o.outputDir, 'best')));
+      resumed = { ...state };
       this.log(`resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`);
     }
 
-    const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
     const started = Date.now();
+    const control: TrainerControl = freshControl();
+    const ctx: CallbackContext = {
+      model, optimizer: this.optimizer, state, control, outputDir: o.outputDir, epochs: o.epochs, isMainProcess: writesFiles, rank: this.rank, worldSize: this.worldSize,
+      log: this.log, elapsed: () => (Date.now() - started) / 1000,
+    };
+    const call = <H extends keyof TrainerCallback>(hook: H, ...args: Parameters<NonNullable<TrainerCallback[H]>> extends [CallbackContext, ...infer R] ? R : never) =>
+      callHook(this.callbacks, hook, ...([ctx, ...args] as unknown as Parameters<NonNullable<TrainerCallback[H]>>));
+    const record = async (entry: MetricInput) => call('onLog', { ...entry, time: entry.time ?? new Date().toISOString() } as MetricRecord);
+
+    const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
     let tokensSeen = 0;
-    let stop = false;
-    for (let epoch = state.epoch + 1; epoch <= o.epochs && !stop; epoch++) {
-      const epochStart = Date.now();
-      model.train();
-      const allBatches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
-      const batches = shardPadded(allBatches, this.rank, this.worldSize);
-      const bar = o.progress === false || !writesFiles ? null : new ProgressBar({ label: `epoch ${epoch}/${o.epochs}` });
-      const resumed = state.inEpoch;
-      state.inEpoch = undefined;
-      if (resumed && resumed.of !== undefined && resumed.of !== batches.length) {
-        throw new Error(`resume: the checkpoint stopped after ${resumed.batches} of ${resumed.of} batches in epoch ${epoch}, but this run makes ${batches.length}; resume with the same data, batchSize and seed`);
-      }
-      let lossSum = resumed?.lossSum ?? 0, correct = resumed?.correct ?? 0, seen = resumed?.seen ?? 0, micro = 0;
-      let windowLoss = 0, windowCount = 0;
-      // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
-      // `records`: how many metrics records the resumed run will not write again.
-      const checkpointHere = (batchesDone: number, records = this.metrics?.count) => {
-        if (!checkpointDir || !writesFiles) return;
+    try {
+      await call('onTrainBegin', { resumed });
+      for (let epoch = state.epoch + 1; epoch <= o.epochs && !control.shouldTrainingStop; epoch++) {
+        const epochStart = Date.now();
+        model.train();
+        const allBatches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
+        const batches = shardPadded(allBatches, this.rank, this.worldSize);
+        const inEpoch = state.inEpoch;
+        state.inEpoch = undefined;
+        if (inEpoch && inEpoch.of !== undefined && inEpoch.of !== batches.length) {
+          throw new Error(`resume: the checkpoint stopped after ${inEpoch.batches} of ${inEpoch.of} batches in epoch ${epoch}, but this run makes ${batches.length}; resume with the same data, batchSize and seed`);
+        }
+        await call('onEpochBegin', { epoch, batches: batches.length });
+        let lossSum = inEpoch?.lossSum ?? 0, correct = inEpoch?.correct ?? 0, seen = inEpoch?.seen ?? 0, micro = 0;
+        // Accuracy is counted when the loss gives logits (the default one always does).
+        let windowLoss = 0, windowCount = 0, counted = !o.computeLoss;
+        // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
+        // `unsavedRecords`: metrics records made after the moment saved, which the resumed run writes again.
+        const checkpointHere = async (batchesDone: number, unsavedRecords = 0) => {
+          if (!checkpointDir || !writesFiles) return;
+          state.scheduler = this.scheduler.stateDict();
+          const saved: TrainerState = { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } };
+          await call('onSave', saved, { unsavedRecords });
+          saveTrainingCheckpoint(checkpointDir, model, this.optimizer, saved);
+        };
+        this.optimizer.zeroGrad();
+        for (let b = inEpoch?.batches ?? 0; b < batches.length; b++) {
+          const willStep = (micro + 1) % o.gradientAccumulation === 0 || b === batches.length - 1;
+          // Micro-batches before the optimizer step accumulate locally; the last one's backward averages the sum.
+          const { loss, right, tokens } = this.ddp && !willStep ? this.ddp.noSync(() => this.trainStep(batches[b])) : this.trainStep(batches[b]);
+          tokensSeen += tokens;
+          lossSum += loss * batches[b].length;
+          if (right !== undefined) {
+            correct += right;
+            counted = true;
+          }
+          seen += batches[b].length;
+          windowLoss += loss;
+          windowCount++;
+          micro++;
+          const info = (): TrainBatchInfo => ({
+            epoch, batch: b + 1, batches: batches.length, loss: lossSum / seen, accuracy: counted ? correct / seen : undefined,
+            tokensPerSec: tokensSeen / ctx.elapsed(),
+          });
+          const stepping = micro % o.gradientAccumulation === 0 || b === batches.length - 1;
+          if (stepping) {
+            if (o.maxGradNorm) clipGradNorm_(this.optimizer.paramGroups.flatMap((g) => g.params), o.maxGradNorm);
+            this.optimizer.step();
+            this.optimizer.zeroGrad();
+            this.scheduler.step();
+            state.globalStep++;
+            result.steps++;
+            await call('onStepEnd', info());
+            if (control.shouldLog) {
+              await record({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ctx.elapsed() });
+              windowLoss = 0;
+              windowCount = 0;
+            }
+            if (control.shouldEvaluate && this.data.validation) {
+              const validation = await this.evaluateEncodedAsync(this.data.validation);
+              await call('onEvaluate', { split: 'validation', result: validation, epoch, isBest: false });
+              await record({ step: state.globalStep, epoch, split: 'validation', loss: validation.loss, accuracy: validation.accuracy, f1: validation.macroF1 });
+            }
+            if (control.shouldSave && b < batches.length - 1) await checkpointHere(b + 1);
+            Object.assign(control, freshControl(), { shouldTrainingStop: control.shouldTrainingStop });
+            if (control.shouldTrainingStop) break;
+          }
+          await call('onBatchEnd', info());
+          await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
+          if (o.signal?.aborted && stepping) {
+            await checkpointHere(b + 1);
+            o.signal.throwIfAborted();
+          }
+        }
+        const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: counted ? correct / Math.max(1, seen) : NaN, seconds: (Date.now() - epochStart) / 1000 };
+        await record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, ...(counted ? { accuracy: entry.trainAccuracy } : {}) });
+        if (this.data.validation) {
+          try {
+            entry.validation = await this.evaluateEncodedAsync(this.data.validation);
+          } catch (e) {
+            // Resuming ends this epoch again: its summary record is written again too.
+            if (o.signal?.aborted) await checkpointHere(batches.length, 1);
+            throw e;
+          }
+          await record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy, f1: entry.validation.macroF1 });
+          const isBest = state.bestMetric === null || entry.validation.accuracy > state.bestMetric;
+          if (isBest) {
+            state.bestMetric = entry.validation.accuracy;
+            state.bestEpoch = epoch;
+          }
+          await call('onEvaluate', { split: 'validation', result: entry.validation, epoch, isBest });
+        }
+        result.epochs.push(entry);
+        state.epoch = epoch;
         state.scheduler = this.scheduler.stateDict();
-        saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen }, metricsRecords: records });
-      };
-      this.optimizer.zeroGrad();
-      for (let b = resumed?.batches ?? 0; b < batches.length; b++) {
-        const willStep = (micro + 1) % o.gradientAccumulation === 0 || b === batches.length - 1;
-        // Micro-batches before the optimizer step accumulate locally; the last one's backward averages the sum.
-        const { loss, right, tokens } = this.ddp && !willStep ? this.ddp.noSync(() => this.trainStep(batches[b])) : this.trainStep(batches[b]);
-        tokensSeen += tokens;
-        lossSum += loss * batches[b].length;
-        correct += right;
-        seen += batches[b].length;
-        windowLoss += loss;
-        windowCount++;
-        micro++;
-        const stepping = micro % o.gradientAccumulation === 0 || b === batches.length - 1;
-        if (stepping) {
-          if (o.maxGradNorm) clipGradNorm_(this.optimizer.paramGroups[0].params, o.maxGradNorm);
-          this.optimizer.step();
-          this.optimizer.zeroGrad();
-          this.scheduler.step();
-          state.globalStep++;
-          result.steps++;
-          if (state.globalStep % o.logEvery === 0) {
-            this.record({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
-            windowLoss = 0;
-            windowCount = 0;
-          }
-          if (o.saveEvery && state.globalStep % o.saveEvery === 0 && b < batches.length - 1) checkpointHere(b + 1);
-          let outOfTime = o.timeBudgetSec !== undefined && (Date.now() - started) / 1000 > o.timeBudgetSec;
-          // Clocks differ between ranks: they stop together when any of them is out of time.
-          if (o.timeBudgetSec !== undefined && this.ddp) outOfTime = (await sumOverRanks([outOfTime ? 1 : 0]))[0] > 0;
-          if ((o.maxSteps !== undefined && state.globalStep >= o.maxSteps) || outOfTime) {
-            stop = true;
-            break;
-          }
+        control.shouldSave = true; // every epoch is checkpointed unless a callback says otherwise
+        await call('onEpochEnd', entry);
+        if (control.shouldSave && checkpointDir && writesFiles) {
+          const saved: TrainerState = { ...state, worldSize: this.worldSize };
+          await call('onSave', saved, { unsavedRecords: 0 });
+          saveTrainingCheckpoint(checkpointDir, model, this.optimizer, saved);
         }
-        bar?.update({ step: b + 1, total: batches.length, loss: lossSum / seen, acc: correct / seen, tokensPerSec: tokensSeen / ((Date.now() - started) / 1000) });
-        await new Promise((r) => setImmediate(r)); // keep the event loop (signals, timers, servers) responsive
-        if (o.signal?.aborted && stepping) {
-          bar?.done();
-          checkpointHere(b + 1);
-          o.signal.throwIfAborted();
-        }
+        Object.assign(control, freshControl(), { shouldTrainingStop: control.shouldTrainingStop });
       }
-      bar?.done();
-      const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), seconds: (Date.now() - epochStart) / 1000 };
-      const recordsBeforeEpochEnd = this.metrics?.count;
-      this.record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, accuracy: entry.trainAccuracy });
-      if (this.data.validation) {
-        try {
-          entry.validation = await this.evaluateEncodedAsync(this.data.validation);
-        } catch (e) {
-          // Resuming ends this epoch again: its summary record is written again too.
-          if (o.signal?.aborted) checkpointHere(batches.length, recordsBeforeEpochEnd);
-          throw e;
-        }
-        this.record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy, f1: entry.validation.macroF1 });
-        if (state.bestMetric === null || entry.validation.accuracy > state.bestMetric) {
-          state.bestMetric = entry.validation.accuracy;
-          state.bestEpoch = epoch;
-          this.setBest(this.snapshotTrainable());
-          if (o.outputDir && writesFiles) this.saveBest(path.join(o.outputDir, 'best'), epoch, entry.validation);
-        }
-      }
-      result.epochs.push(entry);
-      this.log(`epoch ${epoch}: train loss ${entry.trainLoss.toFixed(4)} acc ${(100 * entry.trainAccuracy).toFixed(2)}%` +
-        (entry.validation ? ` | validation loss ${entry.validation.loss.toFixed(4)} acc ${(100 * entry.validation.accuracy).toFixed(2)}%` : '') +
-        ` | ${entry.seconds.toFixed(1)} s`);
-      state.epoch = epoch;
-      state.scheduler = this.scheduler.stateDict();
-      if (checkpointDir && writesFiles) saveTrainingCheckpoint(checkpointDir, model, this.optimizer, { ...state, worldSize: this.worldSize, metricsRecords: this.metrics?.count });
-      this.writePlot();
-      if (o.earlyStoppingPatience !== undefined && state.bestEpoch !== null && epoch - state.bestEpoch >= o.earlyStoppingPatience) {
-        this.log(`stopping early: no better validation accuracy for ${epoch - state.bestEpoch} epochs`);
-        stop = true;
-      }
+      result.bestEpoch = state.bestEpoch;
+      result.bestValidationAccuracy = state.bestMetric;
+      await call('onTrainEnd');
+    } catch (e) {
+      await call('onTrainError', e);
+      throw e;
     }
-    result.bestEpoch = state.bestEpoch;
-    result.bestValidationAccuracy = state.bestMetric;
-    if (this.best && (o.restoreBest ?? true)) this.restoreSnapshot(this.best);
-    this.setBest(null);
     if (this.data.test) {
       result.test = await this.evaluateEncodedAsync(this.data.test);
-      this.record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy, f1: result.test.macroF1 });
+      await record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy, f1: result.test.macroF1 });
+      await call('onPredict', result.test);
     }
     result.seconds = (Date.now() - started) / 1000;
     result.tokensPerSec = tokensSeen / Math.max(1e-9, result.seconds);
-    this.writePlot();
     return result;
   }
 
@@ -299,17 +353,21 @@ export class Trainer {
   }
 
   /** One forward + backward on a batch of example indices; the caller steps the optimizer. */
-  private trainStep(indices: number[]): { loss: number; right: number; tokens: number } {
+  private trainStep(indices: number[]): { loss: number; right?: number; tokens: number } {
     const o = this.opts;
     return tidy(() => {
-      const batch = collate(this.data.train, indices, o.tokenizer.padTokenId, o.device);
-      const forward = () => o.model.call(batch.inputIds, batch.attentionMask).logits;
-      const logits = o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward();
-      const loss = F.crossEntropy(logits.float(), batch.labels);
+      const batch = (o.collator ?? collate)(this.data.train, indices, o.tokenizer.padTokenId, o.device);
+      const { loss, logits } = (o.computeLoss ?? classificationLoss)(o.model, batch, (forward) => this.amp(forward));
       (o.gradientAccumulation > 1 ? loss.div(o.gradientAccumulation) : loss).backward();
-      const right = logits.argmax(-1).eq(batch.labels).sum().item() as number;
+      const right = logits ? (logits.argmax(-1).eq(batch.labels).sum().item() as number) : undefined;
       return { loss: loss.item() as number, right, tokens: batch.tokens };
     });
+  }
+
+  /** bf16 autocast around a forward when mixedPrecision asks for it. */
+  private amp<T>(forward: () => T): T {
+    const o = this.opts;
+    return o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward();
   }
 
   /** Loss and accuracy on examples (eval mode, no grad); the model's mode is restored afterwards. */
@@ -362,8 +420,7 @@ export class Trainer {
         const idx = chunk.map((i) => order[i]);
         noGrad(() => tidy(() => {
           const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
-          const forward = () => o.model.call(batch.inputIds, batch.attentionMask).logits;
-          const logits = (o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward()).float();
+          const logits = this.amp(() => o.model.call(batch.inputIds, batch.attentionMask).logits).float();
           lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
           numClasses = logits.shape[logits.shape.length - 1];
           predicted.push(...(logits.argmax(-1).toArray() as number[]));
@@ -398,54 +455,5 @@ export class Trainer {
       const logits = o.model.call(ids.inputIds, ids.attentionMask).logits;
       return logits.shape[logits.shape.length - 1];
     }));
-  }
-
-  private setBest(snapshot: Map<Tensor, Tensor> | null): void {
-    this.best?.forEach((v) => v.dispose());
-    this.best = snapshot;
-  }
-
-  private snapshotTrainable(): Map<Tensor, Tensor> {
-    const snap = new Map<Tensor, Tensor>();
-    noGrad(() => {
-      for (const p of this.optimizer.paramGroups[0].params) snap.set(p, tidy(() => keep(p.detach().clone())));
-    });
-    return snap;
-  }
-
-  /** The best weights so far on disk: every trainable tensor by name, plus which epoch and score they come from. */
-  private saveBest(dir: string, epoch: number, validation: EvalResult): void {
-    const weights = new Map<string, RawTensor>();
-    for (const [n, p] of this.opts.model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
-    writeFolderAtomic(dir, (temp) => {
-      writeSafetensors(path.join(temp, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
-      writeFileAtomic(path.join(temp, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
-    });
-  }
-
-  /** The snapshot saveBest wrote, for the trainable parameters; null when it is missing or does not fit. */
-  private loadBest(dir: string): Map<Tensor, Tensor> | null {
-    recoverFolder(dir);
-    const file = path.join(dir, 'trainable.safetensors');
-    if (!fs.existsSync(file)) return null;
-    const saved = readSafetensors(file).tensors;
-    const trainable = [...this.opts.model.namedParameters()].filter(([, p]) => p.requiresGrad);
-    if (trainable.some(([n]) => !saved.has(n))) return null;
-    return new Map(trainable.map(([n, p]) => [p, tidy(() => keep(rawToTensor(saved.get(n)!).to(p.device)))]));
-  }
-
-  private restoreSnapshot(snap: Map<Tensor, Tensor>): void {
-    noGrad(() => snap.forEach((v, p) => p.copy_(v)));
-  }
-
-  private record(entry: MetricInput): void {
-    const record = this.metrics ? this.metrics.log(entry) : { ...entry, time: entry.time ?? new Date().toISOString() };
-    this.opts.onMetrics?.(record);
-  }
-
-  private writePlot(): void {
-    if (!this.opts.outputDir || !this.metrics) return; // also: not rank 0
-    const file = path.join(this.opts.outputDir, 'metrics.svg');
-    writePlot(file, plotMetricsSvg(readMetrics(this.metrics.path), { title: 'torch-lora fine-tuning' }));
   }
 }

@@ -215,11 +215,13 @@ export class DistilBertForMaskedLM extends DistilBertPreTrainedModel {
     this.vocab_projector.registerParameter('weight', this.distilbert.embeddings.word_embeddings.weight);
     if (own !== this.vocab_projector.weight) own.dispose();
   }
+  /** The MLM head: hidden states [..., dim] to logits over the vocabulary (also on a selection of positions). */
+  predictionHead(hidden: Tensor): Tensor {
+    return this.vocab_projector.call(this.vocab_layer_norm.call(this.vocab_transform.call(hidden).gelu()));
+  }
   /** Logits over the vocabulary [batch, len, vocab]; with labels (-100 = ignored), the MLM loss too. */
   forward(inputIds: Tensor, attentionMask?: Tensor | null, labels?: Tensor | null): ClassifierOutput {
-    const hidden = this.distilbert.call(inputIds, attentionMask);
-    const h = this.vocab_layer_norm.call(this.vocab_transform.call(hidden).gelu());
-    const logits = this.vocab_projector.call(h);
+    const logits = this.predictionHead(this.distilbert.call(inputIds, attentionMask));
     if (!labels) return { logits };
     const loss = F.crossEntropy(logits.view(-1, logits.shape[2]), labels.view(-1), { ignoreIndex: -100 });
     return { logits, loss };
