@@ -25,7 +25,7 @@ export const METHODS: readonly DemoMethod[] = [
     // The seed's default; the fresh classification head trains fully, as PEFT's SEQ_CLS task type does (modules_to_save).
     lora: { query: true, value: true, rank: 8, alpha: 16, trainHead: true },
     seed: 89.44,
-    grid: { standIn: [1e-4, 3e-4, 1e-3], pretrained: [1e-4, 3e-4, 1e-3] },
+    grid: { standIn: [3e-4, 1e-3, 3e-3], pretrained: [1e-4, 3e-4, 1e-3] },
   },
   {
     key: 'lora-wide',
@@ -42,14 +42,14 @@ export const METHODS: readonly DemoMethod[] = [
     label: 'last layers only (pre_classifier, classifier)',
     method: 'last-layers',
     seed: 86.22,
-    grid: { standIn: [1e-3, 3e-3, 1e-2], pretrained: [1e-3, 3e-3, 1e-2] },
+    grid: { standIn: [3e-3, 1e-2, 3e-2], pretrained: [1e-3, 3e-3, 1e-2] },
   },
   {
     key: 'full',
     label: 'full fine-tuning',
     method: 'full',
     seed: 92.31,
-    grid: { standIn: [1e-4, 3e-4, 1e-3], pretrained: [1e-5, 3e-5, 1e-4] },
+    grid: { standIn: [3e-4, 1e-3, 3e-3], pretrained: [1e-5, 3e-5, 1e-4] },
   },
 ];
 
