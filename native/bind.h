@@ -1,7 +1,7 @@
 // Typed argument binding for the entry points outside the op tables: TL_BIND(exports, "name", lambda) reads each
 // of the lambda's parameters with the argument reader for its C++ type (Reader below), in order, calls it, and
-// writes its result back (a Tensor becomes a handle, a list or pair of Tensors an array of handles, void
-// undefined). So an irregular entry point is one lambda whose signature is its argument convention, instead of
+// writes its result back (a Tensor becomes a handle, a list or pair of Tensors an array of handles, an optional's
+// none null, void undefined). So an irregular entry point is one lambda whose signature is its argument convention, instead of
 // a function that indexes `info` by hand; its TypeScript declaration is in lib/native-binding.ts.
 //
 //   TL_BIND(exports, "cumsum", [](at::Tensor& a, int64_t dim) { return at::cumsum(a, dim); });
@@ -84,6 +84,15 @@ using ReaderOf = Reader<std::remove_cv_t<std::remove_reference_t<T>>>;
 
 // Results.
 inline Napi::Value write(Napi::Env env, at::Tensor t) { return wrap(env, std::move(t)); }
+inline Napi::Value write(Napi::Env env, bool b) { return Napi::Boolean::New(env, b); }
+inline Napi::Value write(Napi::Env env, double d) { return Napi::Number::New(env, d); }
+inline Napi::Value write(Napi::Env env, const std::string& s) { return Napi::String::New(env, s); }
+// none is null
+template <typename R>
+Napi::Value write(Napi::Env env, const c10::optional<R>& r) {
+  if (!r) return env.Null();
+  return write(env, *r);
+}
 inline Napi::Value write(Napi::Env env, const std::vector<at::Tensor>& ts) { return wrapList(env, ts); }
 inline Napi::Value write(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& r) {
   return wrapList(env, {std::get<0>(r), std::get<1>(r)});
@@ -125,11 +134,14 @@ Napi::Value invoke(const Info& info, const F& fn) {
 }  // namespace bound
 }  // namespace tl
 
-// A local struct gives each binding its own static function, which Entry<> (common.h) wraps in the error guard.
-#define TL_BIND(exports, name, ...)                                                                         \
-  do {                                                                                                      \
-    struct Bound {                                                                                          \
-      static Napi::Value call(const Napi::CallbackInfo& info) { return ::tl::bound::invoke(info, __VA_ARGS__); } \
-    };                                                                                                      \
-    TL_EXPORT(exports, name, Bound::call);                                                                  \
+// A local struct gives each binding its own static functions: `call` reads, calls and writes; `entry` is the C
+// callback Node calls, which runs `call` inside the error guard (common.h's enter). A local class's function
+// cannot be a template argument of Entry<>, hence the second function.
+#define TL_BIND(exports, name, ...)                                                                                   \
+  do {                                                                                                                \
+    struct Bound {                                                                                                    \
+      static Napi::Value call(const Napi::CallbackInfo& info) { return ::tl::bound::invoke(info, __VA_ARGS__); }        \
+      static napi_value entry(napi_env env, napi_callback_info cbinfo) noexcept { return ::tl::enter(env, cbinfo, call); } \
+    };                                                                                                                \
+    ::tl::exportFunction(exports, name, Bound::entry);                                                                \
   } while (0)

@@ -2,6 +2,8 @@
 // parameters take Adam's single-pass kernel in fused_optim.cc; everything else the tensor ops below.
 #include "common.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 
 namespace tl {
