@@ -1,4 +1,5 @@
-// Tensor creation: factories, tensors from JavaScript buffers, and the global seed.
+// Tensor creation: factories (typed lambdas, native/bind.h), tensors from JavaScript buffers, and the global seed.
+#include "bind.h"
 #include "common.h"
 
 #include <cstring>
@@ -6,38 +7,11 @@
 namespace tl {
 namespace {
 
-at::TensorOptions optionsArg(const Napi::CallbackInfo& info, size_t dtypeIdx) {
-  return at::TensorOptions().dtype(dtypeArg(info, dtypeIdx)).device(deviceArg(info, dtypeIdx + 1));
+at::Tensor made(at::Tensor t, bool requiresGrad) {
+  if (requiresGrad) t.requires_grad_(true);
+  return t;
 }
-Napi::Value made(const Napi::CallbackInfo& info, at::Tensor t, size_t requiresGradIdx) {
-  if (boolArg(info, requiresGradIdx)) t.requires_grad_(true);
-  return wrap(info.Env(), std::move(t));
-}
-
-// (shape, dtype, device, requiresGrad)
-Napi::Value zeros(const Napi::CallbackInfo& info) { return made(info, at::zeros(intListArg(info, 0), optionsArg(info, 1)), 3); }
-Napi::Value ones(const Napi::CallbackInfo& info) { return made(info, at::ones(intListArg(info, 0), optionsArg(info, 1)), 3); }
-Napi::Value empty(const Napi::CallbackInfo& info) { return made(info, at::empty(intListArg(info, 0), optionsArg(info, 1)), 3); }
-Napi::Value rand(const Napi::CallbackInfo& info) { return made(info, at::rand(intListArg(info, 0), optionsArg(info, 1)), 3); }
-Napi::Value randn(const Napi::CallbackInfo& info) { return made(info, at::randn(intListArg(info, 0), optionsArg(info, 1)), 3); }
-// (shape, value, dtype, device, requiresGrad)
-Napi::Value full(const Napi::CallbackInfo& info) {
-  return made(info, at::full(intListArg(info, 0), scalarArg(info, 1), optionsArg(info, 2)), 4);
-}
-// (low, high, shape, dtype, device)
-Napi::Value randint(const Napi::CallbackInfo& info) {
-  return made(info, at::randint(intArg(info, 0), intArg(info, 1), intListArg(info, 2), optionsArg(info, 3)), 5);
-}
-// (start, end, step, dtype, device, requiresGrad)
-Napi::Value arange(const Napi::CallbackInfo& info) {
-  return made(info, at::arange(scalarArg(info, 0), scalarArg(info, 1), scalarArg(info, 2), optionsArg(info, 3)), 5);
-}
-// (start, end, steps, dtype, device, requiresGrad)
-Napi::Value linspace(const Napi::CallbackInfo& info) {
-  return made(info, at::linspace(scalarArg(info, 0), scalarArg(info, 1), intArg(info, 2), optionsArg(info, 3)), 5);
-}
-// (n, dtype, device, requiresGrad)
-Napi::Value eye(const Napi::CallbackInfo& info) { return made(info, at::eye(intArg(info, 0), optionsArg(info, 1)), 3); }
+at::TensorOptions options(at::ScalarType dtype, at::Device device) { return at::TensorOptions().dtype(dtype).device(device); }
 
 // (typedArrayOrBuffer, shape, dtype, device, requiresGrad): copies the bytes into a new tensor.
 Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
@@ -74,28 +48,35 @@ Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
   if (byteLength) std::memcpy(t.data_ptr(), data, byteLength);
   auto device = deviceArg(info, 3);
   if (!device.is_cpu()) t = t.to(device);
-  return made(info, std::move(t), 4);
+  return wrap(info.Env(), made(std::move(t), boolArg(info, 4)));
 }
 
-Napi::Value manualSeed(const Napi::CallbackInfo& info) {
-  at::manual_seed(static_cast<uint64_t>(intArg(info, 0)));
-  return info.Env().Undefined();
-}
 }  // namespace
 
 void registerCreation(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "zeros", zeros);
-  TL_EXPORT(exports, "ones", ones);
-  TL_EXPORT(exports, "empty", empty);
-  TL_EXPORT(exports, "rand", rand);
-  TL_EXPORT(exports, "randn", randn);
-  TL_EXPORT(exports, "full", full);
-  TL_EXPORT(exports, "randint", randint);
-  TL_EXPORT(exports, "arange", arange);
-  TL_EXPORT(exports, "linspace", linspace);
-  TL_EXPORT(exports, "eye", eye);
-  TL_EXPORT(exports, "fromBuffer", fromBuffer);
-  TL_EXPORT(exports, "manualSeed", manualSeed);
+  // Every factory takes (..., dtype, device, requiresGrad) last.
+  using Shape = std::vector<int64_t>;
+  using DType = at::ScalarType;
+  TL_BIND(exports, "zeros", [](Shape shape, DType dtype, at::Device device, bool rg) { return made(at::zeros(shape, options(dtype, device)), rg); });
+  TL_BIND(exports, "ones", [](Shape shape, DType dtype, at::Device device, bool rg) { return made(at::ones(shape, options(dtype, device)), rg); });
+  TL_BIND(exports, "empty", [](Shape shape, DType dtype, at::Device device, bool rg) { return made(at::empty(shape, options(dtype, device)), rg); });
+  TL_BIND(exports, "rand", [](Shape shape, DType dtype, at::Device device, bool rg) { return made(at::rand(shape, options(dtype, device)), rg); });
+  TL_BIND(exports, "randn", [](Shape shape, DType dtype, at::Device device, bool rg) { return made(at::randn(shape, options(dtype, device)), rg); });
+  TL_BIND(exports, "full", [](Shape shape, at::Scalar value, DType dtype, at::Device device, bool rg) {
+    return made(at::full(shape, value, options(dtype, device)), rg);
+  });
+  TL_BIND(exports, "randint", [](int64_t low, int64_t high, Shape shape, DType dtype, at::Device device, bool rg) {
+    return made(at::randint(low, high, shape, options(dtype, device)), rg);
+  });
+  TL_BIND(exports, "arange", [](at::Scalar start, at::Scalar end, at::Scalar step, DType dtype, at::Device device, bool rg) {
+    return made(at::arange(start, end, step, options(dtype, device)), rg);
+  });
+  TL_BIND(exports, "linspace", [](at::Scalar start, at::Scalar end, int64_t steps, DType dtype, at::Device device, bool rg) {
+    return made(at::linspace(start, end, steps, options(dtype, device)), rg);
+  });
+  TL_BIND(exports, "eye", [](int64_t n, DType dtype, at::Device device, bool rg) { return made(at::eye(n, options(dtype, device)), rg); });
+  TL_EXPORT(exports, "fromBuffer", fromBuffer);  // its first argument is bytes of any view: read by hand
+  TL_BIND(exports, "manualSeed", [](int64_t seed) { at::manual_seed(static_cast<uint64_t>(seed)); });
 }
 
 }  // namespace tl
