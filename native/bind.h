@@ -86,6 +86,12 @@ using ReaderOf = Reader<std::remove_cv_t<std::remove_reference_t<T>>>;
 inline Napi::Value write(Napi::Env env, at::Tensor t) { return wrap(env, std::move(t)); }
 inline Napi::Value write(Napi::Env env, bool b) { return Napi::Boolean::New(env, b); }
 inline Napi::Value write(Napi::Env env, double d) { return Napi::Number::New(env, d); }
+inline Napi::Value write(Napi::Env env, int64_t n) { return Napi::Number::New(env, static_cast<double>(n)); }
+inline Napi::Value write(Napi::Env env, const std::vector<int64_t>& ns) {
+  auto arr = Napi::Array::New(env, ns.size());
+  for (size_t k = 0; k < ns.size(); ++k) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(env, static_cast<double>(ns[k])));
+  return arr;
+}
 inline Napi::Value write(Napi::Env env, const std::string& s) { return Napi::String::New(env, s); }
 // none is null
 template <typename R>

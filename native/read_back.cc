@@ -1,4 +1,5 @@
 // Tensor metadata, dtype/device conversion, and reading values back into JavaScript (sync and on the thread pool).
+#include "bind.h"
 #include "common.h"
 
 #include <cstring>
@@ -7,33 +8,11 @@
 namespace tl {
 namespace {
 
-Napi::Value shape(const Napi::CallbackInfo& info) {
-  auto& t = tensorArg(info, 0);
-  auto sizes = t.sizes();
-  auto arr = Napi::Array::New(info.Env(), sizes.size());
-  for (size_t k = 0; k < sizes.size(); ++k) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(info.Env(), static_cast<double>(sizes[k])));
-  return arr;
-}
-Napi::Value dtype(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<int>(tensorArg(info, 0).scalar_type())); }
-Napi::Value device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tensorArg(info, 0).device().str()); }
-Napi::Value numel(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(tensorArg(info, 0).numel())); }
-Napi::Value dim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(tensorArg(info, 0).dim())); }
-Napi::Value requiresGrad(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).requires_grad()); }
-Napi::Value isLeaf(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).is_leaf()); }
-Napi::Value isContiguous(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).is_contiguous()); }
 Napi::Value isValid(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), info.Length() > 0 && info[0].IsNumber() && table().valid(info[0].As<Napi::Number>().Int64Value()));
 }
 
 // ---------------------------------------------------------------- conversion and read-back
-// (h, dtype|-1, device|null, copy)
-Napi::Value to(const Napi::CallbackInfo& info) {
-  auto& t = tensorArg(info, 0);
-  auto dtype = optDtypeArg(info, 1).value_or(t.scalar_type());
-  auto dev = hasArg(info, 2) ? deviceArg(info, 2) : t.device();
-  return wrap(info.Env(), t.to(dev, dtype, /*non_blocking=*/false, /*copy=*/boolArg(info, 3)));
-}
-
 // The CPU, contiguous tensor whose bytes JavaScript reads; half precision types are widened to float32.
 at::Tensor readable(const at::Tensor& t) {
   auto r = t.detach();
@@ -149,16 +128,20 @@ Napi::Value item(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerReadBack(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "shape", shape);
-  TL_EXPORT(exports, "dtype", dtype);
-  TL_EXPORT(exports, "device", device);
-  TL_EXPORT(exports, "numel", numel);
-  TL_EXPORT(exports, "dim", dim);
-  TL_EXPORT(exports, "requiresGrad", requiresGrad);
-  TL_EXPORT(exports, "isLeaf", isLeaf);
-  TL_EXPORT(exports, "isContiguous", isContiguous);
+  using T = at::Tensor;
+  TL_BIND(exports, "shape", [](T& t) { return t.sizes().vec(); });
+  TL_BIND(exports, "dtype", [](T& t) { return static_cast<int64_t>(t.scalar_type()); });
+  TL_BIND(exports, "device", [](T& t) { return t.device().str(); });
+  TL_BIND(exports, "numel", [](T& t) { return static_cast<int64_t>(t.numel()); });
+  TL_BIND(exports, "dim", [](T& t) { return static_cast<int64_t>(t.dim()); });
+  TL_BIND(exports, "requiresGrad", [](T& t) { return t.requires_grad(); });
+  TL_BIND(exports, "isLeaf", [](T& t) { return t.is_leaf(); });
+  TL_BIND(exports, "isContiguous", [](T& t) { return t.is_contiguous(); });
+  // (h, dtype|-1, device|null, copy): the tensor's own dtype and device where absent
+  TL_BIND(exports, "to", [](T& t, c10::optional<at::ScalarType> dtype, c10::optional<at::Device> device, bool copy) {
+    return t.to(device.value_or(t.device()), dtype.value_or(t.scalar_type()), /*non_blocking=*/false, copy);
+  });
   TL_EXPORT(exports, "isValid", isValid);
-  TL_EXPORT(exports, "to", to);
   TL_EXPORT(exports, "dataSync", dataSync);
   TL_EXPORT(exports, "bytes", bytes);
   TL_EXPORT(exports, "dataAsync", dataAsync);

@@ -1,4 +1,5 @@
 // The runtime: CUDA presence and synchronisation, the intra-op thread count, libtorch's version.
+#include "bind.h"
 #include "common.h"
 
 #include <ATen/Parallel.h>
@@ -9,21 +10,6 @@
 
 namespace tl {
 namespace {
-
-Napi::Value cudaIsAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), at::hasCUDA() && at::getNumGPUs() > 0); }
-Napi::Value cudaDeviceCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), at::hasCUDA() ? static_cast<double>(at::getNumGPUs()) : 0.0);
-}
-Napi::Value cudaSynchronize(const Napi::CallbackInfo& info) {
-  if (!at::hasCUDA()) throw ArgError("CUDA is not available in this build of libtorch");
-  int64_t idx = hasArg(info, 0) ? intArg(info, 0) : -1;
-  int64_t n = static_cast<int64_t>(at::getNumGPUs());
-  for (int64_t d = 0; d < n; ++d) {
-    if (idx < 0 || idx == d) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(d));
-  }
-  return info.Env().Undefined();
-}
-Napi::Value getNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   // at::set_num_threads takes an int: a count outside int's range wrapped (2**32 + 1 became 1), so check it here.
   double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
@@ -31,18 +17,23 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   at::set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }
-Napi::Value version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION); }
-Napi::Value parallelInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), at::get_parallel_info()); }
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "cudaIsAvailable", cudaIsAvailable);
-  TL_EXPORT(exports, "cudaDeviceCount", cudaDeviceCount);
-  TL_EXPORT(exports, "cudaSynchronize", cudaSynchronize);
-  TL_EXPORT(exports, "getNumThreads", getNumThreads);
-  TL_EXPORT(exports, "setNumThreads", setNumThreads);
-  TL_EXPORT(exports, "version", version);
-  TL_EXPORT(exports, "parallelInfo", parallelInfo);
+  TL_BIND(exports, "cudaIsAvailable", []() { return at::hasCUDA() && at::getNumGPUs() > 0; });
+  TL_BIND(exports, "cudaDeviceCount", []() { return at::hasCUDA() ? static_cast<int64_t>(at::getNumGPUs()) : int64_t{0}; });
+  // (device?): every device when absent
+  TL_BIND(exports, "cudaSynchronize", [](c10::optional<int64_t> device) {
+    if (!at::hasCUDA()) throw ArgError("CUDA is not available in this build of libtorch");
+    int64_t n = static_cast<int64_t>(at::getNumGPUs());
+    for (int64_t d = 0; d < n; ++d) {
+      if (!device || *device < 0 || *device == d) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(d));
+    }
+  });
+  TL_BIND(exports, "getNumThreads", []() { return static_cast<int64_t>(at::get_num_threads()); });
+  TL_EXPORT(exports, "setNumThreads", setNumThreads);  // read by hand: any number gets the thread-count message
+  TL_BIND(exports, "version", []() { return std::string(TORCH_VERSION); });
+  TL_BIND(exports, "parallelInfo", []() { return at::get_parallel_info(); });
 }
 
 }  // namespace tl
