@@ -1,6 +1,7 @@
 // Loads the compiled addon. It is context-aware, so every worker thread gets its own tensor table.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { NativeBinding } from './native-binding';
 
 function findAddon(): string {
   if (process.env.TORCH_LORA_ADDON) return process.env.TORCH_LORA_ADDON;
@@ -13,6 +14,6 @@ function findAddon(): string {
   throw new Error('torch-lora: the native addon is not built. Run `npm run setup` (or `node scripts/bootstrap.js`) in the package folder.');
 }
 
-// The addon's functions take and return integer tensor handles; lib/tensor.ts gives them types.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const N: any = require(findAddon());
+// The addon's functions take and return integer tensor handles; lib/native-binding.ts declares every one of them
+// (a misspelt N.xxx is a compile error), lib/tensor.ts gives them user-facing types.
+export const N: NativeBinding = require(findAddon());

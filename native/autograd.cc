@@ -1,4 +1,5 @@
-// Autograd (backward, .grad, grad mode) and the optimizer updates, one native call per step over all parameters.
+// Autograd: backward, .grad, grad mode, autocast, zeroing and clipping gradients. (Optimizer steps: optimizers.cc.)
+#include "bind.h"
 #include "common.h"
 
 #include "compat.h"
@@ -9,204 +10,74 @@
 #include <cmath>
 
 namespace tl {
-bool fusedAdamStep(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, at::Tensor* vmax, double lr, double beta1,
-                   double beta2, double eps, double wd, bool decoupled, bool maximize, double step);  // fused_optim.cc
-
-namespace {
-
-using Info = Napi::CallbackInfo;
-
-// (h, grad?, retainGraph, createGraph)
-Napi::Value backward(const Info& info) {
-  auto& t = tensorArg(info, 0);
-  auto grad = optTensorArg(info, 1);
-  if (!t.requires_grad()) throw ArgError("element 0 of tensors does not require grad and does not have a grad_fn");
-  if (!grad && t.numel() != 1) throw ArgError("grad can be implicitly created only for scalar outputs");
-  bool create = boolArg(info, 3);
-  t.backward(grad.value_or(at::Tensor()), hasArg(info, 2) ? c10::optional<bool>(boolArg(info, 2)) : c10::nullopt, create);
-  return info.Env().Undefined();
-}
-
-// (h) -> handle of .grad, or null
-Napi::Value grad(const Info& info) {
-  auto& t = tensorArg(info, 0);
-  const auto& g = t.grad();
-  if (!g.defined()) return info.Env().Null();
-  return wrap(info.Env(), g);
-}
-Napi::Value hasGrad(const Info& info) { return Napi::Boolean::New(info.Env(), tensorArg(info, 0).grad().defined()); }
-// (h) -> the name of the node that made this tensor (e.g. "MulBackward0"), or null for leaves; for printing.
-Napi::Value gradFnName(const Info& info) {
-  const auto& fn = tensorArg(info, 0).grad_fn();
-  if (!fn) return info.Env().Null();
-  std::string name = fn->name();
-  auto pos = name.rfind("::");
-  return Napi::String::New(info.Env(), pos == std::string::npos ? name : name.substr(pos + 2));
-}
-// (h, grad|null)
-Napi::Value setGrad(const Info& info) {
-  auto& t = tensorArg(info, 0);
-  auto g = optTensorArg(info, 1);
-  t.mutable_grad() = g ? *g : at::Tensor();
-  return info.Env().Undefined();
-}
-Napi::Value requiresGrad_(const Info& info) {
-  tensorArg(info, 0).requires_grad_(hasArg(info, 1) ? boolArg(info, 1) : true);
-  return info.Env().Undefined();
-}
-Napi::Value retainGrad(const Info& info) {
-  tensorArg(info, 0).retain_grad();
-  return info.Env().Undefined();
-}
-Napi::Value isGradEnabled(const Info& info) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
-Napi::Value setGradEnabled(const Info& info) {
-  c10::GradMode::set_enabled(boolArg(info, 0));
-  return info.Env().Undefined();
-}
-
-// Mixed precision: ops inside run in `dtype` where autocast's op lists allow it. (enabled, deviceType 'cpu'|'cuda', dtype)
-Napi::Value setAutocast(const Info& info) {
-  bool enabled = boolArg(info, 0);
-  bool cuda = stringArg(info, 1) == "cuda";
-  auto dtype = dtypeArg(info, 2);
-  compat::setAutocast(cuda, enabled, dtype);
-  if (enabled) at::autocast::increment_nesting();
-  else if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  return info.Env().Undefined();
-}
-
-// (params[], setToNone)
-Napi::Value zeroGrad(const Info& info) {
-  bool setToNone = boolArg(info, 1);
-  for (auto& p : tensorListArg(info, 0)) {
-    auto& g = p.mutable_grad();
-    if (!g.defined()) continue;
-    if (setToNone) g = at::Tensor();
-    else {
-      if (g.grad_fn()) g = g.detach();
-      else g.requires_grad_(false);
-      g.zero_();
-    }
-  }
-  return info.Env().Undefined();
-}
-
-// Adam and AdamW exactly as torch.optim's single-tensor path computes them.
-// (params[], expAvg[], expAvgSq[], maxExpAvgSq[]|null, steps[], lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled, maximize)
-Napi::Value adamStep(const Info& info) {
-  at::NoGradGuard noGrad;
-  auto params = tensorListArg(info, 0);
-  auto expAvg = tensorListArg(info, 1);
-  auto expAvgSq = tensorListArg(info, 2);
-  bool amsgrad = boolArg(info, 10);
-  std::vector<at::Tensor> maxSq = amsgrad ? tensorListArg(info, 3) : std::vector<at::Tensor>();
-  auto steps = intListArg(info, 4);
-  double lr = numberArg(info, 5), beta1 = numberArg(info, 6), beta2 = numberArg(info, 7), eps = numberArg(info, 8);
-  double wd = numberArg(info, 9);
-  bool decoupled = boolArg(info, 11), maximize = boolArg(info, 12);
-  if (expAvg.size() != params.size() || expAvgSq.size() != params.size() || steps.size() != params.size() ||
-      (amsgrad && maxSq.size() != params.size()))
-    throw ArgError("optimizer state lists must have one entry per parameter");
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto& p = params[i];
-    auto g = p.grad();
-    if (!g.defined()) continue;
-    double step = static_cast<double>(steps[i]);
-    // One pass over memory for contiguous float32 CPU tensors (fused_optim.cc); the ops below otherwise.
-    if (fusedAdamStep(p, g, expAvg[i], expAvgSq[i], amsgrad ? &maxSq[i] : nullptr, lr, beta1, beta2, eps, wd, decoupled, maximize, step)) continue;
-    if (maximize) g = -g;
-    if (wd != 0) {
-      if (decoupled) p.mul_(1 - lr * wd);
-      else g = g.add(p, wd);
-    }
-    expAvg[i].mul_(beta1).add_(g, 1 - beta1);
-    expAvgSq[i].mul_(beta2).addcmul_(g, g, 1 - beta2);
-    double bc1 = 1 - std::pow(beta1, step);
-    double bc2 = 1 - std::pow(beta2, step);
-    double stepSize = lr / bc1;
-    double bc2Sqrt = std::sqrt(bc2);
-    at::Tensor denom;
-    if (amsgrad) {
-      at::maximum_out(maxSq[i], maxSq[i], expAvgSq[i]);
-      denom = (maxSq[i].sqrt() / bc2Sqrt).add_(eps);
-    } else {
-      denom = (expAvgSq[i].sqrt() / bc2Sqrt).add_(eps);
-    }
-    p.addcdiv_(expAvg[i], denom, -stepSize);
-  }
-  return info.Env().Undefined();
-}
-
-// SGD as torch.optim computes it. (params[], momentumBuffers[]|null, firstStep, lr, momentum, dampening, weightDecay, nesterov, maximize)
-Napi::Value sgdStep(const Info& info) {
-  at::NoGradGuard noGrad;
-  auto params = tensorListArg(info, 0);
-  double momentum = numberArg(info, 4);
-  std::vector<at::Tensor> bufs = momentum != 0 ? tensorListArg(info, 1) : std::vector<at::Tensor>();
-  bool first = boolArg(info, 2);
-  double lr = numberArg(info, 3), dampening = numberArg(info, 5), wd = numberArg(info, 6);
-  bool nesterov = boolArg(info, 7), maximize = boolArg(info, 8);
-  if (momentum != 0 && bufs.size() != params.size()) throw ArgError("one momentum buffer per parameter is required");
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto& p = params[i];
-    auto d = p.grad();
-    if (!d.defined()) continue;
-    if (maximize) d = -d;
-    if (wd != 0) d = d.add(p, wd);
-    if (momentum != 0) {
-      auto& buf = bufs[i];
-      if (first) buf.copy_(d);
-      else buf.mul_(momentum).add_(d, 1 - dampening);
-      d = nesterov ? d.add(buf, momentum) : buf;
-    }
-    p.add_(d, -lr);
-  }
-  return info.Env().Undefined();
-}
-
-// torch.nn.utils.clip_grad_norm_: scales every .grad so that their joint norm is at most maxNorm; returns that norm.
-// (params[], maxNorm, normType)
-Napi::Value clipGradNorm(const Info& info) {
-  at::NoGradGuard noGrad;
-  std::vector<at::Tensor> grads;
-  for (auto& p : tensorListArg(info, 0)) {
-    if (p.grad().defined()) grads.push_back(p.grad());
-  }
-  double maxNorm = numberArg(info, 1);
-  double normType = hasArg(info, 2) ? numberArg(info, 2) : 2.0;
-  if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
-  at::Tensor total;
-  if (std::isinf(normType)) {
-    std::vector<at::Tensor> maxes;
-    for (auto& g : grads) maxes.push_back(g.detach().abs().max());
-    total = at::stack(maxes).max();
-  } else {
-    std::vector<at::Tensor> norms;
-    for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType));
-    total = at::norm(at::stack(norms), normType);
-  }
-  auto coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
-  for (auto& g : grads) g.detach().mul_(coef.to(g.device()));
-  return Napi::Number::New(info.Env(), total.item<double>());
-}
-
-}  // namespace
 
 void registerAutograd(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "backward", backward);
-  TL_EXPORT(exports, "grad", grad);
-  TL_EXPORT(exports, "setGrad", setGrad);
-  TL_EXPORT(exports, "gradFnName", gradFnName);
-  TL_EXPORT(exports, "hasGrad", hasGrad);
-  TL_EXPORT(exports, "requiresGrad_", requiresGrad_);
-  TL_EXPORT(exports, "retainGrad", retainGrad);
-  TL_EXPORT(exports, "isGradEnabled", isGradEnabled);
-  TL_EXPORT(exports, "setGradEnabled", setGradEnabled);
-  TL_EXPORT(exports, "zeroGrad", zeroGrad);
-  TL_EXPORT(exports, "setAutocast", setAutocast);
-  TL_EXPORT(exports, "adamStep", adamStep);
-  TL_EXPORT(exports, "sgdStep", sgdStep);
-  TL_EXPORT(exports, "clipGradNorm", clipGradNorm);
+  using T = at::Tensor;
+  TL_BIND(exports, "backward", [](T& t, c10::optional<T> grad, c10::optional<bool> retainGraph, bool createGraph) {
+    if (!t.requires_grad()) throw ArgError("element 0 of tensors does not require grad and does not have a grad_fn");
+    if (!grad && t.numel() != 1) throw ArgError("grad can be implicitly created only for scalar outputs");
+    t.backward(grad.value_or(at::Tensor()), retainGraph, createGraph);
+  });
+  // .grad's handle, or null
+  TL_BIND(exports, "grad", [](T& t) -> c10::optional<T> {
+    if (!t.grad().defined()) return c10::nullopt;
+    return t.grad();
+  });
+  TL_BIND(exports, "setGrad", [](T& t, c10::optional<T> grad) { t.mutable_grad() = grad ? *grad : at::Tensor(); });
+  // The name of the node that made this tensor (e.g. "MulBackward0"), or null for leaves; for printing.
+  TL_BIND(exports, "gradFnName", [](T& t) -> c10::optional<std::string> {
+    const auto& fn = t.grad_fn();
+    if (!fn) return c10::nullopt;
+    std::string name = fn->name();
+    auto pos = name.rfind("::");
+    return pos == std::string::npos ? name : name.substr(pos + 2);
+  });
+  TL_BIND(exports, "hasGrad", [](T& t) { return t.grad().defined(); });
+  TL_BIND(exports, "requiresGrad_", [](T& t, c10::optional<bool> on) { t.requires_grad_(on.value_or(true)); });
+  TL_BIND(exports, "retainGrad", [](T& t) { t.retain_grad(); });
+  TL_BIND(exports, "isGradEnabled", []() { return c10::GradMode::is_enabled(); });
+  TL_BIND(exports, "setGradEnabled", [](bool on) { c10::GradMode::set_enabled(on); });
+  TL_BIND(exports, "zeroGrad", [](std::vector<T> params, bool setToNone) {
+    for (auto& p : params) {
+      auto& g = p.mutable_grad();
+      if (!g.defined()) continue;
+      if (setToNone) g = at::Tensor();
+      else {
+        if (g.grad_fn()) g = g.detach();
+        else g.requires_grad_(false);
+        g.zero_();
+      }
+    }
+  });
+  // Mixed precision: ops inside run in `dtype` where autocast's op lists allow it.
+  TL_BIND(exports, "setAutocast", [](bool enabled, std::string deviceType, at::ScalarType dtype) {
+    compat::setAutocast(deviceType == "cuda", enabled, dtype);
+    if (enabled) at::autocast::increment_nesting();
+    else if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  });
+  // torch.nn.utils.clip_grad_norm_: scales every .grad so that their joint norm is at most maxNorm; returns that norm.
+  TL_BIND(exports, "clipGradNorm", [](std::vector<T> params, double maxNorm, c10::optional<double> normTypeArg) {
+    at::NoGradGuard noGrad;
+    std::vector<at::Tensor> grads;
+    for (auto& p : params) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+    }
+    double normType = normTypeArg.value_or(2.0);
+    if (grads.empty()) return 0.0;
+    at::Tensor total;
+    if (std::isinf(normType)) {
+      std::vector<at::Tensor> maxes;
+      for (auto& g : grads) maxes.push_back(g.detach().abs().max());
+      total = at::stack(maxes).max();
+    } else {
+      std::vector<at::Tensor> norms;
+      for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType));
+      total = at::norm(at::stack(norms), normType);
+    }
+    auto coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
+    for (auto& g : grads) g.detach().mul_(coef.to(g.device()));
+    return total.item<double>();
+  });
 }
 
 }  // namespace tl

@@ -104,10 +104,14 @@ void exportFunction(Napi::Object exports, const char* name, napi_callback cb);
 
 #define TL_EXPORT(exports, name, fn) ::tl::exportFunction(exports, name, ::tl::Entry<fn>)
 
-void registerCore(Napi::Env env, Napi::Object exports);
+void registerCreation(Napi::Env env, Napi::Object exports);    // native/creation.cc
+void registerReadBack(Napi::Env env, Napi::Object exports);    // native/read_back.cc
+void registerMemory(Napi::Env env, Napi::Object exports);      // native/memory.cc
+void registerRuntime(Napi::Env env, Napi::Object exports);     // native/runtime.cc
 void registerOps(Napi::Env env, Napi::Object exports);
 void registerNN(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerOptimizers(Napi::Env env, Napi::Object exports);  // native/optimizers.cc
 void registerFileRead(Napi::Env env, Napi::Object exports);
 void registerCpuTuning(Napi::Env env, Napi::Object exports);
 namespace dist {

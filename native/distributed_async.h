@@ -1,5 +1,5 @@
 // Promise-returning native work for the collectives: the body runs on libuv's thread pool, the promise settles on
-// the JavaScript thread. Plain Node-API async work (as core.cc's dataAsync) rather than Napi::AsyncWorker: the
+// the JavaScript thread. Plain Node-API async work (as read_back.cc's dataAsync) rather than Napi::AsyncWorker: the
 // completion also runs while a worker thread is being terminated, and must then drop its result quietly instead of
 // throwing out of a C callback (which aborts the process).
 #pragma once

@@ -1,6 +1,6 @@
 // Adam/AdamW for one float32 CPU parameter in a single pass over its memory.
 //
-// torch.optim's single-tensor path (and the unfused path in autograd.cc) runs eight tensor ops per parameter and
+// torch.optim's single-tensor path (and the unfused path in optimizers.cc) runs eight tensor ops per parameter and
 // allocates two temporaries the size of the parameter (sqrt(v), then the division). For full fine-tuning that is
 // eight sweeps over 66 M floats and 530 MB of fresh memory per step; here it is one sweep and nothing allocated.
 // The element-wise arithmetic is the same as those ops', in the same order and in float32.

@@ -1,4 +1,5 @@
 // Neural-network functions: linear layers (LoRA's fused form too), activations, normalisation, attention, losses.
+#include "bind.h"
 #include "common.h"
 
 #include "compat.h"
@@ -11,72 +12,10 @@ namespace tl {
 
 namespace {
 
-using Info = Napi::CallbackInfo;
-
-// (x, w, b?)
-Napi::Value linear(const Info& info) { return wrap(info.Env(), at::linear(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2))); }
-
-// LinearWithLoRA's forward, y = x Wᵀ + b + scaling · ((dropout(x) A) B), in one native call.
-// (x, w, b?, A [in, r], B [r, out], scaling, dropoutP, train)
-Napi::Value loraLinear(const Info& info) {
-  auto& x = tensorArg(info, 0);
-  auto y = at::linear(x, tensorArg(info, 1), optTensorArg(info, 2));
-  auto& A = tensorArg(info, 3);
-  auto& B = tensorArg(info, 4);
-  double scaling = numberArg(info, 5);
-  double p = hasArg(info, 6) ? numberArg(info, 6) : 0.0;
-  auto xin = (p > 0 && boolArg(info, 7)) ? at::dropout(x, p, true) : x;
-  return wrap(info.Env(), y.add_(at::matmul(at::matmul(xin, A), B), scaling));
-}
-
-// (x, approximate: 'none' | 'tanh')
-Napi::Value gelu(const Info& info) {
-  std::string approx = hasArg(info, 1) ? stringArg(info, 1) : "none";
-  return wrap(info.Env(), at::gelu(tensorArg(info, 0), approx));
-}
-// (x, dim, dtype?)
-Napi::Value softmax(const Info& info) { return wrap(info.Env(), at::softmax(tensorArg(info, 0), intArg(info, 1), optDtypeArg(info, 2))); }
-Napi::Value logSoftmax(const Info& info) { return wrap(info.Env(), at::log_softmax(tensorArg(info, 0), intArg(info, 1), optDtypeArg(info, 2))); }
-// (x, normalizedShape, w?, b?, eps)
-Napi::Value layerNorm(const Info& info) {
-  return wrap(info.Env(), at::layer_norm(tensorArg(info, 0), intListArg(info, 1), optTensorArg(info, 2), optTensorArg(info, 3),
-                                         hasArg(info, 4) ? numberArg(info, 4) : 1e-5));
-}
-// (weight, indices, paddingIdx)
-Napi::Value embedding(const Info& info) {
-  int64_t padding = hasArg(info, 2) ? intArg(info, 2) : -1;
-  return wrap(info.Env(), at::embedding(tensorArg(info, 0), tensorArg(info, 1), padding));
-}
-// (x, p, train)
-Napi::Value dropout(const Info& info) {
-  double p = numberArg(info, 1);
-  if (p < 0 || p > 1) throw ArgError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
-  return wrap(info.Env(), at::dropout(tensorArg(info, 0), p, boolArg(info, 2)));
-}
-
-int64_t reductionArg(const Info& info, size_t i) {
-  if (!hasArg(info, i)) return at::Reduction::Mean;
-  std::string r = stringArg(info, i);
-  if (r == "mean") return at::Reduction::Mean;
-  if (r == "sum") return at::Reduction::Sum;
-  if (r == "none") return at::Reduction::None;
-  throw ArgError("reduction must be 'mean', 'sum' or 'none', got '" + r + "'");
-}
-// (logits, target, weight?, reduction, ignoreIndex, labelSmoothing)
-Napi::Value crossEntropy(const Info& info) {
-  return wrap(info.Env(), at::cross_entropy_loss(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2), reductionArg(info, 3),
-                                                 hasArg(info, 4) ? intArg(info, 4) : -100, hasArg(info, 5) ? numberArg(info, 5) : 0.0));
-}
-// (logProbs, target, weight?, reduction, ignoreIndex)
-Napi::Value nllLoss(const Info& info) {
-  return wrap(info.Env(), at::nll_loss_nd(tensorArg(info, 0), tensorArg(info, 1), optTensorArg(info, 2), reductionArg(info, 3),
-                                          hasArg(info, 4) ? intArg(info, 4) : -100));
-}
-// (input, target, reduction)
-Napi::Value mseLoss(const Info& info) { return wrap(info.Env(), at::mse_loss(tensorArg(info, 0), tensorArg(info, 1), reductionArg(info, 2))); }
-Napi::Value bceWithLogits(const Info& info) {
-  return wrap(info.Env(), at::binary_cross_entropy_with_logits(tensorArg(info, 0), tensorArg(info, 1), c10::nullopt, c10::nullopt, reductionArg(info, 2)));
-}
+// A loss's reduction: 'mean' (also when absent), 'sum' or 'none' (at::Reduction).
+struct Reduction {
+  int64_t value;
+};
 
 // softmax(q kᵀ / √d + mask) v. A boolean mask keeps the positions where it is true (PyTorch's SDPA convention);
 // a floating mask is added to the scores.
@@ -112,21 +51,14 @@ at::Tensor attentionExplicit(const at::Tensor& q, const at::Tensor& k, const at:
   return at::matmul(probs, v);
 }
 
-// (q, k, v, mask?, dropoutP, isCausal, train)
-Napi::Value scaledDotProductAttention(const Info& info) {
-  auto& q = tensorArg(info, 0);
-  auto& k = tensorArg(info, 1);
-  auto& v = tensorArg(info, 2);
-  auto mask = optTensorArg(info, 3);
-  double p = hasArg(info, 4) ? numberArg(info, 4) : 0.0;
-  bool causal = boolArg(info, 5);
-  bool train = boolArg(info, 6);
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<at::Tensor> mask, double p, bool causal,
+                     bool train) {
 #if TL_HAS_SDPA
   // On the CPU in bfloat16/float16, libtorch's fused kernel computes in float32 inside and loses to two reduced-
   // precision matmuls and a softmax: 8x12x128x64, one thread, PyTorch 2.13, AVX512-BF16 EPYC: forward 7.2 vs 5.0 ms,
   // forward+backward 42.8 vs 12.7 ms (in float32 the fused kernel wins, 24.9 vs 26.2 ms).
   if (q.device().is_cpu() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf)) {
-    return wrap(info.Env(), attentionExplicit(q, k, v, mask, p, causal, train));
+    return attentionExplicit(q, k, v, mask, p, causal, train);
   }
   if (causal && mask) {
     // A mask and causality together: one mask (PyTorch >= 2.14 refuses an explicit mask with is_causal=True).
@@ -135,35 +67,70 @@ Napi::Value scaledDotProductAttention(const Info& info) {
                                              : mask->masked_fill(keep.logical_not(), -std::numeric_limits<double>::infinity());
     causal = false;
   }
-  return wrap(info.Env(), at::scaled_dot_product_attention(q, k, v, mask, train ? p : 0.0, causal));
+  return at::scaled_dot_product_attention(q, k, v, mask, train ? p : 0.0, causal);
 #else
-  return wrap(info.Env(), attentionExplicit(q, k, v, mask, p, causal, train));
+  return attentionExplicit(q, k, v, mask, p, causal, train);
 #endif
 }
-Napi::Value attentionMatmulSoftmax(const Info& info) {
-  return wrap(info.Env(), attentionExplicit(tensorArg(info, 0), tensorArg(info, 1), tensorArg(info, 2), optTensorArg(info, 3),
-                                            hasArg(info, 4) ? numberArg(info, 4) : 0.0, boolArg(info, 5), boolArg(info, 6)));
-}
-Napi::Value hasFusedAttention(const Info& info) { return Napi::Boolean::New(info.Env(), TL_HAS_SDPA); }
-
 }  // namespace
 
+namespace bound {
+// The reader for a Reduction parameter (native/bind.h picks readers by type).
+template <>
+struct Reader<Reduction> {
+  static Reduction read(const Napi::CallbackInfo& info, size_t i) {
+    if (!hasArg(info, i)) return {at::Reduction::Mean};
+    std::string r = stringArg(info, i);
+    if (r == "mean") return {at::Reduction::Mean};
+    if (r == "sum") return {at::Reduction::Sum};
+    if (r == "none") return {at::Reduction::None};
+    throw ArgError("reduction must be 'mean', 'sum' or 'none', got '" + r + "'");
+  }
+};
+}  // namespace bound
+
 void registerNN(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "linear", linear);
-  TL_EXPORT(exports, "loraLinear", loraLinear);
-  TL_EXPORT(exports, "gelu", gelu);
-  TL_EXPORT(exports, "softmax", softmax);
-  TL_EXPORT(exports, "logSoftmax", logSoftmax);
-  TL_EXPORT(exports, "layerNorm", layerNorm);
-  TL_EXPORT(exports, "embedding", embedding);
-  TL_EXPORT(exports, "dropout", dropout);
-  TL_EXPORT(exports, "crossEntropy", crossEntropy);
-  TL_EXPORT(exports, "nllLoss", nllLoss);
-  TL_EXPORT(exports, "mseLoss", mseLoss);
-  TL_EXPORT(exports, "bceWithLogits", bceWithLogits);
-  TL_EXPORT(exports, "scaledDotProductAttention", scaledDotProductAttention);
-  TL_EXPORT(exports, "attentionMatmulSoftmax", attentionMatmulSoftmax);
-  TL_EXPORT(exports, "hasFusedAttention", hasFusedAttention);
+  using T = at::Tensor;
+  using OptT = c10::optional<at::Tensor>;
+  using OptNumber = c10::optional<double>;
+  TL_BIND(exports, "linear", [](T& x, T& w, OptT b) { return at::linear(x, w, b); });
+  // LinearWithLoRA's forward, y = x Wᵀ + b + scaling · ((dropout(x) A) B), in one native call. A is [in, r], B [r, out].
+  TL_BIND(exports, "loraLinear", [](T& x, T& w, OptT b, T& A, T& B, double scaling, OptNumber dropoutP, bool train) {
+    auto y = at::linear(x, w, b);
+    double p = dropoutP.value_or(0.0);
+    auto xin = (p > 0 && train) ? at::dropout(x, p, true) : x;
+    return y.add_(at::matmul(at::matmul(xin, A), B), scaling);
+  });
+  TL_BIND(exports, "gelu", [](T& x, c10::optional<std::string> approximate) { return at::gelu(x, approximate.value_or("none")); });
+  TL_BIND(exports, "softmax", [](T& x, int64_t dim, c10::optional<at::ScalarType> dtype) { return at::softmax(x, dim, dtype); });
+  TL_BIND(exports, "logSoftmax", [](T& x, int64_t dim, c10::optional<at::ScalarType> dtype) { return at::log_softmax(x, dim, dtype); });
+  TL_BIND(exports, "layerNorm", [](T& x, std::vector<int64_t> normalizedShape, OptT w, OptT b, OptNumber eps) {
+    return at::layer_norm(x, normalizedShape, w, b, eps.value_or(1e-5));
+  });
+  TL_BIND(exports, "embedding", [](T& weight, T& indices, c10::optional<int64_t> paddingIdx) {
+    return at::embedding(weight, indices, paddingIdx.value_or(-1));
+  });
+  TL_BIND(exports, "dropout", [](T& x, double p, bool train) {
+    if (p < 0 || p > 1) throw ArgError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+    return at::dropout(x, p, train);
+  });
+  TL_BIND(exports, "crossEntropy", [](T& logits, T& target, OptT weight, Reduction reduction, c10::optional<int64_t> ignoreIndex, OptNumber labelSmoothing) {
+    return at::cross_entropy_loss(logits, target, weight, reduction.value, ignoreIndex.value_or(-100), labelSmoothing.value_or(0.0));
+  });
+  TL_BIND(exports, "nllLoss", [](T& logProbs, T& target, OptT weight, Reduction reduction, c10::optional<int64_t> ignoreIndex) {
+    return at::nll_loss_nd(logProbs, target, weight, reduction.value, ignoreIndex.value_or(-100));
+  });
+  TL_BIND(exports, "mseLoss", [](T& input, T& target, Reduction reduction) { return at::mse_loss(input, target, reduction.value); });
+  TL_BIND(exports, "bceWithLogits", [](T& input, T& target, Reduction reduction) {
+    return at::binary_cross_entropy_with_logits(input, target, c10::nullopt, c10::nullopt, reduction.value);
+  });
+  TL_BIND(exports, "scaledDotProductAttention", [](T& q, T& k, T& v, OptT mask, OptNumber dropoutP, bool isCausal, bool train) {
+    return attention(q, k, v, mask, dropoutP.value_or(0.0), isCausal, train);
+  });
+  TL_BIND(exports, "attentionMatmulSoftmax", [](T& q, T& k, T& v, OptT mask, OptNumber dropoutP, bool isCausal, bool train) {
+    return attentionExplicit(q, k, v, mask, dropoutP.value_or(0.0), isCausal, train);
+  });
+  TL_BIND(exports, "hasFusedAttention", []() { return static_cast<bool>(TL_HAS_SDPA); });
 }
 
 }  // namespace tl

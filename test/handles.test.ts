@@ -45,8 +45,10 @@ describe('tensor handles', () => {
   it('a stale handle (its slot reused by a newer tensor) is refused, and disposing it again frees nothing', () => {
     const old = zeros([2]);
     const stale = handleOf(old);
+    const slots = N.memory().tableSize;
     old.dispose();
-    const fresh = ones([3]); // takes the freed slot
+    const fresh = ones([3]); // takes the freed slot: the table does not grow
+    expect(N.memory().tableSize).toBe(slots);
     expect(handleOf(fresh)).not.toBe(stale);
     expect(() => forge(stale).toArray()).toThrow(/argument 1 is not a live tensor of this thread \(it has been disposed/);
     N.dispose(stale);

@@ -152,6 +152,18 @@ const OPS: Record<string, OpFn> = {
   neg_: ([a]) => inplace(a, (c) => c.neg_()),
   exp_: ([a]) => inplace(a, (c) => c.exp_()),
   sqrt_: ([a]) => inplace(a, (c) => c.sqrt_()),
+  detach_: ([a]) => inplace(a, (c) => c.detach_()),
+  // the rest of the op tables (native/op_tables.h), so that every table op has a case
+  isnan: ([a]) => a.isnan(),
+  isinf: ([a]) => a.isinf(),
+  clone: ([a]) => a.clone(),
+  detach: ([a]) => a.detach(),
+  contiguous: ([a]) => a.t().contiguous(),
+  nonzero: ([a]) => a.nonzero(),
+  remainder: ([a, b], o) => a.remainder(b ?? o.scalar),
+  equal: ([a, b]) => torch.tensor(a.equal(b)),
+  expandAs: ([a, b]) => a.expandAs(b),
+  viewAs: ([a, b]) => a.viewAs(b),
 };
 // Unary element-wise methods without arguments.
 for (const m of ['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'silu', 'neg', 'abs', 'square', 'reciprocal',

@@ -674,6 +674,25 @@ case('autocast/linear-in-bfloat16', 'autocast:linear', [randn(2, 3, 4), randn(5,
 case('autocast/add-stays-float32', 'autocast:add', [AC_A, AC_A2], under_autocast(torch.add))
 case('autocast/mul-scalar-stays-float32', 'autocast:mul', [AC_A], under_autocast(lambda a: a * 0.1), {'scalar': 0.1})
 
+# ------------------------------------------------------------------------------------------------ the rest of the op tables
+# Every op of native/op_tables.h has a case (test/native-binding.test.ts checks it); these had none. After
+# autocast, so that every input and weight above stays what it was.
+NAN_INF = NoGrad(torch.tensor([1.0, float('nan'), float('inf'), -float('inf'), -2.0]))
+case('isnan', 'isnan', [NAN_INF], torch.isnan)
+case('isinf', 'isinf', [NAN_INF], torch.isinf)
+case('clone', 'clone', [A], lambda a: a.clone())
+case('detach', 'detach', [A], lambda a: a.detach())
+case('contiguous/of-transpose', 'contiguous', [A], lambda a: a.t().contiguous())
+case('nonzero', 'nonzero', [I1], torch.nonzero)
+case('remainder/tensor', 'remainder', [A, P], torch.remainder)
+case('remainder/scalar', 'remainder', [A], lambda a: torch.remainder(a, 1.5), {'scalar': 1.5})
+case('remainder/int64', 'remainder', [I1, I2], torch.remainder)
+case('equal/same', 'equal', [A, A], lambda a, b: torch.tensor(torch.equal(a, b)))
+case('equal/different', 'equal', [A, A2], lambda a, b: torch.tensor(torch.equal(a, b)))
+case('expandAs', 'expandAs', [B31, A], lambda a, b: a.expand_as(b))
+case('viewAs', 'viewAs', [A, NoGrad(torch.zeros(2, 6))], lambda a, b: a.view_as(b))
+case('detach_', 'detach_', [A], lambda a: a.clone().detach_(), grad=False)
+
 doc = {
     'generator': 'tools/make_op_fixtures.py',
     'torch': torch.__version__,
