@@ -11,7 +11,7 @@ import * as ts from 'typescript';
 import { N } from '../lib/native';
 
 const ROOT = path.resolve(__dirname, '..');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const generator = require('../scripts/gen-native-types.js') as {
   generate(source: string): string;
   parseTables(source: string): { table: string; ops: { name: string; expr: string }[] }[];
