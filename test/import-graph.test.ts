@@ -13,7 +13,7 @@ const lib = path.join(root, 'lib');
  * A file may import its own layer and any below it. 'base' holds files that import nothing above native.
  */
 const LAYERS: [layer: string, paths: string[]][] = [
-  ['native', ['native.ts']],
+  ['native', ['native.ts', 'native-binding.ts', 'native-ops.generated.ts']],
   ['base', ['dtype.ts', 'scope.ts', 'cpu.ts', 'cuda.ts', 'worker-script.ts', 'io/describe.ts']],
   ['tensor', ['tensor.ts', 'format.ts', 'creation.ts']],
   ['autograd', ['autograd.ts', 'functional.ts']],
