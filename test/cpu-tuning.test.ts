@@ -2,6 +2,7 @@
 // libtorch's allocator and glibc's malloc settings); cpu.enableTuning() does, cpu.emptyCache() returns its cache,
 // memory() reports what it keeps, and disableTuning() goes back to libtorch's allocator.
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
 
@@ -54,4 +55,16 @@ test('enabled, freed large blocks are cached for reuse; emptyCache returns them;
     cpu.disableTuning();
   }
   expect(() => cpu.enableTuning({ cacheMb: -1 })).toThrow(/cacheMb must be a whole number >= 0, got -1/);
+});
+
+describe('cpu.hasNativeBf16', () => {
+  it("agrees with the kernel's CPU flags (AVX512-BF16 or AMX-BF16)", () => {
+    let flags = '';
+    try {
+      flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'latin1'))?.[1] ?? '';
+    } catch {
+      // no /proc: the answer must be false
+    }
+    expect(torch.cpu.hasNativeBf16()).toBe(flags.split(/\s+/).some((f) => f === 'avx512_bf16' || f === 'amx_bf16'));
+  });
 });

@@ -110,7 +110,7 @@ describe('demo (toy sizes)', () => {
 
 describe('demo arguments', () => {
   it.each([
-    [['--lr', 'nope=1e-3'], /--lr: expected METHOD=RATE\[,RATE\.\.\.\] with METHOD one of lora-qv, lora-wide, last-layers, full, got 'nope=1e-3'/],
+    [['--lr', 'nope=1e-3'], /--lr: expected METHOD=RATE\[,RATE\.\.\.\] with METHOD one of lora-qv, lora-wide, last-layers, full, full-frozen-embeddings, got 'nope=1e-3'/],
     [['--lr', 'full=2'], /--lr full: rates must be numbers in \(0, 1\], got '2'/],
     [['--only', 'lora'], /--only: no method 'lora'/],
     [['--precision', 'fp8'], /--precision must be auto, bf16 or fp32, got 'fp8'/],

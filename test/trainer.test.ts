@@ -208,6 +208,19 @@ describe('Trainer', () => {
     expect(r.trainable).toBe(4 * 2 * (32 + 32));
     expect(fs.existsSync(path.join(out, 'adapter', 'adapter_config.json'))).toBe(true);
   });
+
+  it('finetune() keeps the submodules named in keepFrozen frozen and out of the trainable count', async () => {
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
+    const embeddings = model.getSubmodule('distilbert.embeddings');
+    const before = embeddings.parameters().map((p) => p.toArray());
+    const frozen = embeddings.parameters().reduce((n, p) => n + p.numel(), 0);
+    const all = model.parameters().reduce((n, p) => n + p.numel(), 0);
+    const r = await finetune({ model, tokenizer, method: 'full', keepFrozen: ['distilbert.embeddings'], train: small(32, 4), epochs: 1, batchSize: 16, lr: 1e-2, maxLength: 32, ...quiet });
+    expect(r.trainable).toBe(all - frozen);
+    expect(embeddings.parameters().map((p) => p.toArray())).toEqual(before);
+    expect(embeddings.parameters().every((p) => !p.requiresGrad)).toBe(true);
+    model.dispose();
+  });
 });
 
 describe('masked-language-model pretraining', () => {

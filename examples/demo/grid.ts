@@ -60,7 +60,7 @@ export async function tuneAndTest(m: DemoMethod & { lrs: number[] }, s: RunSetti
       let result: FinetuneResult;
       try {
         result = await finetune({
-          model, tokenizer: s.tokenizer, method: m.method, lora: m.lora, train: s.train, validation: s.validation,
+          model, tokenizer: s.tokenizer, method: m.method, lora: m.lora, keepFrozen: m.keepFrozen, train: s.train, validation: s.validation,
           epochs: s.epochs, batchSize: s.batchSize, lr, maxLength: s.maxLength, warmupRatio: 0.06, seed: 123, device: s.device,
           mixedPrecision: s.precision === 'bf16' ? 'bf16' : null, outputDir: path.join(s.outputDir, m.key, `lr-${lr}`),
           baseModelName: s.modelDir, progress: false, log: () => undefined,

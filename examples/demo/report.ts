@@ -31,7 +31,7 @@ export function printReport(r: DemoReport, log: (line: string) => void): void {
   log('|---|---:|---:|---:|---:|---:|');
   for (const m of r.results) {
     log(`| ${m.method.label} | ${m.trainable.toLocaleString('en-US')} | ${m.chosenLr.toExponential(0)} | ${pct(m.chosen.bestValidationAccuracy)} | ` +
-      `${pct(m.test.accuracy)} | ${m.method.seed.toFixed(2)}% |`);
+      `${pct(m.test.accuracy)} | ${Number.isNaN(m.method.seed) ? '-' : `${m.method.seed.toFixed(2)}%`} |`);
   }
   log('');
   log('Time per part:');
@@ -49,7 +49,7 @@ export function writeReport(r: DemoReport, outputDir: string): { json: string; s
   const serializable = {
     ...r,
     results: r.results.map((m) => ({
-      key: m.method.key, label: m.method.label, seedTestAccuracy: m.method.seed / 100, grid: m.grid, chosenLr: m.chosenLr,
+      key: m.method.key, label: m.method.label, seedTestAccuracy: Number.isNaN(m.method.seed) ? null : m.method.seed / 100, grid: m.grid, chosenLr: m.chosenLr,
       validationAccuracy: m.chosen.bestValidationAccuracy, testAccuracy: m.test.accuracy, testMacroF1: m.test.macroF1,
       trainable: m.trainable, total: m.total, epochs: m.chosen.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy,
         validationLoss: e.validation?.loss, validationAccuracy: e.validation?.accuracy })),

@@ -59,6 +59,8 @@ export interface FinetuneOptions extends Omit<TrainerOptions, 'model'> {
   method: Method;
   lora?: LoraSwitches;
   baseModelName?: string;
+  /** Submodules kept frozen whatever the method trains, by name (e.g. ['distilbert.embeddings']). */
+  keepFrozen?: string[];
 }
 
 export interface FinetuneResult extends TrainResult {
@@ -70,8 +72,10 @@ export interface FinetuneResult extends TrainResult {
 
 /** Prepares, trains and evaluates; with an outputDir, the LoRA adapter (PEFT format) is written to outputDir/adapter. */
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
-  const { method, lora, baseModelName, model, ...trainerOpts } = o;
-  const counts = prepareModel(model, method, lora);
+  const { method, lora, baseModelName, model, keepFrozen, ...trainerOpts } = o;
+  prepareModel(model, method, lora);
+  for (const name of keepFrozen ?? []) for (const p of model.getSubmodule(name).parameters()) p.requiresGrad_(false);
+  const counts = countParameters(model);
   const trainer = new Trainer({ ...trainerOpts, model });
   let result: TrainResult;
   try {
