@@ -1,4 +1,4 @@
-// Runs a scenario of test/distributed-scenarios.js in N processes on 127.0.0.1, as torchrun would.
+// Runs a scenario of test/distributed/distributed-scenarios.js in N processes on 127.0.0.1, as torchrun would.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -42,7 +42,7 @@ export async function runRanks(libDir: string, scenario: string, worldSize: numb
   const port = await freePort();
   const ranks = opts.ranks ?? [...Array(worldSize).keys()];
   return Promise.all(ranks.map((rank) => new Promise<RankOutcome>((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'test', 'distributed-rank.js')], {
+    const child = spawn(process.execPath, [path.join(root, 'test', 'distributed', 'distributed-rank.js')], {
       env: {
         ...process.env, RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(rank),
         LOCAL_WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port),
