@@ -250,7 +250,12 @@ describe('timeouts and shutdown (item 11)', () => {
   }, 20_000);
 
   it('shutdown() lets a request in flight finish, then closes a slow uploader at the drain deadline', async () => {
-    const app = buildServer(okClassifier(300), { requestTimeoutMs: 60_000 });
+    // Shutdown starts once the request is inside the classifier (a fixed sleep raced with a loaded CI machine).
+    const base = okClassifier(300);
+    let markEntered!: () => void;
+    const entered = new Promise<void>((resolve) => { markEntered = resolve; });
+    const classifier: typeof base = { ...base, classify: (...args: Parameters<typeof base.classify>) => { markEntered(); return base.classify(...args); } };
+    const app = buildServer(classifier, { requestTimeoutMs: 60_000 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as net.AddressInfo).port;
     const slow = slowUploader(port);
@@ -258,7 +263,7 @@ describe('timeouts and shutdown (item 11)', () => {
       const inFlight = fetch(`http://127.0.0.1:${port}/v1/classify`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['a'] }),
       });
-      await sleep(100);
+      await entered;
       const took = await timed(shutdown(app, okClassifier(), { drainMs: 800 }));
       expect((await inFlight).status).toBe(200);
       expect(took).toBeGreaterThanOrEqual(700);
