@@ -1,7 +1,8 @@
 // How long the seed's protocol takes here with real weights: each method's training step and evaluation measured on a
 // distilbert-base-sized model (random weights: the time of a step does not depend on the values), then multiplied out.
 import * as fs from 'fs';
-import { DistilBertForSequenceClassification, finetune, Trainer, manualSeed, TokenizerLike } from '../../lib';
+import { DistilBertForSequenceClassification, finetune, manualSeed, TokenizerLike } from '../../lib';
+import { evaluate } from './grid';
 import type { data } from '../../lib';
 import type { DemoMethod } from './methods';
 
@@ -46,11 +47,9 @@ export async function estimateProtocol(
           model, tokenizer: o.tokenizer, method: m.method, lora: m.lora, train: o.texts.slice(0, steps * p.batchSize), epochs: 1, batchSize: p.batchSize,
           lr: m.lrs[0], maxLength: p.maxLength, mixedPrecision: o.precision === 'bf16' ? 'bf16' : null, device: o.device, progress: false, log: () => undefined,
         });
-        const evaluator = new Trainer({ model, tokenizer: o.tokenizer, train: o.texts.slice(0, 1), batchSize: p.batchSize, maxLength: p.maxLength,
-          mixedPrecision: o.precision === 'bf16' ? 'bf16' : null, device: o.device, progress: false, log: () => undefined, distributed: false });
         const examples = o.texts.slice(0, 2 * p.batchSize);
         const t0 = Date.now();
-        await evaluator.evaluateAsync(examples).finally(() => evaluator.dispose());
+        await evaluate(model, { tokenizer: o.tokenizer, batchSize: p.batchSize, maxLength: p.maxLength, precision: o.precision, device: o.device }, examples);
         return { train: r.seconds, evalPerExample: (Date.now() - t0) / 1000 / examples.length };
       } finally {
         model.dispose();

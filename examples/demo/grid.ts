@@ -99,8 +99,13 @@ export async function tuneAndTest(m: DemoMethod & { lrs: number[] }, s: RunSetti
   }
 }
 
-/** Accuracy and loss of a trained model on a split, batched and bucketed as the Trainer evaluates. */
-function evaluate(model: DistilBertForSequenceClassification, s: RunSettings, examples: readonly TextExample[]): Promise<EvalResult> {
+/**
+ * Accuracy and loss of a trained model on a split, batched and bucketed as the Trainer evaluates (a Trainer built for
+ * evaluation only: its one-example training set is never trained on).
+ */
+export function evaluate(
+  model: DistilBertForSequenceClassification, s: Pick<RunSettings, 'tokenizer' | 'maxLength' | 'batchSize' | 'device' | 'precision'>, examples: readonly TextExample[],
+): Promise<EvalResult> {
   const evaluator = new Trainer({
     model, tokenizer: s.tokenizer, train: examples.slice(0, 1), maxLength: s.maxLength, batchSize: s.batchSize, device: s.device,
     mixedPrecision: s.precision === 'bf16' ? 'bf16' : null, progress: false, log: () => undefined, distributed: false,
