@@ -93,7 +93,11 @@ function ensureNative() {
       mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
   log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why}; NCCL: ${torch.nccl ? 'yes' : `no, ${torch.ncclWhy}`})`);
   const jobs = process.env.JOBS || String(require('os').cpus().length);
-  run(`node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}" compile --out "${BUILD_DIR}" --parallel ${jobs}`);
+  const cmakeJs = `node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}"`;
+  // CMakeLists.txt asks the locator at configure time only, and `compile` configures only a new folder: another libtorch
+  // (or NCCL turned on or off) in an existing build folder must configure again, or ninja finds "no work to do".
+  if (built !== chosen && fs.existsSync(path.join(root, BUILD_DIR, 'CMakeCache.txt'))) run(`${cmakeJs} configure --out "${BUILD_DIR}"`);
+  run(`${cmakeJs} compile --out "${BUILD_DIR}" --parallel ${jobs}`);
   fs.writeFileSync(path.join(root, TORCH_STAMP), chosen);
 }
 
