@@ -86,6 +86,8 @@ export interface NativeIrregular {
   // ---- memory (native/memory.cc)
   dispose(h: Handle): void;
   disposeMany(hs: Handle[]): void;
+  /** Its large block (if the CPU cache's allocator made it) is unmapped when freed, not cached. */
+  skipCache(h: Handle): void;
   memory(): NativeMemory;
 
   // ---- runtime (native/runtime.cc)

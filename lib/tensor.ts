@@ -38,6 +38,16 @@ export class Tensor {
   [Symbol.dispose](): void {
     this.dispose();
   }
+  /**
+   * @internal Disposes, and when this was the last reference to the storage, gives its memory back to the system
+   * instead of to the CPU cache (cpu.enableTuning): for bulk frees whose sizes will not come back, such as the old
+   * weights of a cast model.
+   */
+  _disposeUncached(): void {
+    if (this._h < 0) return;
+    N.skipCache(this._h);
+    this.dispose();
+  }
   get isDisposed(): boolean {
     return this._h < 0 || !N.isValid(this._h);
   }

@@ -114,6 +114,9 @@ void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerOptimizers(Napi::Env env, Napi::Object exports);  // native/optimizers.cc
 void registerFileRead(Napi::Env env, Napi::Object exports);
 void registerCpuTuning(Napi::Env env, Napi::Object exports);
+// native/cpu_tuning.cc: when `t` holds the last reference to a large block of the CPU cache's allocator, the block
+// is unmapped when freed instead of cached.
+void skipCpuCache(const at::Tensor& t);
 namespace dist {
 void registerDistributed(Napi::Env env, Napi::Object exports);  // native/distributed.cc
 }

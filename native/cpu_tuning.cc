@@ -79,6 +79,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   static constexpr size_t kLarge = 1 << 20;
   static constexpr uint64_t kSmallMagic = 0x746c536d616c6c31ULL;  // "tlSmall1"
   static constexpr uint64_t kLargeMagic = 0x746c4c6172676531ULL;  // "tlLarge1"
+  static constexpr uint64_t kUncachedMagic = 0x746c556e63616331ULL;  // "tlUncac1": a large block unmapped when freed
 
   explicit CachingCpuAllocator(size_t limit) : limit_(limit) {}
 
@@ -93,6 +94,15 @@ class CachingCpuAllocator final : public c10::Allocator {
 #endif
 
   static CachingCpuAllocator* instance;
+
+  // The block behind `data`, if it is one of ours and large, goes back to the system when freed instead of to the
+  // cache. For bulk frees whose sizes will not be asked for again (a cast model's old weights): cached, they
+  // would stay mapped beside the new ones.
+  static void skipCache(const c10::DataPtr& ptr) {
+    if (ptr.get_deleter() != &release || !ptr.get()) return;
+    auto* h = reinterpret_cast<Header*>(static_cast<char*>(ptr.get()) - kHeader);
+    if (h->magic == kLargeMagic) h->magic = kUncachedMagic;
+  }
 
   size_t cachedBytes() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -184,6 +194,10 @@ class CachingCpuAllocator final : public c10::Allocator {
       std::free(base);
       return;
     }
+    if (h->magic == kUncachedMagic) {
+      instance->unmapLarge(base, h->size);
+      return;
+    }
     if (h->magic != kLargeMagic) {
       // A raw block that libtorch's own allocator handed out before this one was installed (raw_allocate, then
       // raw_deallocate through whichever allocator is current): give it back the way c10 allocated it.
@@ -191,6 +205,12 @@ class CachingCpuAllocator final : public c10::Allocator {
       return;
     }
     instance->cacheLarge(base, h->size);
+  }
+
+  void unmapLarge(void* base, size_t size) const {
+    munmap(base, size);
+    std::lock_guard<std::mutex> lock(mu_);
+    mappedBytes_ -= size;
   }
 
   void cacheLarge(void* base, size_t size) const {
@@ -284,6 +304,14 @@ Napi::Value disableCpuTuning(const Napi::CallbackInfo& info) {
   uninstallAllocator();
 #endif
   return info.Env().Undefined();
+}
+
+void skipCpuCache(const at::Tensor& t) {
+#if defined(__linux__)
+  if (CachingCpuAllocator::instance && t.defined() && t.has_storage() && t.device().is_cpu()) {
+    CachingCpuAllocator::skipCache(t.storage().data_ptr());
+  }
+#endif
 }
 
 Napi::Value emptyCpuCache(const Napi::CallbackInfo& info) {

@@ -1,4 +1,5 @@
 // Disposing tensors and the memory statistics (live handles, bytes per device counted once per storage).
+#include "bind.h"
 #include "common.h"
 
 #include <map>
@@ -54,6 +55,8 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
 void registerMemory(Napi::Env env, Napi::Object exports) {
   TL_EXPORT(exports, "dispose", dispose);
   TL_EXPORT(exports, "disposeMany", disposeMany);
+  // Before a dispose whose memory should go back to the system rather than to the CPU cache (Module.to).
+  TL_BIND(exports, "skipCache", [](at::Tensor& t) { skipCpuCache(t); });
   TL_EXPORT(exports, "memory", memory);
 }
 

@@ -57,6 +57,28 @@ test('enabled, freed large blocks are cached for reuse; emptyCache returns them;
   expect(() => cpu.enableTuning({ cacheMb: -1 })).toThrow(/cacheMb must be a whole number >= 0, got -1/);
 });
 
+test("a cast model's old weights go back to the system, not to the cache (no float32 copy kept beside the bf16 one)", () => {
+  if (process.env.TORCH_LORA_CPU_TUNING) cpu.disableTuning();
+  cpu.enableTuning({ cacheMb: 256 });
+  try {
+    // four 512x1024 float32 weights, 2 MiB each: large blocks of the caching allocator
+    const m = new torch.nn.Sequential(...Array.from({ length: 4 }, () => new torch.nn.Linear(1024, 512)));
+    cpu.emptyCache();
+    const before = cpu.tuningInfo();
+    m.to('bfloat16');
+    const after = cpu.tuningInfo();
+    expect(after.cachedBytes).toBe(before.cachedBytes);
+    // 8 MiB of float32 blocks unmapped, 4 MiB of bf16 blocks mapped (plus size-class rounding)
+    expect(before.mappedBytes - after.mappedBytes).toBeGreaterThanOrEqual(3 * MiB);
+    expect(m.parameters().map((p) => p.dtype)).toEqual(Array(8).fill('bfloat16'));
+    // freeing the bf16 weights later caches them as usual
+    m.dispose();
+    expect(cpu.tuningInfo().cachedBytes).toBeGreaterThanOrEqual(4 * MiB);
+  } finally {
+    cpu.disableTuning();
+  }
+});
+
 describe('cpu.hasNativeBf16', () => {
   it("agrees with the kernel's CPU flags (AVX512-BF16 or AMX-BF16)", () => {
     let flags = '';
