@@ -1,7 +1,7 @@
 // Tunes one method's learning rate on validation, then tests the chosen model once.
 import * as path from 'path';
 import {
-  DistilBertForSequenceClassification, finetune, manualSeed, Trainer, TokenizerLike, EvalResult, FinetuneResult,
+  DistilBertForSequenceClassification, finetune, manualSeed, evaluateAsync, TokenizerLike, EvalResult, FinetuneResult,
 } from '../../lib';
 import type { data } from '../../lib';
 import type { DemoMethod } from './methods';
@@ -99,18 +99,11 @@ export async function tuneAndTest(m: DemoMethod & { lrs: number[] }, s: RunSetti
   }
 }
 
-/**
- * Accuracy and loss of a trained model on a split, batched and bucketed as the Trainer evaluates (a Trainer built for
- * evaluation only: its one-example training set is never trained on).
- */
+/** Accuracy and loss of a trained model on a split, batched and bucketed as the Trainer evaluates. */
 export function evaluate(
   model: DistilBertForSequenceClassification, s: Pick<RunSettings, 'tokenizer' | 'maxLength' | 'batchSize' | 'device' | 'precision'>, examples: readonly TextExample[],
 ): Promise<EvalResult> {
-  const evaluator = new Trainer({
-    model, tokenizer: s.tokenizer, train: examples.slice(0, 1), maxLength: s.maxLength, batchSize: s.batchSize, device: s.device,
-    mixedPrecision: s.precision === 'bf16' ? 'bf16' : null, progress: false, log: () => undefined, distributed: false,
-  });
-  return evaluator.evaluateAsync(examples).finally(() => evaluator.dispose());
+  return evaluateAsync(model, s.tokenizer, examples, { maxLength: s.maxLength, batchSize: s.batchSize * 2, device: s.device, mixedPrecision: s.precision === 'bf16' ? 'bf16' : null });
 }
 
 export const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(2)}%`);

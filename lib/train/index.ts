@@ -1,5 +1,7 @@
 export { Trainer, classificationLoss } from './trainer';
-export type { TrainerOptions, TrainResult, EvalResult, SequenceClassifier, ComputeLoss } from './trainer';
+export type { TrainerOptions, TrainResult, ComputeLoss } from './trainer';
+export { evaluate, evaluateAsync } from './evaluate';
+export type { EvalResult, EvaluateOptions, SequenceClassifier } from './evaluate';
 export * from './callbacks';
 export { TRAINER_DEFAULTS, MLM_DEFAULTS } from './defaults';
 export { decayParameterNames, weightDecayGroups } from './param-groups';

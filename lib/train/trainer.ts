@@ -5,17 +5,18 @@
 import * as path from 'path';
 import { Tensor } from '../tensor';
 import { tidy } from '../scope';
-import { noGrad, autocast } from '../autograd';
+import { noGrad } from '../autograd';
 import * as F from '../functional';
-import { Module } from '../nn/module';
 import { clipGradNorm_ } from '../nn/utils';
 import { AdamW } from '../optim/adam';
 import { LambdaLR, cosineScheduleWithWarmup, linearScheduleWithWarmup } from '../optim/schedulers';
-import { lengthBucketedBatches, sequentialBatches } from '../data/batching';
+import { lengthBucketedBatches } from '../data/batching';
 import type { TextExample } from '../data/dataset';
 import { MetricInput, MetricRecord } from './metrics-log';
-import { confusionMatrix, macroF1 } from './classification-metrics';
+import { macroF1 } from './classification-metrics';
 import { Batch, collate, Collator, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
+import { ampFor, drain, evaluationSteps } from './evaluate';
+import type { EvalResult, EvaluationPlan, SequenceClassifier } from './evaluate';
 import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
 import { weightDecayGroups } from './param-groups';
 import { TRAINER_DEFAULTS, withDefaults } from './defaults';
@@ -26,9 +27,7 @@ import {
 import { DistributedDataParallel, DistributedDataParallelOptions } from '../distributed/ddp';
 import { placement, shardIndices, shardPadded, sumOverRanks } from '../distributed/sharding';
 
-export interface SequenceClassifier extends Module {
-  forward(inputIds: Tensor, attentionMask?: Tensor | null): { logits: Tensor };
-}
+export type { SequenceClassifier, EvalResult } from './evaluate';
 
 export interface TrainerOptions {
   model: SequenceClassifier;
@@ -101,15 +100,6 @@ export const classificationLoss: ComputeLoss = (model, batch, amp) => {
   return { loss: F.crossEntropy(logits.float(), batch.labels), logits };
 };
 
-export interface EvalResult {
-  loss: number;
-  accuracy: number;
-  /** The mean of the per-class F1 scores (scikit-learn's average='macro'). */
-  macroF1: number;
-  /** Counts by true class (rows) and predicted class (columns). */
-  confusion: number[][];
-  examples: number;
-}
 export interface TrainResult {
   epochs: { epoch: number; trainLoss: number; trainAccuracy: number; validation?: EvalResult; seconds: number }[];
   bestEpoch: number | null;
@@ -366,8 +356,7 @@ export class Trainer {
 
   /** bf16 autocast around a forward when mixedPrecision asks for it. */
   private amp<T>(forward: () => T): T {
-    const o = this.opts;
-    return o.mixedPrecision === 'bf16' ? autocast(o.device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : forward();
+    return ampFor(this.opts.device, this.opts.mixedPrecision)(forward);
   }
 
   /** Loss and accuracy on examples (eval mode, no grad); the model's mode is restored afterwards. */
@@ -381,9 +370,9 @@ export class Trainer {
   }
 
   private evaluateEncoded(data: EncodedExamples): EvalResult {
-    const run = this.evaluation(data);
+    const steps = evaluationSteps(this.opts.model, data, this.evaluationPlan(1));
     for (;;) {
-      const r = run.next();
+      const r = steps.next();
       if (r.done) return r.value;
     }
   }
@@ -391,51 +380,19 @@ export class Trainer {
   /** The same, giving the event loop a turn between batches; stops at once when the signal aborts. */
   private async evaluateEncodedAsync(data: EncodedExamples): Promise<EvalResult> {
     // Under DDP each rank evaluates every worldSize-th example and the sums are added up over ranks.
-    const run = this.evaluation(data, this.ddp ? this.worldSize : 1);
-    try {
-      for (;;) {
-        const r = run.next();
-        if (r.done) return this.ddp ? this.reduceEval(r.value) : r.value;
-        await new Promise((resolve) => setImmediate(resolve));
-        this.opts.signal?.throwIfAborted();
-      }
-    } finally {
-      run.return(undefined as never); // restores the model's mode when stopped early
-    }
+    const shards = this.ddp ? this.worldSize : 1;
+    const result = await drain(evaluationSteps(this.opts.model, data, this.evaluationPlan(shards)), this.opts.signal);
+    return this.ddp ? this.reduceEval(result) : result;
   }
 
-  /** Loss and accuracy in eval mode without grad, one batch per `next()`; the model's mode is restored at the end. */
-  private *evaluation(data: EncodedExamples, shards = 1): Generator<void, EvalResult> {
+  private evaluationPlan(shards: number): EvaluationPlan {
     const o = this.opts;
-    const wasTraining = o.model.training;
-    o.model.eval();
-    try {
-      const sorted = Array.from(data.ids.keys()).sort((a, b) => data.ids[a].length - data.ids[b].length);
-      const order = shards > 1 ? shardIndices(sorted.length, this.rank, shards).map((i) => sorted[i]) : sorted;
-      let lossSum = 0;
-      const truth: number[] = [];
-      const predicted: number[] = [];
-      let numClasses = 0;
-      for (const chunk of sequentialBatches(order.length, o.evalBatchSize ?? o.batchSize * 2)) {
-        const idx = chunk.map((i) => order[i]);
-        noGrad(() => tidy(() => {
-          const batch = collate(data, idx, o.tokenizer.padTokenId, o.device);
-          const logits = this.amp(() => o.model.call(batch.inputIds, batch.attentionMask).logits).float();
-          lossSum += (F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number);
-          numClasses = logits.shape[logits.shape.length - 1];
-          predicted.push(...(logits.argmax(-1).toArray() as number[]));
-          for (const i of idx) truth.push(data.labels[i]);
-        }));
-        yield;
-      }
+    return {
+      padTokenId: o.tokenizer.padTokenId, device: o.device, batchSize: o.evalBatchSize ?? o.batchSize * 2, amp: (forward) => this.amp(forward),
+      pick: shards > 1 ? (count) => shardIndices(count, this.rank, shards) : undefined,
       // Every rank's matrix must have the same size for the reduction: the head's width, also on an empty shard.
-      if (numClasses === 0) numClasses = this.headWidth();
-      const confusion = confusionMatrix(truth, predicted, numClasses);
-      const correct = confusion.reduce((a, row, c) => a + row[c], 0);
-      return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), macroF1: macroF1(confusion), confusion, examples: order.length };
-    } finally {
-      o.model.train(wasTraining);
-    }
+      numClasses: () => this.headWidth(),
+    };
   }
 
   /** The eval sums of every rank added up: the same EvalResult on all of them. */
