@@ -9,11 +9,12 @@
  * --duration seconds, reads the mean batch size from /metrics, then stops it with SIGTERM.
  * Writes bench/results/load-test.json.
  */
-import { ChildProcess, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { parseArgs } from 'util';
+import type { ChildProcess} from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { DistilBertForSequenceClassification, LoRALayer, manualSeed, noGrad, replaceLinearWithLora, saveAdapter } from '../lib';
 import { repoRoot } from './repo-root';

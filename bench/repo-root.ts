@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** The folder with package.json above this file, whether it runs from bench/ or dist/bench/. */
 export function repoRoot(): string {

@@ -19,7 +19,8 @@ import { backend } from '../lib';
 import type { MeasuredWorkload, Metric, WorkloadResult } from './workloads';
 import { WORKLOAD_NAMES } from './workloads';
 import { repoRoot } from './repo-root';
-import { AtenFloor, measureAtenFloor } from './aten-floor';
+import type { AtenFloor} from './aten-floor';
+import { measureAtenFloor } from './aten-floor';
 
 
 interface Options {

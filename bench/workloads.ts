@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 
 import {
-  DistilBertForSequenceClassification, Tensor, backend, cuda, eye, manualSeed, mergeAndUnload, markOnlyLoraAsTrainable,
+  DistilBertForSequenceClassification, backend, cuda, eye, manualSeed, mergeAndUnload, markOnlyLoraAsTrainable,
   noGrad, ones, optim, rand, randint, randn, replaceLinearWithLora, tidy, LinearWithLoRA, autocast,
 } from '../lib';
-import type { DistilBertConfig } from '../lib';
+import type { DistilBertConfig , Tensor} from '../lib';
 import { N } from '../lib/native';
 import type { DType } from '../lib';
 

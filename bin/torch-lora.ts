@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The command line: `npx torch-lora finetune ...` with the switches of Raschka's LoRA experiments.
-import * as fs from 'fs';
-import * as path from 'path';
-import { parseArgs } from 'util';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Method} from '../lib';
 import {
-  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, Method, cpu,
+  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, cpu,
   datasetName, distributed, encodeBatchToTensors, LORA_DEFAULTS, TRAINER_DEFAULTS as D,
 } from '../lib';
 

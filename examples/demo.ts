@@ -7,15 +7,17 @@
 //
 //   node dist/examples/demo.js [--model DIR] [--only lora-qv,full] [--lr full=1e-5,3e-5] [--precision auto|bf16|fp32]
 //                              [--device cpu|cuda] [--estimate] [--output DIR] [--threads N] [--no-cache]
-import * as os from 'os';
-import * as path from 'path';
-import { parseArgs } from 'util';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { AutoTokenizer, loadTextDataset, backend, cpu, cuda } from '../lib';
 import { selectMethods } from './demo/methods';
 import { findPretrained, standInStartPoint } from './demo/start-point';
-import { tuneAndTest, MethodResult } from './demo/grid';
+import type { MethodResult } from './demo/grid';
+import { tuneAndTest } from './demo/grid';
 import { printReport, writeReport } from './demo/report';
-import { estimateProtocol, SEED_PROTOCOL, Protocol } from './demo/estimate';
+import type { Protocol } from './demo/estimate';
+import { estimateProtocol, SEED_PROTOCOL } from './demo/estimate';
 
 // The demo owns its process: the CPU tuning (docs/performance.md) is on unless TORCH_LORA_CPU_TUNING=0.
 if (process.env.TORCH_LORA_CPU_TUNING !== '0') cpu.enableTuning({ malloc: true });

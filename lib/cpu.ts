@@ -2,7 +2,7 @@
 // a caching allocator for tensor data (no page faults for the activations of every step: the LoRA step at 8x512
 // tokens took 1.2 million faults without it) and, if asked, glibc malloc thresholds. Our CLI, demo and benchmarks
 // turn it on; a library user does with `cpu.enableTuning()` or TORCH_LORA_CPU_TUNING=1.
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import { N } from './native';
 
 export interface CpuTuningInfo {

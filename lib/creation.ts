@@ -1,9 +1,11 @@
 // Factory functions: torch.tensor, zeros, ones, full, arange, rand, randn, randint, empty, *Like, fromBuffer.
-import { types } from 'util';
+import { types } from 'node:util';
 import { N } from './native';
-import { DType, dtypeCode, dtypeOfTypedArray, ITEMSIZE, toDType } from './dtype';
+import type { DType} from './dtype';
+import { dtypeCode, dtypeOfTypedArray, ITEMSIZE, toDType } from './dtype';
 import { describeValue } from './io/describe';
-import { NestedArray, Scalar, Shape, Tensor, wrap, arg } from './tensor';
+import type { NestedArray, Scalar, Shape, Tensor} from './tensor';
+import { wrap, arg } from './tensor';
 
 export interface TensorOptions {
   dtype?: DType;

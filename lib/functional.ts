@@ -1,7 +1,9 @@
 // torch.nn.functional: stateless functions over tensors.
 import { N } from './native';
-import { DType, dtypeCode } from './dtype';
-import { Tensor, wrap, arg } from './tensor';
+import type { DType} from './dtype';
+import { dtypeCode } from './dtype';
+import type { Tensor} from './tensor';
+import { wrap, arg } from './tensor';
 
 type Reduction = 'mean' | 'sum' | 'none';
 const optional = (t?: Tensor | null) => (t ? arg(t) : -1);

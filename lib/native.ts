@@ -1,6 +1,6 @@
 // Loads the compiled addon. It is context-aware, so every worker thread gets its own tensor table.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { NativeBinding } from './native-binding';
 
 function findAddon(): string {

@@ -1,6 +1,7 @@
 // The Tensor class: a thin handle over a libtorch tensor, with PyTorch's method names and broadcasting.
 import { N } from './native';
-import { DType, dtypeCode, dtypeName, TypedArray } from './dtype';
+import type { DType, TypedArray } from './dtype';
+import { dtypeCode, dtypeName } from './dtype';
 import { track, untrack } from './scope';
 import { formatTensor } from './format';
 

@@ -1,7 +1,7 @@
 // Worker threads need compiled JavaScript: beside the calling module when running from dist/, or dist/'s copy when
 // the caller runs from the TypeScript sources (ts-jest, ts-node).
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** `file` is relative to lib/ (e.g. 'serving/worker.js'); `who` names the API in the error. */
 export function compiledWorkerScript(file: string, who: string): string {

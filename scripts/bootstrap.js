@@ -2,9 +2,9 @@
 'use strict';
 // Dependency-free set-up for a fresh clone: system packages (as root, when missing), npm packages,
 // the native addon and the TypeScript build. Each step is skipped when it is already up to date.
-const { execSync, execFileSync } = require('child_process');
-const fs = require('fs');
-const path = require('path');
+const { execSync, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const argv = process.argv.slice(2);
@@ -92,7 +92,7 @@ function ensureNative() {
   if (!args.has('--force-build') && built === chosen &&
       mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
   log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why}; NCCL: ${torch.nccl ? 'yes' : `no, ${torch.ncclWhy}`})`);
-  const jobs = process.env.JOBS || String(require('os').cpus().length);
+  const jobs = process.env.JOBS || String(require('node:os').cpus().length);
   const cmakeJs = `node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}"`;
   // CMakeLists.txt asks the locator at configure time only, and `compile` configures only a new folder: another libtorch
   // (or NCCL turned on or off) in an existing build folder must configure again, or ninja finds "no work to do".

@@ -6,8 +6,8 @@
 //   node scripts/gen-native-types.js           rewrite lib/native-ops.generated.ts
 //   node scripts/gen-native-types.js --check   exit 1 if it is out of date
 'use strict';
-const fs = require('fs');
-const path = require('path');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const TABLES_FILE = path.join(root, 'native', 'op_tables.h');

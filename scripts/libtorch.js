@@ -11,9 +11,9 @@
 // Prints JSON, or one of: --cmake (a CMake script that sets TL_TORCH_*, TL_WITH_GLOO, TL_WITH_NCCL), --include,
 // --libdir, --libs (full paths), --cxx-std, --abi, --gloo (1 when Gloo's headers exist: torch.distributed), --nccl (1
 // when ProcessGroupNCCL can be compiled too), --nccl-include, --nccl-defines, --version, --source.
-const { execFileSync } = require('child_process');
-const fs = require('fs');
-const path = require('path');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const SYSTEM_CMAKE_DIRS = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/local/share/cmake/Torch'];

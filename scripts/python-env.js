@@ -6,9 +6,9 @@
 // pip is used as the machine configures it. One adjustment: when pip's configuration names local package sources
 // (file:// indexes, find-links folders), only those are used, because with the default index unreachable pip would
 // first wait on it for minutes (offline build machines are set up exactly this way).
-const { execFileSync, spawnSync } = require('child_process');
-const fs = require('fs');
-const path = require('path');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const venvDir = path.join(root, '.venv');

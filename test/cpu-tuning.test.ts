@@ -1,9 +1,9 @@
 // The CPU tuning changes the whole process, so loading the library must not turn it on (a server embedding us keeps
 // libtorch's allocator and glibc's malloc settings); cpu.enableTuning() does, cpu.emptyCache() returns its cache,
 // memory() reports what it keeps, and disableTuning() goes back to libtorch's allocator.
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as torch from '../lib';
 
 const { cpu } = torch;

@@ -1,7 +1,7 @@
 // The TypeScript in README.md and docs/*.md is what users copy first: every ```ts block must type-check against the
 // library as it is (imports of 'torch-lora' point at lib/; free names the prose leaves open are declared here).
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ts from 'typescript';
 
 const root = path.resolve(__dirname, '..');

@@ -1,7 +1,8 @@
 // Misuse gives a clear JavaScript Error that names the problem (libtorch's C++ exceptions are turned into
 // `opName: message` errors by the native guard), nothing leaks, and the process keeps working afterwards.
 import * as torch from '../lib';
-import { F, Tensor } from '../lib';
+import type { Tensor } from '../lib';
+import { F } from '../lib';
 
 /** Runs fn, which must throw; returns the error. The addon's errors come from Node's main realm, so they are
  *  checked by their [[Class]] rather than `instanceof Error` (which is realm-specific under jest). */

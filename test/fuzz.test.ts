@@ -5,8 +5,8 @@
 // parse or throw an Error whose message names the input, within a time and memory bound.
 //
 // Seeded: FUZZ_SEED=<n> runs another set; one case alone: node test/helpers/fuzz-child.js <target> <seed> <index> 1
-import { spawn } from 'child_process';
-import * as path from 'path';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 14);
 const CHILD = path.join(__dirname, 'helpers', 'fuzz-child.js');

@@ -1,10 +1,10 @@
 // Issue 14, item 18: tensor handles cannot be forged. A handle number taken from a live tensor, a disposed one, a
 // worker thread or NaN never reaches someone else's tensor: the constructor is closed, and the native table checks
 // each handle's generation, scrambled with a random key of its own (so another thread's handles do not fit).
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
-import { Worker } from 'worker_threads';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Tensor, memory, ones, tensor, zeros } from '../lib';
 import { N } from '../lib/native';
 
@@ -65,7 +65,7 @@ describe('tensor handles', () => {
     }
     const mine = Array.from({ length: 8 }, (_, i) => tensor([i]));
     const worker = new Worker(`
-      const { parentPort } = require('worker_threads');
+      const { parentPort } = require('node:worker_threads');
       const { tensor } = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'creation.js'))});
       const theirs = Array.from({ length: 8 }, (_, i) => tensor([100 + i]));
       parentPort.postMessage(theirs.map((t) => t._h));

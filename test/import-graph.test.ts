@@ -1,8 +1,8 @@
 // The layers of lib/ point down: a file imports only from its own layer or the ones below, and no chain of imports
 // comes back to where it started (issue 13 found tensor -> nn/init -> creation -> tensor, and lora <-> models).
 // LAYERS is the one definition of the order; README's "Layout" section describes it.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ts from 'typescript';
 
 const root = path.resolve(__dirname, '..');

@@ -1,9 +1,9 @@
 // The addon links exactly one libtorch: the one scripts/libtorch.js chose for the build (a second libc10 from
 // another install aborts at load in DispatchKeySet.cpp, and mixing versions is never safe). Checked on the file
 // (its dynamic section, as the loader resolves it) and in this very process (what is mapped).
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { backend } from '../lib';
 
 const root = path.join(__dirname, '..');

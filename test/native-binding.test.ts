@@ -5,8 +5,8 @@
 //   entry points), so `N: NativeBinding` is true to the addon and a misspelt N.xxx is a compile error.
 // - No dead exports: every export is called as N.<name> somewhere in lib/.
 // - Every table op has a PyTorch case in the op fixtures of both libtorch versions (tools/make_op_fixtures.py).
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ts from 'typescript';
 import { N } from '../lib/native';
 

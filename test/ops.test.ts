@@ -3,8 +3,10 @@
 // gradients of sum_i(sum(output_i * w_i)) w.r.t. every floating input likewise. Also Tensor.toString() against
 // PyTorch's repr, and dropout's statistics for p > 0.
 import * as torch from '../lib';
-import { F, Tensor } from '../lib';
-import { Encoded, expectMatches, fixture, make, OpCase } from './helpers/op-fixtures';
+import type { Tensor } from '../lib';
+import { F } from '../lib';
+import type { Encoded, OpCase } from './helpers/op-fixtures';
+import { expectMatches, fixture, make } from './helpers/op-fixtures';
 import { otherDevice, skippedWithoutGpu } from './helpers/devices';
 
 type Args = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

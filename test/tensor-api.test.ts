@@ -1,8 +1,9 @@
 // The Tensor API outside the op table: creation, factories, fromBuffer, seeding, dtypes and read-back, autograd
 // and devices. Expected numbers come from PyTorch via test/fixtures/ops.json (tools/make_op_fixtures.py).
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import * as torch from '../lib';
-import { cuda, DType, Tensor } from '../lib';
+import type { DType, Tensor } from '../lib';
+import { cuda } from '../lib';
 import { arrayKind, exact, expectMatches, fixture, make } from './helpers/op-fixtures';
 
 const fx = fixture();

@@ -8,8 +8,8 @@
 // and which takes a minute), no stale dist/, and a worker starts in milliseconds instead of re-transpiling.
 // lib/native.ts finds the addon through TORCH_LORA_ADDON; the addon is context-aware, so this thread gets its
 // own tensor table.
-const path = require('path');
-const { parentPort, workerData } = require('worker_threads');
+const path = require('node:path');
+const { parentPort, workerData } = require('node:worker_threads');
 
 const lib = (name) => require(path.join(workerData.libDir, name));
 const torch = { ...lib('tensor'), ...lib('creation'), ...lib('scope'), ...lib('autograd') };

@@ -1,10 +1,10 @@
 // The addon in worker_threads: two workers run matmul + backward concurrently with the main thread, all get
 // PyTorch's numbers, the workers exit cleanly, and the main thread keeps working. The worker body is
 // test/worker-thread.js; it runs the core TypeScript API, transpiled here in beforeAll (see the comment there).
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { Worker } from 'worker_threads';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as torch from '../lib';
 import { expectMatches, fixture, make } from './helpers/op-fixtures';
 import { transpileLib } from './helpers/transpile-lib';

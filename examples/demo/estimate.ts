@@ -1,9 +1,9 @@
 // How long the seed's protocol takes here with real weights: each method's training step and evaluation measured on a
 // distilbert-base-sized model (random weights: the time of a step does not depend on the values), then multiplied out.
-import * as fs from 'fs';
-import { DistilBertForSequenceClassification, finetune, manualSeed, TokenizerLike } from '../../lib';
+import * as fs from 'node:fs';
+import { DistilBertForSequenceClassification, finetune, manualSeed } from '../../lib';
 import { evaluate } from './grid';
-import type { data } from '../../lib';
+import type { data , TokenizerLike } from '../../lib';
 import type { DemoMethod } from './methods';
 
 type TextExample = data.TextExample;

@@ -1,9 +1,9 @@
 // Tunes one method's learning rate on validation, then tests the chosen model once.
-import * as path from 'path';
+import * as path from 'node:path';
 import {
-  DistilBertForSequenceClassification, finetune, manualSeed, evaluateAsync, TokenizerLike, EvalResult, FinetuneResult,
+  DistilBertForSequenceClassification, finetune, manualSeed, evaluateAsync
 } from '../../lib';
-import type { data } from '../../lib';
+import type { data , TokenizerLike, EvalResult, FinetuneResult} from '../../lib';
 import type { DemoMethod } from './methods';
 
 type TextExample = data.TextExample;

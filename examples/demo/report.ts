@@ -1,8 +1,9 @@
 // What the demo prints and writes: the comparison table beside the seed's numbers, the learning-rate grid, the time
 // per part, a results file and the plot of every method's validation accuracy and loss per epoch.
-import * as path from 'path';
+import * as path from 'node:path';
 import { plotRunsSvg, io } from '../../lib';
-import { MethodResult, pct } from './grid';
+import type { MethodResult} from './grid';
+import { pct } from './grid';
 
 export interface DemoReport {
   startPoint: string;

@@ -1,7 +1,7 @@
 // Where the demo's encoder comes from: pretrained distilbert-base-uncased when it can be found, otherwise a stand-in
 // trained here (a small DistilBERT trained from scratch on SST-2's movie-review sentences, cached for the next run).
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BertTokenizer, DistilBertForSequenceClassification, finetune, data as datasets, resolveModelPath, manualSeed } from '../../lib';
 
 const WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json'];

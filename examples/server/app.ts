@@ -1,10 +1,13 @@
 // The HTTP API over a Classifier: classify, manage adapters, health and Prometheus metrics.
 // Every failure becomes a JSON `{error, message}` with a 4xx/5xx status; nothing a client sends can stop the server.
-import { createHash, timingSafeEqual } from 'crypto';
-import Fastify, { LogController, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import { Classifier, ServingError, ServingErrorCode } from '../../lib';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import Fastify, { LogController } from 'fastify';
+import type { Classifier, ServingErrorCode } from '../../lib';
+import { ServingError } from '../../lib';
 import { createMetrics } from './metrics';
-import { Limits, addAdapterSchema, classifySchema, listAdaptersSchema, removeAdapterSchema } from './schemas';
+import type { Limits} from './schemas';
+import { addAdapterSchema, classifySchema, listAdaptersSchema, removeAdapterSchema } from './schemas';
 
 export type ClassifierLike = Pick<Classifier, 'classify' | 'addAdapter' | 'removeAdapter' | 'adapters' | 'stats' | 'onBatch'>;
 

@@ -1,9 +1,9 @@
 // `npm run serve -- --model DIR [--adapter NAME=DIR ...] [--port N] [--host 127.0.0.1] [--workers N]`
 // Starts the classifier and the HTTP server; SIGTERM/SIGINT drain in-flight requests, then stop the workers.
 import './dependencies'; // first: a missing fastify or prom-client is one clear line
-import * as fs from 'fs';
-import * as path from 'path';
-import { parseArgs } from 'util';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { createClassifier } from '../../lib';
 import { buildServer } from './app';
 import { shutdown } from './shutdown';

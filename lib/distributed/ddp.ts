@@ -2,7 +2,7 @@
 // trainable parameters are averaged during backward (native/distributed_ddp.cc), so every rank's optimizer takes
 // the same step as one process on the whole batch would.
 import { N } from '../native';
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { arg } from '../tensor';
 import { broadcastCoalesced } from './process-group';
 

@@ -2,8 +2,9 @@
 // variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT) and restarts
 // nothing: when one rank fails, the launcher says which, gives the others a grace period to fail on their own
 // (their next collective errors out as soon as the peer's socket closes), then terminates them, and exits non-zero.
-import { spawn, ChildProcess } from 'child_process';
-import * as os from 'os';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
 import { intSetting } from './env';
 
 export interface LaunchOptions {

@@ -1,12 +1,13 @@
 // Loading a state dict from a single weights file or from a Hugging Face checkpoint folder.
-import * as fs from 'fs';
-import * as path from 'path';
-import { RawTensor } from './raw-tensor';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RawTensor } from './raw-tensor';
 import { parseSafetensors } from './safetensors';
 import { parseTorchCheckpoint } from './torch-pickle';
 import { isZip } from './zip';
 import { readWholeFile } from './read-file';
-import { CheckpointFormat, WEIGHT_FILES, readWeightMap } from './hf-weight-files';
+import type { CheckpointFormat} from './hf-weight-files';
+import { WEIGHT_FILES, readWeightMap } from './hf-weight-files';
 
 export type { CheckpointFormat } from './hf-weight-files';
 

@@ -1,8 +1,8 @@
 // Whole-or-nothing writes: a file or a folder appears complete or not at all, and a write that fails (disk full)
 // says which file it was writing.
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** A name beside `target` for work in progress: same folder, so same filesystem, so rename is atomic. */
 function sibling(target: string, tag: string): string {

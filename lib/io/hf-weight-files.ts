@@ -1,7 +1,7 @@
 // The weight files of a Hugging Face model folder, one table for the reader (checkpoint.ts) and the hub download
 // (hub.ts), which each kept a copy of the list and of the shard-index parsing before issue 13.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export type CheckpointFormat = 'safetensors' | 'torch';
 

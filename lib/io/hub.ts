@@ -2,12 +2,12 @@
 //   {cache}/models--{org}--{name}/refs/{revision}          the commit hash a branch or tag points at
 //   {cache}/models--{org}--{name}/snapshots/{commit}/{file} a symlink to ../../blobs/{etag}
 //   {cache}/models--{org}--{name}/blobs/{etag}              the file's bytes
-import * as fs from 'fs';
-import * as http from 'http';
-import * as https from 'https';
-import * as os from 'os';
-import * as path from 'path';
-import * as crypto from 'crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
 import { writeFileAtomic } from './fs-atomic';
 import { WEIGHT_FILES, shardFiles } from './hf-weight-files';
 

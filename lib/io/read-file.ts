@@ -1,6 +1,6 @@
 // Whole weights files into memory. The native reader asks the kernel for the memory already mapped in (see
 // native/file_read.cc), which on virtual machines saves most of a large read; anywhere it is missing, Node reads.
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 
 type NativeReader = (path: string) => ArrayBuffer;
 

@@ -1,8 +1,9 @@
 // The safetensors format: u64 LE header length N, N bytes of JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {key: value}}, then the tensor bytes.
-import * as fs from 'fs';
-import {
-  DType, RawTensor, assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
+import * as fs from 'node:fs';
+import type {
+  DType, RawTensor} from './raw-tensor';
+import { assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
 } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { findDuplicateKey } from './json-keys';

@@ -1,7 +1,7 @@
 // Between raw checkpoint records (bytes + dtype + shape) and native tensors.
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { fromBuffer } from '../creation';
-import { RawTensor, DType } from './raw-tensor';
+import type { RawTensor, DType } from './raw-tensor';
 
 export function rawToTensor(raw: RawTensor, opts: { device?: string } = {}): Tensor {
   return fromBuffer(raw.data, raw.shape, raw.dtype, { device: opts.device });

@@ -7,11 +7,12 @@
 // are read, inflated or gathered from a strided view the first time its `data` is asked for, so a caller checks
 // names, shapes and dtypes against its model before any of that work is done, and what it never asks for costs
 // nothing.
-import { RawTensor } from './raw-tensor';
+import type { RawTensor } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { describeValue } from './describe';
 import { unpickle } from './unpickle';
-import { ZipEntry, isZip, readZipDirectory, zipEntryData } from './zip';
+import type { ZipEntry} from './zip';
+import { isZip, readZipDirectory, zipEntryData } from './zip';
 import { StorageLoader, findTorchGlobal, withSource } from './torch-storages';
 
 export { isZip } from './zip';

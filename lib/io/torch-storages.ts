@@ -1,10 +1,12 @@
 // The storages and torch globals of a torch.save state-dict pickle: persistent ids resolved to storages in the zip
 // (their bytes read or inflated on first use, within a budget), and the allowlisted globals that rebuild tensors as
 // descriptions (dtype, shape, view into a storage). torch-pickle.ts holds the archive-level reading.
-import { DType, RawTensor, ITEMSIZE, fromTorchStorageName, numel } from './raw-tensor';
+import type { DType, RawTensor} from './raw-tensor';
+import { ITEMSIZE, fromTorchStorageName, numel } from './raw-tensor';
 import { clipText, describeValue } from './describe';
 import type { PyCallable } from './unpickle';
-import { ZipEntry, zipEntryData } from './zip';
+import type { ZipEntry} from './zip';
+import { zipEntryData } from './zip';
 
 // Deflated storages may inflate, all together, to this many times the archive's size (or MIN_INFLATE_BUDGET).
 // Weights barely compress (float32: about 1.1x), and torch.save itself never compresses; a zip bomb reaches 1,000x.

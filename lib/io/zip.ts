@@ -1,8 +1,8 @@
 // Reading ZIP archives held in memory (central directory, stored or deflated entries, ZIP64), as torch.save writes
 // them. Every size comes from the file, so every size is checked against the file before it is used: an entry lies
 // inside the archive, and a deflated entry inflates to exactly its declared size, never more.
-import * as buffer from 'buffer';
-import * as zlib from 'zlib';
+import * as buffer from 'node:buffer';
+import * as zlib from 'node:zlib';
 
 export interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localOffset: number }
 

@@ -1,8 +1,9 @@
 // The weights file of a PEFT adapter folder: adapter_model.safetensors, or adapter_model.bin (torch.save, written by
 // PEFT with safe_serialization=False and by older PEFT by default), read with the safe unpickler.
-import * as fs from 'fs';
-import * as path from 'path';
-import { readSafetensors, readSafetensorsHeader, readTorchCheckpoint, RawTensor } from '../io';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RawTensor } from '../io';
+import { readSafetensors, readSafetensorsHeader, readTorchCheckpoint } from '../io';
 import type { DType } from '../dtype';
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';

@@ -4,22 +4,24 @@
 // use_rslora); here A is [in, r] and B [r, out], so loading transposes. The whole file is planned first (which
 // module each tensor goes to, with its shape checked against the config and the layer) and nothing is allocated
 // until the plan holds: a config cannot make us allocate more than the file's own tensors (issue 14 item 7).
-import * as path from 'path';
-import { Module } from '../nn/module';
+import * as path from 'node:path';
+import type { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
-import { RawTensor } from '../io';
+import type { RawTensor } from '../io';
 import { rawToTensor } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
-import { LoraScaling } from './lora-layer';
+import type { LoraScaling } from './lora-layer';
 import { markPeftTrainable, setAdapterTrainable } from './freeze';
 import { addLoraAt } from './replace';
 import { ModulesToSaveWrapper } from './modules-to-save';
-import { ADAPTER_CONFIG, PeftLoraConfig, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
+import type { PeftLoraConfig} from './peft-config';
+import { ADAPTER_CONFIG, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
 import { KEY_PREFIX, LABELS_KEY, SCALING_KEY, readAdapterShapes, readAdapterWeights, readAdapterMetadata } from './adapter-files';
-import { LabelConfig, setLabelNames } from '../io/hf-labels';
+import type { LabelConfig} from '../io/hf-labels';
+import { setLabelNames } from '../io/hf-labels';
 
 export interface LoadAdapterOptions {
   adapterName?: string;

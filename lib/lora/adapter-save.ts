@@ -5,18 +5,21 @@
 // and the file agree with what PEFT will do with them: the modules it wraps as modules_to_save (for task_type
 // SEQ_CLS it adds 'classifier' and 'score', and matches by plain name suffix, so DistilBERT's 'pre_classifier' too)
 // are all in the file; the target list selects exactly the adapted modules; biases are written as `bias` says.
-import * as path from 'path';
-import { Module } from '../nn/module';
+import * as path from 'node:path';
+import type { Module } from '../nn/module';
 import { tidy } from '../scope';
-import { writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
+import type { RawTensor } from '../io';
+import { writeSafetensors, writeFileAtomic, writeFolderAtomic } from '../io';
 import { tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
-import { LoRALayer } from './lora-layer';
+import type { LoRALayer } from './lora-layer';
 import { loraLayers } from './replace';
-import { ADAPTER_CONFIG, PeftBias, PeftLoraConfig, SEQ_CLS_HEADS, peftSavedModules } from './peft-config';
+import type { PeftBias, PeftLoraConfig} from './peft-config';
+import { ADAPTER_CONFIG, SEQ_CLS_HEADS, peftSavedModules } from './peft-config';
 import { pyPatternKeyMatches } from './safe-regex';
 import { ADAPTER_WEIGHTS, KEY_PREFIX, LABELS_KEY, SCALING_KEY } from './adapter-files';
-import { LabelConfig, labelNames, placeholderLabels } from '../io/hf-labels';
+import type { LabelConfig} from '../io/hf-labels';
+import { labelNames, placeholderLabels } from '../io/hf-labels';
 
 export interface SaveAdapterOptions {
   adapterName?: string;

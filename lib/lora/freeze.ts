@@ -1,8 +1,9 @@
 // Which parameters train: freezing, LoRA-only training, modules to save, and parameter counts.
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { LoRALayer } from './lora-layer';
 import { LinearWithLoRA } from './linear-with-lora';
-import { matchesTarget, TargetSpec } from './targets';
+import type { TargetSpec } from './targets';
+import { matchesTarget } from './targets';
 
 export function freeze(module: Module): void {
   for (const p of module.parameters()) p.requiresGrad_(false);

@@ -1,14 +1,15 @@
 // getPeftModel: PEFT's get_peft_model(model, LoraConfig(...)) with the same field names, so that a Python user's
 // LoRA config ports as is (target_modules, r, lora_alpha, lora_dropout, bias, modules_to_save, use_rslora,
 // init_lora_weights, layers_to_transform, layers_pattern, rank_pattern, alpha_pattern, exclude_modules, lora_bias).
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { noGrad } from '../autograd';
 import * as init from '../nn/init';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { markPeftTrainable } from './freeze';
 import { addLoraAt } from './replace';
-import { PeftLoraConfig, peftSavedModules, peftTargets, rankAndAlpha, validateLoraConfig } from './peft-config';
+import type { PeftLoraConfig} from './peft-config';
+import { peftSavedModules, peftTargets, rankAndAlpha, validateLoraConfig } from './peft-config';
 
 /** LoraConfig's fields, all optional but target_modules where the model has no PEFT default. */
 export type LoraConfigFields = Partial<Omit<PeftLoraConfig, 'peft_type' | 'init_lora_weights'>> & {

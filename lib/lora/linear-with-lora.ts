@@ -1,11 +1,12 @@
 // LinearWithLoRA: a frozen Linear plus one or more named LoRA adapters, of which one (or none) is active.
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { Module } from '../nn/module';
-import { Linear } from '../nn/layers';
+import type { Linear } from '../nn/layers';
 import { ModuleDict } from '../nn/containers';
-import { LoRALayer, LoraOptions } from './lora-layer';
+import type { LoraOptions } from './lora-layer';
+import { LoRALayer } from './lora-layer';
 import * as F from '../functional';
 
 export const DEFAULT_ADAPTER = 'default';

@@ -1,6 +1,7 @@
 // LoRALayer: the low-rank update scaling · (x @ A @ B), with A [in, r] and B [r, out] as in Raschka's from-scratch code.
 import { N } from '../native';
-import { Tensor, wrap } from '../tensor';
+import type { Tensor} from '../tensor';
+import { wrap } from '../tensor';
 import { empty, zeros } from '../creation';
 import * as F from '../functional';
 import { noGrad } from '../autograd';

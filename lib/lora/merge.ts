@@ -1,5 +1,5 @@
 // Merging adapters into the base weights, and model-wide adapter switching.
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { LinearWithLoRA } from './linear-with-lora';
 import { loraLayers } from './replace';
 import { ModulesToSaveWrapper } from './modules-to-save';

@@ -6,7 +6,7 @@
 // PEFT wraps the module (classifier.modules_to_save.<adapter>.weight); here the module stays where it is, with the
 // same state-dict keys, and switching adapters re-points its parameters at that adapter's tensors: no weights are
 // copied per switch.
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 import { keep } from '../scope';
 import { noGrad } from '../autograd';

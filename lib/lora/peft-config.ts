@@ -1,8 +1,8 @@
 // PEFT's LoraConfig as adapter_config.json holds it: reading it with every field checked (a hostile or broken file
 // gets an error naming the file and the field, never an allocation sized by a config value), and PEFT's rules for
 // which modules an adapter targets, which ones it saves whole, and which rank and alpha each module gets.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Module } from '../nn/module';
 import { pyFullmatch, pyPatternKeyMatches } from './safe-regex';
 

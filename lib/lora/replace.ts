@@ -1,9 +1,10 @@
 // replaceLinearWithLora: swaps every chosen Linear for a LinearWithLoRA, recursively (Raschka's replace_linear_with_lora).
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { Linear } from '../nn/layers';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
-import { LoRALayer, LoraOptions } from './lora-layer';
-import { matchesTarget, TargetSpec } from './targets';
+import type { LoRALayer, LoraOptions } from './lora-layer';
+import type { TargetSpec } from './targets';
+import { matchesTarget } from './targets';
 
 export interface ReplaceOptions extends LoraOptions {
   /** Modules to adapt; all Linear layers when omitted. */

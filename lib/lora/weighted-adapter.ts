@@ -7,12 +7,12 @@
 //   svd:    Δ = Σ c_i B_i A_i truncated to rank svdRank (default max r_i): B = U_r S_r, A = V_rᵀ
 // Here A is [in, r] and B [r, out], the transposes. The SVD needs no full decomposition of Δ: Δ has rank at most
 // R = Σ r_i, so Δ = Qa M Qbᵀ with QR factors of the stacked factors and M only R × R (Jacobi, in float64).
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { tensor } from '../creation';
 import type { Tensor } from '../tensor';
-import { LoRALayer } from './lora-layer';
+import type { LoRALayer } from './lora-layer';
 import { loraLayers } from './replace';
 
 export type CombinationType = 'linear' | 'cat' | 'svd';

@@ -1,8 +1,8 @@
 // Checks for the fields of a model's config.json: each one's type and range, with messages that name the file and the
 // field. transformers trusts its configs; we do not, because a wrong value does not fail where it is written:
 // `n_layers: "2"` built one layer and dropped the checkpoint's second, `n_heads: -4` failed only at forward.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { clipText, describeValue } from '../io/describe';
 import { findDuplicateKey } from '../io/json-keys';
 

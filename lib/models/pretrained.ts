@@ -1,11 +1,12 @@
 // Loading and saving Hugging Face checkpoint folders: config.json + model.safetensors / pytorch_model.bin (sharded too).
-import * as path from 'path';
-import { Tensor } from '../tensor';
+import * as path from 'node:path';
+import type { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { Module } from '../nn/module';
-import { DType } from '../dtype';
-import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, writeFolderAtomic, RawTensor } from '../io';
+import type { Module } from '../nn/module';
+import type { DType } from '../dtype';
+import type { RawTensor } from '../io';
+import { loadCheckpointFolder, resolveModelPath, writeSafetensors, writeFileAtomic, writeFolderAtomic } from '../io';
 import { rawToTensor, stateDictToRaw } from '../io/tensor-bridge';
 
 export interface FromPretrainedOptions {

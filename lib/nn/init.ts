@@ -2,7 +2,8 @@
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { emptyLike, tensor } from '../creation';
-import { Tensor, where } from '../tensor';
+import type { Tensor} from '../tensor';
+import { where } from '../tensor';
 
 type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 

@@ -1,5 +1,5 @@
 // The basic layers: Linear, Embedding, LayerNorm, Dropout, activations, Identity.
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { empty, ones, zeros } from '../creation';
 import * as F from '../functional';
 import { Module } from './module';

@@ -1,5 +1,5 @@
 // nn.Module: parameters, buffers and child modules registered by name, with PyTorch's traversal and state-dict API.
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { keep, tidy } from '../scope';
 import { noGrad } from '../autograd';
 import type { DType } from '../dtype';

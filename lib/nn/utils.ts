@@ -1,6 +1,6 @@
 // torch.nn.utils
 import { N } from '../native';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 
 /** Scales gradients in place so that their joint norm is at most maxNorm; returns the norm before clipping. */
 export function clipGradNorm_(parameters: Tensor[] | Iterable<Tensor>, maxNorm: number, normType = 2): number {

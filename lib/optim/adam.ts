@@ -1,8 +1,9 @@
 // Adam and AdamW, computed natively in one call per parameter group with torch.optim's exact formulas.
 import { N } from '../native';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { zerosLike } from '../creation';
-import { Optimizer, ParamsArg } from './optimizer';
+import type { ParamsArg } from './optimizer';
+import { Optimizer } from './optimizer';
 
 export interface AdamOptions {
   lr: number;

@@ -1,8 +1,9 @@
 // SGD with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD computes it.
 import { N } from '../native';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { zerosLike } from '../creation';
-import { Optimizer, ParamsArg } from './optimizer';
+import type { ParamsArg } from './optimizer';
+import { Optimizer } from './optimizer';
 
 export interface SGDOptions { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean }
 type SGDState = { momentumBuffer: Tensor };

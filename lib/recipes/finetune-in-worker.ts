@@ -1,5 +1,5 @@
 // Fine-tuning off the main thread: a Node server can train without its event loop stalling for seconds per step.
-import { Worker } from 'worker_threads';
+import { Worker } from 'node:worker_threads';
 import { compiledWorkerScript } from '../worker-script';
 import { backend } from '../cuda';
 import type { MetricRecord } from '../train/metrics-log';

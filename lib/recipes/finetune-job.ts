@@ -1,6 +1,6 @@
 // A whole fine-tuning run described by plain data (model path, dataset, method, training options), so that the same
 // description runs in this thread (the CLI), or in a worker thread from a server (finetuneInWorker).
-import * as path from 'path';
+import * as path from 'node:path';
 import { DistilBertForSequenceClassification } from '../models/distilbert/modeling';
 import { AutoTokenizer } from '../tokenizer';
 import { backend, cuda } from '../cuda';
@@ -9,8 +9,10 @@ import { classCount, MAX_CLASSES, type TextExample } from '../data/dataset';
 import { describeValue } from '../io/describe';
 import type { TrainerOptions } from '../train/trainer';
 import type { MetricRecord } from '../train/metrics-log';
-import { finetune, FinetuneResult, LoraSwitches, Method } from './finetune';
-import { loadTextDataset, DatasetOptions } from './load-dataset';
+import type { FinetuneResult, LoraSwitches, Method } from './finetune';
+import { finetune } from './finetune';
+import type { DatasetOptions } from './load-dataset';
+import { loadTextDataset } from './load-dataset';
 import { TRAINER_DEFAULTS } from './defaults';
 
 /** Examples given directly instead of a dataset path; labels name the classes 0..n-1 (default: from the examples). */

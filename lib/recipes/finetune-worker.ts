@@ -1,6 +1,7 @@
 // Worker-thread entry of finetuneInWorker: runs the job in workerData and reports logs, metrics and the result.
-import { parentPort, workerData } from 'worker_threads';
-import { runFinetuneJob, FinetuneJob } from './finetune-job';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FinetuneJob } from './finetune-job';
+import { runFinetuneJob } from './finetune-job';
 import type { FromFinetuneWorker, ToFinetuneWorker } from './finetune-in-worker';
 
 if (!parentPort) throw new Error('lib/recipes/finetune-worker.js runs in a worker thread (see finetuneInWorker)');

@@ -1,12 +1,13 @@
 // The seed's experiment as a function: which layers get LoRA (Raschka's switches), what trains, then the Trainer.
-import * as path from 'path';
-import { Module } from '../nn/module';
-import { DistilBertForSequenceClassification } from '../models/distilbert/modeling';
+import * as path from 'node:path';
+import type { Module } from '../nn/module';
+import type { DistilBertForSequenceClassification } from '../models/distilbert/modeling';
 import { replaceLinearWithLora } from '../lora/replace';
 import { freeze, markOnlyLoraAsTrainable, countParameters } from '../lora/freeze';
 import { saveAdapter } from '../lora/adapter-io';
 import { isMainProcess } from '../distributed/process-group';
-import { Trainer, TrainerOptions, TrainResult } from '../train/trainer';
+import type { TrainerOptions, TrainResult } from '../train/trainer';
+import { Trainer } from '../train/trainer';
 import type { LoraScaling } from '../lora/lora-layer';
 import { LORA_DEFAULTS } from './defaults';
 

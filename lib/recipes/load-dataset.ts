@@ -1,7 +1,7 @@
 // One entry point for the dataset formats the CLI accepts, with the seeded splits Raschka used for IMDb.
-import * as fs from 'fs';
-import * as path from 'path';
-import { TextDataset, TextExample } from '../data/dataset';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TextDataset, TextExample } from '../data/dataset';
 import { loadImdb } from '../data/imdb';
 import { loadSst2, loadTsv } from '../data/glue';
 import { loadCsv, loadJsonl } from '../data/tabular';

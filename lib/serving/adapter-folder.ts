@@ -2,8 +2,8 @@
 // reads are regular files (a FIFO would block the worker's read forever), and their size is known for the memory cap.
 // Errors are ServingErrors whose message names only what the caller gave (never an absolute path or file contents);
 // `detail` holds the full story for the log.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ServingError } from './errors';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/adapter-io';
 

@@ -1,12 +1,13 @@
 // The main-thread API: createClassifier starts model workers and batches requests to them dynamically.
 // Nothing here touches tensors: tokenization and inference run in the workers, so the event loop stays free.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { performance } from 'perf_hooks';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Batcher } from './batcher';
 import { ServingError, isServingError } from './errors';
-import { LatencySummary, LatencyWindow } from './latency';
+import type { LatencySummary} from './latency';
+import { LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
 import { readAdapterLabels } from '../lora/adapter-io';

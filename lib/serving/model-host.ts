@@ -1,6 +1,7 @@
 // What a worker holds: the tokenizer, one base model and its named LoRA adapters; texts in, probabilities out.
 import { DistilBertForSequenceClassification, labelNames } from '../models/distilbert';
-import { AutoTokenizer, BertTokenizer } from '../tokenizer';
+import type { BertTokenizer } from '../tokenizer';
+import { AutoTokenizer } from '../tokenizer';
 import { setAdapter, disableAdapter, deleteAdapter, loadAdapter } from '../lora';
 import { encodeBatchToTensors } from '../tokenizer/to-tensors';
 import { tidy } from '../scope';

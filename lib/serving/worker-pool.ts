@@ -2,7 +2,7 @@
 // Every job has a deadline: a worker that does not answer in time (a pathological regex, a blocked read) is treated as
 // hung, stopped and replaced. A worker that keeps failing to start is restarted with a doubling pause and, after
 // maxRestarts failures in a row, given up on, so that callers get a clear "unavailable" instead of waiting forever.
-import { Worker } from 'worker_threads';
+import { Worker } from 'node:worker_threads';
 import { ServingError } from './errors';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 

@@ -1,6 +1,6 @@
 // Worker-thread entry: loads the model and adapters named in workerData, then answers the main thread's messages
 // one at a time. Inference blocks this thread only, never the main thread's event loop.
-import { parentPort, workerData } from 'worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { ModelHost } from './model-host';
 import { isServingError } from './errors';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 
 import { findCachedModelPath, hubCacheDir } from '../io/hub';
 import type { BertNormalizerOptions } from './bert-normalizer';
-import { TokenizerJson, validateTokenizerJson } from './tokenizer-json';
+import type { TokenizerJson} from './tokenizer-json';
+import { validateTokenizerJson } from './tokenizer-json';
 import type { BertTokenizerConfig, SpecialTokens, VocabFileOptions } from './tokenizer';
 
 export interface TokenizerSourceOptions {

@@ -1,5 +1,5 @@
 // Batch encoding straight to int64 tensors (kept apart from the tokenizer so that it loads without the native addon).
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { fromBuffer } from '../creation';
 import type { BatchEncodeOptions } from './tokenizer';
 

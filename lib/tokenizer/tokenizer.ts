@@ -2,7 +2,8 @@
  * A Hugging Face compatible BERT WordPiece tokenizer (as used by bert-base-uncased and distilbert-base-uncased).
  * Reading a model folder's `tokenizer.json` or `vocab.txt` + `tokenizer_config.json` is hf-folder.ts's job.
  */
-import { BertNormalizer, BertNormalizerOptions } from './bert-normalizer';
+import type { BertNormalizerOptions } from './bert-normalizer';
+import { BertNormalizer } from './bert-normalizer';
 import { BertPreTokenizer } from './bert-pretokenizer';
 import { WordPiece } from './wordpiece';
 import { readTokenizerFolder, resolveTokenizerFolder, vocabFileConfig } from './hf-folder';

@@ -3,7 +3,8 @@
  * epoch, one colour per run, one legend for the three panels. The demo draws its methods with it; any list of
  * `Trainer` results can be drawn the same way.
  */
-import { formatNumber, legend, renderPanel, text, Panel, Point, Series } from './plot';
+import type { Panel, Point, Series } from './plot';
+import { formatNumber, legend, renderPanel, text } from './plot';
 
 /** What the figure needs of a run: a name and its epochs (a `TrainResult`'s `epochs` fits). */
 export interface RunToPlot {

@@ -1,6 +1,6 @@
 // Tokenizing a labelled dataset once, and turning index lists into padded batch tensors: the one collate function
 // every batch goes through (classification batches here, MLM's masking collator on the same padding).
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { fromBuffer } from '../creation';
 import type { TextExample } from '../data/dataset';
 

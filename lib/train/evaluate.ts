@@ -14,7 +14,8 @@ import type { Module } from '../nn/module';
 import { sequentialBatches } from '../data/batching';
 import type { TextExample } from '../data/dataset';
 import { confusionMatrix, macroF1 } from './classification-metrics';
-import { collate, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
+import type { EncodedExamples, TokenizerLike } from './encode';
+import { collate, encodeExamples } from './encode';
 import { TRAINER_DEFAULTS } from './defaults';
 
 export interface SequenceClassifier extends Module {

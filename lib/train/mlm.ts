@@ -1,14 +1,17 @@
 // Masked-language-model (continued) pretraining with DistilBertForMaskedLM: BERT's 15% masking with 80/10/10
 // mask/random/keep, the way users adapt a model to their domain before fine-tuning. It is a Trainer configuration:
 // a masking collator and the MLM loss; pretrainMlm sets it up.
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { crossEntropy } from '../functional';
-import { mulberry32, Random } from '../data/split';
+import type { Random } from '../data/split';
+import { mulberry32 } from '../data/split';
 import type { DistilBertForMaskedLM } from '../models/distilbert/modeling';
 import { ProgressCallback } from './callbacks';
-import { Collator, longTensor, padRows, TokenizerLike } from './encode';
+import type { Collator, TokenizerLike } from './encode';
+import { longTensor, padRows } from './encode';
 import { MLM_DEFAULTS, withDefaults } from './defaults';
-import { ComputeLoss, Trainer } from './trainer';
+import type { ComputeLoss} from './trainer';
+import { Trainer } from './trainer';
 
 export interface MaskingOptions {
   maskTokenId: number;

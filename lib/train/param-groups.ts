@@ -1,7 +1,7 @@
 // Which trainable parameters get weight decay: all but biases and LayerNorm weights, as transformers' Trainer
 // (get_decay_parameter_names) and nanoGPT group them; decaying a LayerNorm's gain pulls it towards 0, not towards 1.
 import type { Tensor } from '../tensor';
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { LayerNorm } from '../nn/layers';
 
 /** transformers' forbidden_name_patterns, searched in the lower-cased full parameter name. */

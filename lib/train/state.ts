@@ -1,14 +1,15 @@
 // Resumable training checkpoints: trainable weights, optimizer state and trainer state. The folder is written whole
 // (a temporary folder renamed into place), and trainer_state.json, written last, holds the other files' SHA-256, so a
 // checkpoint put together from different saves is refused on resume instead of silently mixing them.
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
-import { Module } from '../nn/module';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Module } from '../nn/module';
 import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
-import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder, RawTensor } from '../io';
+import type { RawTensor } from '../io';
+import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder } from '../io';
 import { rawToTensor, tensorToRaw } from '../io/tensor-bridge';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 

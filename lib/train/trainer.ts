@@ -2,8 +2,8 @@
 // gradient accumulation and clipping, a pluggable loss and collator, evaluation each epoch and resumable checkpoints.
 // Everything else (progress bar, metrics log, plot, best weights, early stopping, when to log/save/stop) is a
 // TrainerCallback (./callbacks), as in transformers; users add their own with `callbacks`.
-import * as path from 'path';
-import { Tensor } from '../tensor';
+import * as path from 'node:path';
+import type { Tensor } from '../tensor';
 import { tidy } from '../scope';
 import { noGrad } from '../autograd';
 import * as F from '../functional';
@@ -12,19 +12,23 @@ import { AdamW } from '../optim/adam';
 import { LambdaLR, cosineScheduleWithWarmup, linearScheduleWithWarmup } from '../optim/schedulers';
 import { lengthBucketedBatches } from '../data/batching';
 import type { TextExample } from '../data/dataset';
-import { MetricInput, MetricRecord } from './metrics-log';
+import type { MetricInput, MetricRecord } from './metrics-log';
 import { macroF1 } from './classification-metrics';
-import { Batch, collate, Collator, encodeExamples, EncodedExamples, TokenizerLike } from './encode';
+import type { Batch, Collator, EncodedExamples, TokenizerLike } from './encode';
+import { collate, encodeExamples } from './encode';
 import { ampFor, drain, evaluationSteps } from './evaluate';
 import type { EvalResult, EvaluationPlan, SequenceClassifier } from './evaluate';
-import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint, TrainerState } from './state';
+import type { TrainerState } from './state';
+import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';
 import { weightDecayGroups } from './param-groups';
 import { TRAINER_DEFAULTS, withDefaults } from './defaults';
-import {
-  TrainBatchInfo, BestWeightsCallback, callHook, CallbackContext, DefaultFlowCallback, EarlyStoppingCallback, freshControl, MetricsLogCallback,
-  PlotCallback, PrinterCallback, ProgressCallback, TrainerCallback, TrainerControl,
+import type {
+  TrainBatchInfo, CallbackContext, TrainerCallback, TrainerControl} from './callbacks';
+import { BestWeightsCallback, callHook, DefaultFlowCallback, EarlyStoppingCallback, freshControl, MetricsLogCallback,
+  PlotCallback, PrinterCallback, ProgressCallback
 } from './callbacks';
-import { DistributedDataParallel, DistributedDataParallelOptions } from '../distributed/ddp';
+import type { DistributedDataParallelOptions } from '../distributed/ddp';
+import { DistributedDataParallel } from '../distributed/ddp';
 import { placement, shardIndices, shardPadded, sumOverRanks } from '../distributed/sharding';
 
 export type { SequenceClassifier, EvalResult } from './evaluate';

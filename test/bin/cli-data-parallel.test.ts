@@ -1,10 +1,10 @@
 // `torch-lora finetune --nproc-per-node 2`: the CLI relaunches itself as 2 ranks (Gloo on 127.0.0.1, 1 thread each),
 // the job exits 0, only rank 0 prints and writes (one metrics record per split, one adapter), and the adapter it
 // wrote loads into a fresh model that scores the test split exactly as the 2-rank run reported.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { execFile, execFileSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFile, execFileSync } from 'node:child_process';
 import { DistilBertForSequenceClassification, AutoTokenizer, Trainer, loadAdapter } from '../../lib';
 import { loadTextDataset } from '../../lib/recipes';
 import { freePort } from '../helpers/ranks';

@@ -1,8 +1,9 @@
 // DistributedDataParallel over Gloo, 2 processes: each rank on half of the batch for 5 AdamW steps ends with the
 // same parameters on both ranks, equal to one process on the whole batch (1e-6 in float32, 1e-9 in float64), for
 // LoRA and full fine-tuning, with and without noSync() gradient accumulation.
-import * as fs from 'fs';
-import { runRanks, transpiledLib, RankOutcome } from '../helpers/ranks';
+import * as fs from 'node:fs';
+import type { RankOutcome } from '../helpers/ranks';
+import { runRanks, transpiledLib } from '../helpers/ranks';
 
 let libDir = '';
 beforeAll(() => {

@@ -1,7 +1,7 @@
 'use strict';
 // A data-parallel training script for test/distributed/distributed-launch.test.ts, started by `torch-lora launch`: every step
 // rank 0 checkpoints the LoRA weights (atomically); rank KILL_RANK kills itself at step KILL_STEP.
-const path = require('path');
+const path = require('node:path');
 const lib = (name) => require(path.join(process.env.DIST_LIB_DIR, name));
 
 (async () => {

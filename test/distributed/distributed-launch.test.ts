@@ -1,9 +1,9 @@
 // `torch-lora launch`: torchrun's variables and the core split, and the fault path — one rank killed mid-training,
 // the other stops with an error within the timeout, the launcher names the failed rank and exits non-zero, and the
 // last checkpoint rank 0 wrote is whole and loads.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { distributed, io, DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable } from '../../lib';
 import { rawToTensor } from '../../lib/io/tensor-bridge';
 import { freePort, transpiledLib } from '../helpers/ranks';

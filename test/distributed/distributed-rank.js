@@ -2,7 +2,7 @@
 // One rank of a test/distributed*.test.ts job, run as its own process (torchrun's variables in the environment).
 // It loads the library transpiled by the test (DIST_LIB_DIR), runs DIST_SCENARIO from test/distributed/distributed-scenarios.js
 // and prints one JSON line: { result } or { error, elapsedMs }.
-const path = require('path');
+const path = require('node:path');
 const scenarios = require('./distributed-scenarios');
 
 const lib = (name) => require(path.join(process.env.DIST_LIB_DIR, name));

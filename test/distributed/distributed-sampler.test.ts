@@ -1,7 +1,7 @@
 // DistributedSampler against torch.utils.data.DistributedSampler (fixture written by
 // tools/make_distributed_fixtures.py with PyTorch): padding, drop_last, shuffling per epoch, more ranks than samples.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { distributed } from '../../lib';
 
 interface Case { n: number; replicas: number; shuffle: boolean; dropLast: boolean; seed: number; epoch: number; ranks: number[][] }

@@ -1,8 +1,8 @@
 // The Trainer under DDP (2 processes, Gloo): the same weights and the same metrics on both ranks, evaluation equal to
 // a single-process evaluation of the final model, files written once by rank 0, and resume refusing another world size.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { runRanks, transpiledLib } from '../helpers/ranks';
 import { SHARED, TINY_MODEL } from '../helpers/paths';
 import { DistilBertForSequenceClassification, AutoTokenizer, Trainer, replaceLinearWithLora, markOnlyLoraAsTrainable, data as datasets } from '../../lib';

@@ -1,7 +1,8 @@
 // Process groups on libtorch's c10d with Gloo, two processes on 127.0.0.1: every collective against its
 // definition (uneven shapes, bfloat16 and float64 included), clear errors, and timeouts when a rank never arrives.
-import * as fs from 'fs';
-import { runRanks, transpiledLib, RankOutcome } from '../helpers/ranks';
+import * as fs from 'node:fs';
+import type { RankOutcome } from '../helpers/ranks';
+import { runRanks, transpiledLib } from '../helpers/ranks';
 
 let libDir = '';
 beforeAll(() => {

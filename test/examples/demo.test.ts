@@ -1,9 +1,9 @@
 // The main job end to end at toy size: the learning rate is chosen on validation only, the test set is evaluated once
 // per method (at the chosen rate), and the run writes its results file, its comparison plot and a PEFT adapter.
-import { execFileSync, spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { readMetrics } from '../../lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');

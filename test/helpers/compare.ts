@@ -1,4 +1,4 @@
-import { Tensor } from '../../lib';
+import type { Tensor } from '../../lib';
 
 /** Largest absolute difference between a tensor and expected values (nested arrays or flat). */
 export function maxAbsDiff(t: Tensor, expected: unknown): number {

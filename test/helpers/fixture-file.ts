@@ -1,8 +1,8 @@
 // PyTorch's numbers for the libtorch the addon links: tools/make_{op,nn}_fixtures.py write <name>.json with PyTorch
 // 1.x and <name>.torch2.json with 2.x, because some results changed between them (bf16 autocast rounding, the
 // normal_ RNG stream for float64). Every case is asserted on both versions, each against its own PyTorch.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { backend } from '../../lib';
 
 export const TORCH_MAJOR = Number(backend.version().split('.')[0]);

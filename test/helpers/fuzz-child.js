@@ -48,7 +48,7 @@ async function main() {
 // jest worker would report the worker's size.
 function peakRssMiB() {
   try {
-    const match = /VmHWM:\s*(\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'));
+    const match = /VmHWM:\s*(\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'));
     if (match) return Number(match[1]) / 1024;
   } catch {
     // not Linux

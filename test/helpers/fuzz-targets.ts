@@ -1,10 +1,10 @@
 // The fuzz suite's targets: for each parser, valid seed inputs, random and structure-aware mutations of them, and the
 // call that parses one case. test/helpers/fuzz-child.js runs a batch of cases in a child process; test/fuzz.test.ts
 // starts the children and checks what they report. A case is reproducible from (target, seed, index).
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import * as zlib from 'zlib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { parseSafetensors, serializeSafetensors } from '../../lib/io/safetensors';
 import { parseTorchCheckpoint } from '../../lib/io/torch-pickle';
 import { readZipDirectory, zipEntryData } from '../../lib/io/zip';

@@ -4,9 +4,9 @@ import { memory } from '../../lib';
 
 export const gc: () => void = (() => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('v8').setFlagsFromString('--expose-gc');
+  require('node:v8').setFlagsFromString('--expose-gc');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('vm').runInNewContext('gc');
+  return require('node:vm').runInNewContext('gc');
 })();
 
 export const turn = () => new Promise((resolve) => setImmediate(resolve));

@@ -1,4 +1,4 @@
-import * as path from 'path';
+import * as path from 'node:path';
 
 export const SHARED = path.resolve(__dirname, '..', '..', '..', 'shared');
 export const TINY_MODEL = path.join(SHARED, 'fixtures', 'distilbert-tiny-random');

@@ -1,8 +1,8 @@
 // The Python that live checks against PyTorch / transformers / PEFT run: TORCH_LORA_PYTHON, else the repository's
 // .venv (made by scripts/bootstrap.js). Where neither exists such a check fails under CI and skips elsewhere, saying why.
-import * as fs from 'fs';
-import * as path from 'path';
-import { execFileSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 export interface PythonFound { python: string | null; reason: string }
 

@@ -1,8 +1,8 @@
 // Runs a scenario of test/distributed/distributed-scenarios.js in N processes on 127.0.0.1, as torchrun would.
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as path from 'path';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import { transpileLib } from './transpile-lib';
 
 const root = path.join(__dirname, '..', '..');

@@ -1,6 +1,6 @@
 // Crafting torch.save-style files in tests: a ZIP writer (stored or deflated entries, any declared size) and a pickle
 // writer for state dicts, so that each hostile file is built by the test that uses it, a few bytes to a few MB.
-import * as zlib from 'zlib';
+import * as zlib from 'node:zlib';
 
 export interface ZipInput {
   name: string;

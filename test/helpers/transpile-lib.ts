@@ -1,8 +1,8 @@
 // Transpiles lib/<entries>.ts and every module they import (relative imports only) to CommonJS in `out`, for code
 // that runs outside Jest (worker threads, child processes). typescript is already a devDependency (ts-node is not
 // installed); transpiling only what is imported takes milliseconds and never reads a stale dist/.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
 

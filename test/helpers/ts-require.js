@@ -4,10 +4,10 @@
 // `typescript` package from devDependencies (ts-node is not installed). No type checking: jest's ts-jest does that.
 // Transpiled text is cached by content hash in the temp folder, so that later children skip loading the compiler
 // (about 1 s and 100 MB of each child's start).
-const crypto = require('crypto');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const CACHE = path.join(os.tmpdir(), 'torch-lora-ts-require');
 let ts;

@@ -1,10 +1,10 @@
 // Issue 14, item 14: nothing is written half. A checkpoint, an adapter or a model folder appears whole or not at all;
 // a resume refuses a checkpoint mixed from two saves; metrics.jsonl after a SIGKILL and a resume has no repeats; a
 // full disk names the file it was writing.
-import { execFileSync, spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   optim, BertTokenizer, DistilBertForSequenceClassification, MetricsLogger, Trainer, data as datasets, loadTrainingCheckpoint,
   manualSeed, noGrad, prepareModel, readMetrics, saveAdapter, saveTrainingCheckpoint, weightDecayGroups, writePlot,
@@ -14,7 +14,7 @@ import { TINY_MODEL, SHARED } from '../helpers/paths';
 const ROOT = path.resolve(__dirname, '..', '..');
 // The module object itself (the `import * as` namespace has read-only bindings, which jest cannot spy on).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const nodeFs: typeof fs = require('fs');
+const nodeFs: typeof fs = require('node:fs');
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
 /** Makes every write to a file whose path matches `pattern` fail as a full disk does (Node's message names no file). */

@@ -1,11 +1,11 @@
 // Issue 14's attacks on the checkpoint readers, each rebuilt here as a small crafted file: pickles that would grow
 // V8's arrays past its fatal limit, zip bombs, stride-0 views, exponential error text. Every one must end in a
 // clear Error naming the file, quickly and without the memory it asks for.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import * as zlib from 'zlib';
-import { gzipSync } from 'zlib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { readSafetensors, parseTorchCheckpoint, readTorchCheckpoint, loadStateDictFile, unpickle, DEFAULT_UNPICKLE_LIMITS } from '../../lib/io';
 import { DistilBertForSequenceClassification, distilBertConfig } from '../../lib/models/distilbert';
 import { loadCsv, loadJsonl } from '../../lib/data/tabular';

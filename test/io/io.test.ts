@@ -1,9 +1,10 @@
-import * as fs from 'fs';
-import * as http from 'http';
-import * as os from 'os';
-import * as path from 'path';
-import {
-  DType, RawTensor, ITEMSIZE, DTYPES, fromSafetensorsDType, toSafetensorsDType, fromTorchStorageName,
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type {
+  DType, RawTensor} from '../../lib/io';
+import { ITEMSIZE, DTYPES, fromSafetensorsDType, toSafetensorsDType, fromTorchStorageName,
   readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors,
   readTorchCheckpoint, unpickle, loadStateDictFile, loadCheckpointFolder, resolveModelPath, repoFolderName, findCachedModelPath,
 } from '../../lib/io';

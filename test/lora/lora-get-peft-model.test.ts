@@ -1,8 +1,9 @@
 // getPeftModel takes PEFT's LoraConfig fields and makes what PEFT 0.21's get_peft_model makes of them: the same
 // trainable parameters (names, shapes, count) and scalings (fixture: tools/make_peft_fixtures.py).
-import * as fs from 'fs';
-import * as path from 'path';
-import { DistilBertForSequenceClassification, getPeftModel, loraLayers, LoraConfigFields } from '../../lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LoraConfigFields } from '../../lib';
+import { DistilBertForSequenceClassification, getPeftModel, loraLayers } from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';
 
 const cases = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'peft', 'get-peft-model.json'), 'utf8')) as {

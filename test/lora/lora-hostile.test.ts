@@ -1,8 +1,8 @@
 // Hostile adapter folders (issue 14 items 7, 9 and 13): a huge rank, a catastrophic regular expression and absurd
 // alphas get a clear error naming the file and field, quickly and without allocating what the config asks for.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { DistilBertForSequenceClassification, loadAdapter, SafeRegex, pyFullmatch, replaceLinearWithLora, memory } from '../../lib';
 import { readSafetensors, writeSafetensors } from '../../lib/io';
 import { TINY_MODEL } from '../helpers/paths';

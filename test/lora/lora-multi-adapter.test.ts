@@ -1,7 +1,7 @@
 // Several adapters on one base, as PEFT 0.21 computes them (fixture: tools/make_peft_fixtures.py): each alone, both
 // active at once (set_adapter(['a', 'b'])), and add_weighted_adapter's linear, cat and svd combinations (0.7, 0.3).
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   DistilBertForSequenceClassification, loadAdapter, setAdapter, addWeightedAdapter, activeAdapters, mergeAndUnload,
   tensor, tidy, noGrad, loraLayers,

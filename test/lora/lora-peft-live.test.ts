@@ -1,13 +1,14 @@
 // Live round trip with PEFT: every adapter saveAdapter writes, for every combination of its options, loads in real
 // PEFT (PeftModel.from_pretrained) and gives the logits torch-lora gives (1e-5 relative). Python: TORCH_LORA_PYTHON or .venv;
 // under CI a missing Python fails this test, elsewhere it is skipped with the reason printed.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { execFileSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { LoraScaling, SaveAdapterOptions} from '../../lib';
 import {
   DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, saveAdapter, tensor, tidy, noGrad,
-  manualSeed, randnLike, LoraScaling, SaveAdapterOptions,
+  manualSeed, randnLike
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';

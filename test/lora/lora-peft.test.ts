@@ -1,12 +1,13 @@
 // Adapters written by real PEFT 0.21 (tools/make_peft_fixtures.py, transformers 5.18, PyTorch 2.13) load exactly:
 // the logits PEFT computes with PeftModel.from_pretrained, the parameters its is_trainable leaves trainable, the
 // float64 logits, and five AdamW steps of PEFT training in float32 and float64.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LinearWithLoRA, Tensor, DType} from '../../lib';
 import {
   DistilBertForSequenceClassification, loadAdapter, saveAdapter, loraLayers, countParameters, replaceLinearWithLora,
-  markOnlyLoraAsTrainable, LinearWithLoRA, tensor, tidy, noGrad, optim, F, Tensor, DType,
+  markOnlyLoraAsTrainable, tensor, tidy, noGrad, optim, F
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 import { maxAbsDiff } from '../helpers/compare';

@@ -1,7 +1,8 @@
 // Reproduces eight AdamW steps of LoRA fine-tuning computed by an independent PyTorch reference.
-import * as fs from 'fs';
+import * as fs from 'node:fs';
+import type { LinearWithLoRA} from '../../lib';
 import {
-  DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA,
+  DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable,
   tensor, tidy, noGrad, optim, F, countParameters,
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';

@@ -1,10 +1,11 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Tensor} from '../../lib';
 import {
   DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA, LoRALayer,
   countParameters, printTrainableParameters, mergeLora, unmergeLora, mergeAndUnload, saveAdapter, loadAdapter, readAdapterLabels,
-  setAdapter, disableAdapter, deleteAdapter, listAdapters, freeze, nn, optim, F, tensor, randn, tidy, noGrad, manualSeed, Tensor,
+  setAdapter, disableAdapter, deleteAdapter, listAdapters, freeze, nn, optim, F, tensor, randn, tidy, noGrad, manualSeed
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 

@@ -1,7 +1,8 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { DistilBertForSequenceClassification, DistilBertModel, DistilBertForMaskedLM, tensor, noGrad, tidy, nn } from '../../lib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { nn } from '../../lib';
+import { DistilBertForSequenceClassification, DistilBertModel, DistilBertForMaskedLM, tensor, noGrad, tidy } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 import { maxAbsDiff } from '../helpers/compare';
 

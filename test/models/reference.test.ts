@@ -16,11 +16,12 @@
 //     the files also carry (and loadAdapter must load) DistilBERT's pre_classifier.
 //
 // Regenerate the fixtures with: /usr/bin/python3 tools/reference/make_reference_fixtures.py
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Tensor} from '../../lib';
 import {
-  DistilBertForSequenceClassification, distilBertConfig, tensor, arange, noGrad, tidy, Tensor,
+  DistilBertForSequenceClassification, distilBertConfig, tensor, arange, noGrad, tidy,
   loadAdapter, saveAdapter, readAdapterConfig, loraLayers, io,
 } from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';

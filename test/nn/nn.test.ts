@@ -1,6 +1,7 @@
 // nn.Module and the layers against PyTorch's own numbers and strings (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch).
-import { Tensor, tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, DType, memory } from '../../lib';
+import type { Tensor, DType} from '../../lib';
+import { tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, memory } from '../../lib';
 import { readFixture } from '../helpers/fixture-file';
 
 // ------------------------------------------------------------------------------------------------ fixture

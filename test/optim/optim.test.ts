@@ -1,6 +1,7 @@
 // Optimizers, schedules and clip_grad_norm_ against PyTorch's own numbers (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch). Parameters are float64 so that 1e-6 is a meaningful bound.
-import { Tensor, tensor, zeros, nn, optim, DType } from '../../lib';
+import type { DType } from '../../lib';
+import { Tensor, tensor, zeros, nn, optim } from '../../lib';
 import { otherDevice, skippedWithoutGpu } from '../helpers/devices';
 import { readFixture } from '../helpers/fixture-file';
 

@@ -1,9 +1,10 @@
 // Fine-tuning described as a job: the same run in this thread and in a worker thread, the event loop free while the
 // worker trains, progress reported back, abort, clear errors, and no tensors left behind.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { createClassifier, finetuneInWorker, runFinetuneJob, readAdapterLabels, data as datasets, FinetuneJob, MetricRecord } from '../../lib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FinetuneJob, MetricRecord } from '../../lib';
+import { createClassifier, finetuneInWorker, runFinetuneJob, readAdapterLabels, data as datasets } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 import { liveTensors, settledLiveTensors } from '../helpers/gc';
 

@@ -1,9 +1,9 @@
 // fastify and prom-client are optional peer dependencies (only the example server uses them): without them the
 // library loads, and `npm run serve` stops with one line naming what to install, exit code 1.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { missingServerDependencies, serverDependencyError } from '../../examples/server/dependencies';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -24,7 +24,7 @@ test('the server entry point exits 1 with that line when fastify cannot be resol
   try {
     // Preloaded: Node's resolver fails for fastify as it would where the package is not installed.
     const hide = path.join(dir, 'hide-fastify.js');
-    fs.writeFileSync(hide, `const M = require('module'); const r = M._resolveFilename;
+    fs.writeFileSync(hide, `const M = require('node:module'); const r = M._resolveFilename;
 M._resolveFilename = function (id, ...rest) { if (id === 'fastify' || id.startsWith('fastify/')) { const e = new Error("Cannot find module '" + id + "'"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, id, ...rest); };`);
     const serve = spawnSync('node', ['-r', hide, path.join(repo, 'dist', 'examples', 'server', 'main.js'), '--model', dir], { encoding: 'utf8', timeout: 60_000 });
     expect(serve.status).toBe(1);

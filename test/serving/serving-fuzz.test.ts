@@ -2,12 +2,13 @@
 // bytes to the real server on 127.0.0.1. Every request must get an answer within a deadline, every error must be a
 // JSON {error, message} with a 4xx status (or 503), never a 500 or a dropped connection, and the server must still
 // serve afterwards with its memory bounded.
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
-import { Classifier, createClassifier } from '../../lib';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Classifier} from '../../lib';
+import { createClassifier } from '../../lib';
 import { buildServer } from '../../examples/server/app';
 import { TINY_MODEL } from '../helpers/paths';
 import { mulberry32 } from '../../lib/data/split';

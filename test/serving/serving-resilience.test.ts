@@ -1,18 +1,21 @@
 // Issue 14, items 11 and 12: a hung or unstartable worker, slow clients and shutdown. Every wait here is bounded:
 // the point of each test is that the server answers (or exits) within a deadline instead of waiting for ever.
-import { ChildProcess, execFileSync, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
-import type { Worker } from 'worker_threads';
-import { Classifier, ClassifierOptions, ServingError, createClassifier } from '../../lib';
-import { buildServer, ClassifierLike } from '../../examples/server/app';
+import type { ChildProcess} from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import type { ClassifierOptions} from '../../lib';
+import { Classifier, ServingError, createClassifier } from '../../lib';
+import type { ClassifierLike } from '../../examples/server/app';
+import { buildServer } from '../../examples/server/app';
 import { shutdown } from '../../examples/server/shutdown';
 import { TINY_MODEL } from '../helpers/paths';
 
 jest.mock('cookie', () => {
-  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('module') }).getBuiltinModule('module');
+  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }).getBuiltinModule('module');
   return nodeModule.createRequire(__filename)('cookie');
 });
 
@@ -51,7 +54,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 function stubWorker(hangAtStart = false): string {
   const file = path.join(tmp('stub-worker-'), 'worker.js');
   fs.writeFileSync(file, `
-    const { parentPort, workerData } = require('worker_threads');
+    const { parentPort, workerData } = require('node:worker_threads');
     ${hangAtStart ? 'for (;;) {}' : ''}
     // An adapter named 'evil' hangs its loader (as a catastrophic regex in its target_modules would).
     if (workerData.adapters.some(([name]) => name === 'evil')) for (;;) {}

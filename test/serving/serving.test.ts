@@ -1,21 +1,23 @@
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { monitorEventLoopDelay } from 'perf_hooks';
-import type { Worker } from 'worker_threads';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
+import type { BatchInfo, Classification, Classifier, ClassifierOptions} from '../../lib';
 import {
-  Batcher, BatchInfo, Classification, Classifier, ClassifierOptions, createClassifier, DistilBertForSequenceClassification,
+  Batcher, createClassifier, DistilBertForSequenceClassification,
   LoRALayer, ServingError, loadAdapter, manualSeed, noGrad, replaceLinearWithLora, saveAdapter, tensor, tidy,
 } from '../../lib';
 import { AutoTokenizer } from '../../lib/tokenizer';
-import { buildServer, ClassifierLike } from '../../examples/server/app';
+import type { ClassifierLike } from '../../examples/server/app';
+import { buildServer } from '../../examples/server/app';
 import { BASE_MODEL_FILES, TINY_MODEL } from '../helpers/paths';
 
 // fastify's inject() needs the 'cookie' package, which is ESM-only: jest's module loader cannot require it, but
 // Node's own require can (Node >= 20.19), so jest is handed Node's copy. (jest wraps `module`, hence getBuiltinModule.)
 jest.mock('cookie', () => {
-  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('module') }).getBuiltinModule('module');
+  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }).getBuiltinModule('module');
   return nodeModule.createRequire(__filename)('cookie');
 });
 

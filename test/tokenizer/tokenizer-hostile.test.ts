@@ -1,8 +1,8 @@
 // Hostile tokenizer.json files (issue 14 items 8 and 16): validated on load with errors that name the file, and a
 // WordPiece whose time per word does not depend on max_input_chars_per_word.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { AutoTokenizer } from '../../lib';
 import { WordPiece } from '../../lib/tokenizer/wordpiece';
 

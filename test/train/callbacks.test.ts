@@ -1,9 +1,10 @@
 // The Trainer's callbacks: the hooks a user's callback sees and their order, and the control flags it steers the loop
 // with (stop after a step, checkpoint now, evaluate now); async hooks are waited for.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { BertTokenizer, DistilBertForSequenceClassification, Trainer, TrainerCallback, prepareModel, data as datasets } from '../../lib';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TrainerCallback} from '../../lib';
+import { BertTokenizer, DistilBertForSequenceClassification, Trainer, prepareModel, data as datasets } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 
 const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);

@@ -1,7 +1,7 @@
 // evaluate / evaluateAsync: loss, accuracy, confusion and macro-F1 of a classifier on labelled texts, batched and
 // padded by length, checked against transformers running the same model one unpadded example at a time.
-import { execFileSync } from 'child_process';
-import * as path from 'path';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { BertTokenizer, DistilBertForSequenceClassification, Trainer, evaluate, evaluateAsync, data as datasets } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';

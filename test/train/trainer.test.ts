@@ -1,10 +1,11 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import type { MetricRecord, TrainerOptions} from '../../lib';
 import {
   DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset, runFinetuneJob,
-  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, MetricRecord, TrainerOptions, confusionMatrix, macroF1,
+  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, confusionMatrix, macroF1,
 } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 import { liveTensors, settledLiveTensors } from '../helpers/gc';

@@ -1,10 +1,10 @@
 // Weight decay as transformers' Trainer and nanoGPT apply it: biases and LayerNorm weights do not decay. Checked
 // live against torch AdamW over transformers' own grouping (Trainer.get_decay_parameter_names): a full fine-tuning
 // run of our Trainer ends with the parameters PyTorch ends with (1e-5), where decaying everything would not.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { execFileSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { optim, BertTokenizer, DistilBertForSequenceClassification, Trainer, decayParameterNames, prepareModel, saveTrainingCheckpoint, weightDecayGroups, nn } from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';

@@ -1,6 +1,6 @@
 // DistilBertConfig: the fields of a Hugging Face config.json, with transformers' defaults.
 import { MAX_CLASSES, placeholderLabels, setLabelNames } from '../../io/hf-labels';
-import * as path from 'path';
+import * as path from 'node:path';
 import { ConfigChecker, assertConfigObject, readConfigJson } from '../config-fields';
 import { describeValue } from '../../io/describe';
 

@@ -1,7 +1,9 @@
 // Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
-import { DistilBertConfig, distilBertConfig, numLabels, readDistilBertConfig, setLabelNames } from './config';
-import { FromPretrainedOptions, LoadingInfo, loadCheckpointInto, resolveCheckpointDir, savePretrained } from '../pretrained';
-import { Module } from '../../nn/module';
+import type { DistilBertConfig} from './config';
+import { distilBertConfig, numLabels, readDistilBertConfig, setLabelNames } from './config';
+import type { FromPretrainedOptions, LoadingInfo} from '../pretrained';
+import { loadCheckpointInto, resolveCheckpointDir, savePretrained } from '../pretrained';
+import type { Module } from '../../nn/module';
 import { Embedding, LayerNorm, Linear } from '../../nn/layers';
 import * as init from '../../nn/init';
 import { tidy } from '../../scope';

@@ -1,6 +1,6 @@
 // DistilBERT with Hugging Face's module names, so state-dict keys match checkpoints exactly
 // (distilbert.transformer.layer.0.attention.q_lin.weight, ...).
-import { Tensor } from '../../tensor';
+import type { Tensor } from '../../tensor';
 import { arange, fromBuffer } from '../../creation';
 import { tidy } from '../../scope';
 import { noGrad } from '../../autograd';
@@ -8,7 +8,8 @@ import * as F from '../../functional';
 import { Module } from '../../nn/module';
 import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers';
 import { ModuleList } from '../../nn/containers';
-import { DistilBertConfig, numLabels } from './config';
+import type { DistilBertConfig} from './config';
+import { numLabels } from './config';
 import { fromPretrained, randomDistilBert, saveDistilBert } from './loading';
 import type { FromPretrainedOptions, LoadingInfo } from '../pretrained';
 

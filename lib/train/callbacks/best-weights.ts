@@ -1,8 +1,9 @@
 // Keeps the trainable weights of the best validation epoch: in memory (put back at the end when `restore`) and, with a
 // folder, on disk (rank 0) so that a resumed run still ends with them.
-import * as fs from 'fs';
-import * as path from 'path';
-import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder, RawTensor } from '../../io';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RawTensor } from '../../io';
+import { readSafetensors, writeSafetensors, writeFileAtomic, writeFolderAtomic, recoverFolder } from '../../io';
 import { rawToTensor, tensorToRaw } from '../../io/tensor-bridge';
 import type { Tensor } from '../../tensor';
 import { keep, tidy } from '../../scope';

@@ -1,5 +1,6 @@
 // metrics.jsonl on rank 0: every record as one line; a resumed run first drops the records after its checkpoint.
-import { MetricsLogger, MetricRecord } from '../metrics-log';
+import type { MetricRecord } from '../metrics-log';
+import { MetricsLogger } from '../metrics-log';
 import type { TrainerState } from '../state';
 import type { CallbackContext, TrainerCallback } from './callback';
 

@@ -1,5 +1,6 @@
 // The progress bar of each epoch (rank 0), and the one-line summary the run's log gets after it.
-import { ProgressBar, ProgressStream } from '../progress';
+import type { ProgressStream } from '../progress';
+import { ProgressBar } from '../progress';
 import type { TrainBatchInfo, CallbackContext, EpochInfo, EpochSummary, TrainerCallback } from './callback';
 
 export class ProgressCallback implements TrainerCallback {
