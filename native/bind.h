@@ -173,9 +173,9 @@ struct Width<R, std::void_t<decltype(R::width)>> : std::integral_constant<size_t
 template <typename... A>
 constexpr std::array<size_t, sizeof...(A) + 1> argumentIndices() {
   constexpr size_t widths[] = {Width<ReaderOf<A>>::value..., 0};
-  std::array<size_t, sizeof...(A) + 1> at{};
-  for (size_t k = 0; k < sizeof...(A); ++k) at[k + 1] = at[k] + widths[k];
-  return at;
+  std::array<size_t, sizeof...(A) + 1> index{};
+  for (size_t k = 0; k < sizeof...(A); ++k) index[k + 1] = index[k] + widths[k];
+  return index;
 }
 
 // Results.
