@@ -226,7 +226,7 @@ struct Signature<R(A...)> : Signature<R (*)(A...)> {};  // a function passed by 
 template <typename F, typename... A, size_t... I>
 Napi::Value call(const Info& info, const F& fn, std::tuple<A...>*, std::index_sequence<I...>) {
   // Braced initialisation evaluates left to right: the first bad argument is the one reported, as before.
-  constexpr auto argIndex = argumentIndices<A...>();
+  [[maybe_unused]] constexpr auto argIndex = argumentIndices<A...>();  // unused for an entry point without parameters
   std::tuple<decltype(ReaderOf<A>::read(info, 0))...> args{ReaderOf<A>::read(info, argIndex[I])...};
   using R = typename Signature<F>::Result;
   if constexpr (std::is_void_v<R>) {
