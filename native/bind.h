@@ -1,23 +1,33 @@
-// Typed argument binding for the entry points outside the op tables: TL_BIND(exports, "name", lambda) reads each
-// of the lambda's parameters with the argument reader for its C++ type (Reader below), in order, calls it, and
-// writes its result back (a Tensor becomes a handle, a list or pair of Tensors an array of handles, an optional's
-// none null, void undefined). So an irregular entry point is one lambda whose signature is its argument convention, instead of
-// a function that indexes `info` by hand; its TypeScript declaration is in lib/native-binding.ts.
+// Typed argument binding for the entry points outside the op tables: TL_BIND(exports, "name", fn) reads each of
+// fn's parameters with the argument reader for its C++ type (Reader below), in order, calls it, and writes its
+// result back (a Tensor becomes a handle, a list or pair of Tensors an array of handles, an optional's none null,
+// void undefined, a Napi::Value itself). So an irregular entry point is one lambda (or one function, for a long
+// body) whose signature is its argument convention, instead of a function that indexes `info` by hand; its
+// TypeScript declaration is in lib/native-binding.ts.
 //
 //   TL_BIND(exports, "cumsum", [](at::Tensor& a, int64_t dim) { return at::cumsum(a, dim); });
 //
-// An optional parameter (c10::optional<T>) reads null or undefined (or a missing argument) as none.
+// An optional parameter (c10::optional<T>) reads null or undefined (or a missing argument) as none. A Napi::Env
+// parameter takes no argument: it gives the environment, for an entry point that builds JavaScript values itself
+// (objects, buffers, promises). A file may add readers of its own (a Reader<T> specialisation before its TL_BINDs);
+// one with `static constexpr size_t width = 0` takes no argument either (distributed.h's current process group).
 #pragma once
 #include "common.h"
 
+#include <array>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 namespace tl {
 namespace bound {
 
 using Info = Napi::CallbackInfo;
+
+// "argument 2" for index 1, as the readers of native/arguments.cc name an argument in their errors.
+inline std::string argName(size_t i) { return "argument " + std::to_string(i + 1); }
 
 // The reader for a parameter of (decayed) type T.
 template <typename T>
@@ -70,6 +80,77 @@ template <>
 struct Reader<at::Device> {
   static at::Device read(const Info& info, size_t i) { return deviceArg(info, i); }
 };
+template <>
+struct Reader<Napi::Env> {  // takes no argument
+  static constexpr size_t width = 0;
+  static Napi::Env read(const Info& info, size_t) { return info.Env(); }
+};
+template <>
+struct Reader<Napi::Value> {  // the argument as it is (undefined when missing), for a convention no reader has
+  static Napi::Value read(const Info& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
+};
+template <>
+struct Reader<Napi::Object> {  // an options object (arrays and functions are objects too, as in JavaScript)
+  static Napi::Object read(const Info& info, size_t i) {
+    if (i >= info.Length() || !info[i].IsObject()) throw ArgError(argName(i) + " must be an object");
+    return info[i].As<Napi::Object>();
+  }
+};
+template <>
+struct Reader<Napi::Function> {
+  static Napi::Function read(const Info& info, size_t i) {
+    if (i >= info.Length() || !info[i].IsFunction()) throw ArgError(argName(i) + " must be a function");
+    return info[i].As<Napi::Function>();
+  }
+};
+// The bytes of a Buffer, any TypedArray or DataView, or an ArrayBuffer, in place: valid while the call runs.
+struct ByteView {
+  const uint8_t* data;
+  size_t size;
+};
+template <>
+struct Reader<ByteView> {
+  static ByteView read(const Info& info, size_t i) {
+    Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+    if (v.IsTypedArray()) {
+      auto ta = v.As<Napi::TypedArray>();
+      return {static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};
+    }
+    if (v.IsArrayBuffer()) {
+      auto ab = v.As<Napi::ArrayBuffer>();
+      return {static_cast<const uint8_t*>(ab.Data()), ab.ByteLength()};
+    }
+    if (v.IsDataView()) {
+      auto dv = v.As<Napi::DataView>();
+      return {static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset(), dv.ByteLength()};
+    }
+    throw ArgError(argName(i) + " must be a Buffer, TypedArray or ArrayBuffer");
+  }
+};
+template <>
+struct Reader<std::variant<int64_t, std::vector<int64_t>>> {  // one integer, or an array of them (split's sizes)
+  static std::variant<int64_t, std::vector<int64_t>> read(const Info& info, size_t i) {
+    if (i < info.Length() && info[i].IsArray()) return intListArg(info, i);
+    return intArg(info, i);
+  }
+};
+template <>
+struct Reader<c10::List<c10::optional<at::Tensor>>> {  // advanced indexing: [h|-1 ...], -1 keeping that dimension whole
+  static c10::List<c10::optional<at::Tensor>> read(const Info& info, size_t i) {
+    if (!hasArg(info, i) || !info[i].IsArray()) throw ArgError(argName(i) + " must be an array of index tensors");
+    auto arr = info[i].As<Napi::Array>();
+    c10::List<c10::optional<at::Tensor>> indices;
+    for (uint32_t k = 0; k < arr.Length(); ++k) {
+      Napi::Value e = arr[k];
+      if (e.IsNumber() && e.As<Napi::Number>().Int64Value() < 0) indices.push_back(c10::nullopt);
+      else {
+        if (!e.IsNumber()) throw ArgError("index list must hold Tensors");
+        indices.push_back(table().get(e.As<Napi::Number>().Int64Value()));
+      }
+    }
+    return indices;
+  }
+};
 // Any other optional: none for null, undefined or a missing argument, else T's reader.
 template <typename T>
 struct Reader<c10::optional<T>> {
@@ -82,6 +163,21 @@ struct Reader<c10::optional<T>> {
 template <typename T>
 using ReaderOf = Reader<std::remove_cv_t<std::remove_reference_t<T>>>;
 
+// How many arguments a reader takes: its `width` where it has one (0 for Napi::Env), else 1.
+template <typename R, typename = void>
+struct Width : std::integral_constant<size_t, 1> {};
+template <typename R>
+struct Width<R, std::void_t<decltype(R::width)>> : std::integral_constant<size_t, R::width> {};
+
+// The argument index each parameter reads: the widths of the parameters before it, added up.
+template <typename... A>
+constexpr std::array<size_t, sizeof...(A) + 1> argumentIndices() {
+  constexpr size_t widths[] = {Width<ReaderOf<A>>::value..., 0};
+  std::array<size_t, sizeof...(A) + 1> index{};
+  for (size_t k = 0; k < sizeof...(A); ++k) index[k + 1] = index[k] + widths[k];
+  return index;
+}
+
 // Results.
 inline Napi::Value write(Napi::Env env, at::Tensor t) { return wrap(env, std::move(t)); }
 inline Napi::Value write(Napi::Env env, bool b) { return Napi::Boolean::New(env, b); }
@@ -93,6 +189,13 @@ inline Napi::Value write(Napi::Env env, const std::vector<int64_t>& ns) {
   return arr;
 }
 inline Napi::Value write(Napi::Env env, const std::string& s) { return Napi::String::New(env, s); }
+inline Napi::Value write(Napi::Env, Napi::Value v) { return v; }  // built by the entry point (objects, buffers, promises)
+// A tensor's element (item()): a boolean, an integer or a floating-point number.
+inline Napi::Value write(Napi::Env env, const at::Scalar& s) {
+  if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
+  if (s.isIntegral(false)) return Napi::Number::New(env, static_cast<double>(s.toLong()));
+  return Napi::Number::New(env, s.toDouble());
+}
 // none is null
 template <typename R>
 Napi::Value write(Napi::Env env, const c10::optional<R>& r) {
@@ -117,11 +220,14 @@ struct Signature<R (*)(A...)> {
   using Result = R;
   using Params = std::tuple<A...>;
 };
+template <typename R, typename... A>
+struct Signature<R(A...)> : Signature<R (*)(A...)> {};  // a function passed by name
 
 template <typename F, typename... A, size_t... I>
 Napi::Value call(const Info& info, const F& fn, std::tuple<A...>*, std::index_sequence<I...>) {
   // Braced initialisation evaluates left to right: the first bad argument is the one reported, as before.
-  std::tuple<decltype(ReaderOf<A>::read(info, 0))...> args{ReaderOf<A>::read(info, I)...};
+  [[maybe_unused]] constexpr auto argIndex = argumentIndices<A...>();  // unused for an entry point without parameters
+  std::tuple<decltype(ReaderOf<A>::read(info, 0))...> args{ReaderOf<A>::read(info, argIndex[I])...};
   using R = typename Signature<F>::Result;
   if constexpr (std::is_void_v<R>) {
     std::apply(fn, std::move(args));

@@ -13,42 +13,21 @@ at::Tensor made(at::Tensor t, bool requiresGrad) {
 }
 at::TensorOptions options(at::ScalarType dtype, at::Device device) { return at::TensorOptions().dtype(dtype).device(device); }
 
-// (typedArrayOrBuffer, shape, dtype, device, requiresGrad): copies the bytes into a new tensor.
-Napi::Value fromBuffer(const Napi::CallbackInfo& info) {
-  auto v = info.Length() > 0 ? info[0] : info.Env().Undefined();
-  const uint8_t* data;
-  size_t byteLength;
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    byteLength = ta.ByteLength();
-  } else if (v.IsArrayBuffer()) {
-    auto ab = v.As<Napi::ArrayBuffer>();
-    data = static_cast<const uint8_t*>(ab.Data());
-    byteLength = ab.ByteLength();
-  } else if (v.IsDataView()) {
-    auto dv = v.As<Napi::DataView>();
-    data = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
-    byteLength = dv.ByteLength();
-  } else {
-    throw ArgError("argument 1 must be a Buffer, TypedArray or ArrayBuffer");
-  }
-  auto shape = intListArg(info, 1);
-  auto dtype = dtypeArg(info, 2);
+// (bytes, shape, dtype, device, requiresGrad): copies the bytes (of any view, or an ArrayBuffer) into a new tensor.
+at::Tensor fromBuffer(bound::ByteView bytes, std::vector<int64_t> shape, at::ScalarType dtype, at::Device device, bool requiresGrad) {
   int64_t numel = 1;
   for (auto d : shape) {
     if (d < 0) throw ArgError("shape has a negative dimension");
     numel *= d;
   }
   size_t expected = static_cast<size_t>(numel) * c10::elementSize(dtype);
-  if (expected != byteLength) {
-    throw ArgError("buffer holds " + std::to_string(byteLength) + " bytes but shape and dtype need " + std::to_string(expected));
+  if (expected != bytes.size) {
+    throw ArgError("buffer holds " + std::to_string(bytes.size) + " bytes but shape and dtype need " + std::to_string(expected));
   }
   auto t = at::empty(shape, at::TensorOptions().dtype(dtype));
-  if (byteLength) std::memcpy(t.data_ptr(), data, byteLength);
-  auto device = deviceArg(info, 3);
+  if (bytes.size) std::memcpy(t.data_ptr(), bytes.data, bytes.size);
   if (!device.is_cpu()) t = t.to(device);
-  return wrap(info.Env(), made(std::move(t), boolArg(info, 4)));
+  return made(std::move(t), requiresGrad);
 }
 
 }  // namespace
@@ -75,7 +54,7 @@ void registerCreation(Napi::Env env, Napi::Object exports) {
     return made(at::linspace(start, end, steps, options(dtype, device)), rg);
   });
   TL_BIND(exports, "eye", [](int64_t n, DType dtype, at::Device device, bool rg) { return made(at::eye(n, options(dtype, device)), rg); });
-  TL_EXPORT(exports, "fromBuffer", fromBuffer);  // its first argument is bytes of any view: read by hand
+  TL_BIND(exports, "fromBuffer", fromBuffer);
   TL_BIND(exports, "manualSeed", [](int64_t seed) { at::manual_seed(static_cast<uint64_t>(seed)); });
 }
 

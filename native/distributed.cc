@@ -2,6 +2,7 @@
 // CPU tensors (ProcessGroupNCCL where this build has it). Collectives are launched on the JavaScript thread, so
 // their order is the program's call order on every rank (c10d matches collectives by order), and awaited on
 // libuv's thread pool, so the event loop keeps running while the peers catch up.
+#include "bind.h"
 #include "common.h"
 #include "distributed_async.h"
 
@@ -65,17 +66,11 @@ void writeBack(const at::Tensor& t, const at::Tensor& s) {
   t.detach().copy_(s);
 }
 
-c10d::ReduceOp reduceOpArg(const Napi::CallbackInfo& info, size_t i, bool* average) {
-  std::string op = stringArg(info, i);
-  *average = false;
-  if (op == "sum") return c10d::ReduceOp::SUM;
-  // Gloo has no AVG: a sum divided by the world size (what PyTorch asks NCCL for with AVG, too).
-  if (op == "avg") { *average = true; return c10d::ReduceOp::SUM; }
-  if (op == "max") return c10d::ReduceOp::MAX;
-  if (op == "min") return c10d::ReduceOp::MIN;
-  if (op == "product") return c10d::ReduceOp::PRODUCT;
-  throw ArgError("op must be 'sum', 'avg', 'max', 'min' or 'product', got '" + op + "'");
-}
+// A reduction named by JavaScript: 'sum', 'avg', 'max', 'min' or 'product' (its reader is below).
+struct Reduction {
+  c10d::ReduceOp op;
+  bool average;  // the sum is divided by the world size afterwards
+};
 
 void checkDevice(const Group& g, const at::Tensor& t, const char* what) {
   if (g.backendName == "nccl" && !t.is_cuda()) throw ArgError(std::string(what) + ": the nccl backend needs CUDA tensors (this one is on " + t.device().str() + ")");
@@ -144,7 +139,25 @@ std::shared_ptr<Group> createGroup(const std::string& backend, const std::string
   return g;
 }
 }  // namespace
+}  // namespace dist
 
+namespace bound {
+template <>
+struct Reader<dist::Reduction> {
+  static dist::Reduction read(const Info& info, size_t i) {
+    std::string op = stringArg(info, i);
+    if (op == "sum") return {c10d::ReduceOp::SUM, false};
+    // Gloo has no AVG: a sum divided by the world size (what PyTorch asks NCCL for with AVG, too).
+    if (op == "avg") return {c10d::ReduceOp::SUM, true};
+    if (op == "max") return {c10d::ReduceOp::MAX, false};
+    if (op == "min") return {c10d::ReduceOp::MIN, false};
+    if (op == "product") return {c10d::ReduceOp::PRODUCT, false};
+    throw ArgError("op must be 'sum', 'avg', 'max', 'min' or 'product', got '" + op + "'");
+  }
+};
+}  // namespace bound
+
+namespace dist {
 std::shared_ptr<Group> currentGroup() {
   std::lock_guard<std::mutex> lock(groupMutex);
   if (!theGroup) throw ArgError("the default process group is not initialized: call initProcessGroup first");
@@ -166,10 +179,8 @@ namespace {
 // ---------------------------------------------------------------- group life cycle
 // initProcessGroup(backend, host, port, rank, worldSize, timeoutMs, isServer) -> Promise<void>. The rendezvous
 // waits for every rank (up to the timeout), so it runs on the thread pool.
-Napi::Value init(const Napi::CallbackInfo& info) {
-  std::string backend = stringArg(info, 0), host = stringArg(info, 1);
-  int64_t port = intArg(info, 2), rank = intArg(info, 3), world = intArg(info, 4), timeoutMs = intArg(info, 5);
-  bool isServer = boolArg(info, 6);
+Napi::Value init(Napi::Env env, std::string backend, std::string host, int64_t port, int64_t rank, int64_t world, int64_t timeoutMs,
+                 bool isServer) {
   if (backend != "gloo" && backend != "nccl") throw ArgError("backend must be 'gloo' or 'nccl', got '" + backend + "'");
   if (port < 1 || port > 65535) throw ArgError("port must be in 1..65535, got " + std::to_string(port));
   if (world < 1 || world > 65536) throw ArgError("worldSize must be in 1..65536, got " + std::to_string(world));
@@ -186,7 +197,7 @@ Napi::Value init(const Napi::CallbackInfo& info) {
     if (theGroup) throw ArgError("the default process group is already initialized (destroyProcessGroup first)");
   }
   return queuePromiseJob(
-      info.Env(), "initProcessGroup",
+      env, "initProcessGroup",
       [=]() {
         auto g = createGroup(backend, host, static_cast<int>(port), static_cast<int>(rank), static_cast<int>(world), timeoutMs, isServer);
         std::lock_guard<std::mutex> lock(groupMutex);
@@ -196,18 +207,19 @@ Napi::Value init(const Napi::CallbackInfo& info) {
       nullptr);
 }
 
-Napi::Value destroy(const Napi::CallbackInfo& info) {
+// destroyProcessGroup() -> whether there was one.
+bool destroy() {
   std::shared_ptr<Group> g;
   {
     std::lock_guard<std::mutex> lock(groupMutex);
     g.swap(theGroup);
   }
   // The last reference goes here: ProcessGroupGloo's destructor waits for its queued work and joins its threads.
-  return Napi::Boolean::New(info.Env(), g != nullptr);
+  return g != nullptr;
 }
 
-Napi::Value groupInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
+// () -> { rank, worldSize, backend, timeoutMs }, or null without a group (not an error: the group need not exist).
+Napi::Value groupInfo(Napi::Env env) {
   std::lock_guard<std::mutex> lock(groupMutex);
   if (!theGroup) return env.Null();
   auto o = Napi::Object::New(env);
@@ -219,26 +231,22 @@ Napi::Value groupInfo(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------- collectives
-Napi::Value barrier(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
+Napi::Value barrier(Napi::Env env, std::shared_ptr<Group> g) {
   auto work = g->backend->barrier();
-  return queuePromiseJob(info.Env(), "barrier", [g, work]() { waitFor(work, "barrier"); }, nullptr);
+  return queuePromiseJob(env, "barrier", [g, work]() { waitFor(work, "barrier"); }, nullptr);
 }
 
 // allReduce(t, op) in place -> Promise<void>.
-Napi::Value allReduce(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  at::Tensor t = tensorArg(info, 0);
-  bool average = false;
-  auto op = reduceOpArg(info, 1, &average);
+Napi::Value allReduce(Napi::Env env, std::shared_ptr<Group> g, at::Tensor& t, Reduction reduction) {
+  bool average = reduction.average;
   checkDevice(*g, t, "allReduce");
   if (average && !at::isFloatingType(t.scalar_type())) throw ArgError("op 'avg' needs a floating-point tensor, got " + std::string(c10::toString(t.scalar_type())));
   std::vector<at::Tensor> bufs{staged(*g, t)};
   c10d::AllreduceOptions o;
-  o.reduceOp = op;
+  o.reduceOp = reduction.op;
   auto work = g->backend->allreduce(bufs, o);
   at::Tensor s = bufs[0];
-  return queuePromiseJob(info.Env(), "allReduce", [g, work, t, s, average]() {
+  return queuePromiseJob(env, "allReduce", [g, work, t, s, average]() {
     waitFor(work, "allReduce");
     if (average) s.div_(g->worldSize);
     writeBack(t, s);
@@ -246,10 +254,7 @@ Napi::Value allReduce(const Napi::CallbackInfo& info) {
 }
 
 // broadcast(t, src) in place -> Promise<void>.
-Napi::Value broadcast(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  at::Tensor t = tensorArg(info, 0);
-  int64_t src = intArg(info, 1);
+Napi::Value broadcast(Napi::Env env, std::shared_ptr<Group> g, at::Tensor& t, int64_t src) {
   if (src < 0 || src >= g->worldSize) throw ArgError("src must be a rank in 0.." + std::to_string(g->worldSize - 1) + ", got " + std::to_string(src));
   checkDevice(*g, t, "broadcast");
   std::vector<at::Tensor> bufs{staged(*g, t)};
@@ -257,7 +262,7 @@ Napi::Value broadcast(const Napi::CallbackInfo& info) {
   o.rootRank = src;
   auto work = g->backend->broadcast(bufs, o);
   at::Tensor s = bufs[0];
-  return queuePromiseJob(info.Env(), "broadcast", [work, t, s]() {
+  return queuePromiseJob(env, "broadcast", [work, t, s]() {
     waitFor(work, "broadcast");
     writeBack(t, s);
   }, nullptr);
@@ -265,10 +270,7 @@ Napi::Value broadcast(const Napi::CallbackInfo& info) {
 
 // broadcastCoalesced(tensors, src) -> Promise<void>: one broadcast per dtype of all the tensors flattened together
 // (DDP's start: every trainable parameter and buffer from rank 0 in a few messages instead of hundreds).
-Napi::Value broadcastCoalesced(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  auto ts = tensorListArg(info, 0);
-  int64_t src = intArg(info, 1);
+Napi::Value broadcastCoalesced(Napi::Env env, std::shared_ptr<Group> g, std::vector<at::Tensor> ts, int64_t src) {
   if (src < 0 || src >= g->worldSize) throw ArgError("src must be a rank in 0.." + std::to_string(g->worldSize - 1) + ", got " + std::to_string(src));
   std::map<std::pair<int, std::string>, std::vector<at::Tensor>> groups;  // (dtype, device) -> tensors, in order
   for (auto& t : ts) {
@@ -286,7 +288,7 @@ Napi::Value broadcastCoalesced(const Napi::CallbackInfo& info) {
     works.push_back(g->backend->broadcast(bufs, o));
     flats.emplace_back(kv.second, bufs[0]);
   }
-  return queuePromiseJob(info.Env(), "broadcastCoalesced", [works, flats]() {
+  return queuePromiseJob(env, "broadcastCoalesced", [works, flats]() {
     for (auto& w : works) waitFor(w, "broadcastCoalesced");
     at::NoGradGuard noGrad;
     for (auto& f : flats) {
@@ -301,9 +303,7 @@ Napi::Value broadcastCoalesced(const Napi::CallbackInfo& info) {
 }
 
 // allGather(t) -> Promise<Tensor[]>: same shape and dtype on every rank (the TypeScript layer pads uneven shapes).
-Napi::Value allGather(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  at::Tensor t = tensorArg(info, 0);
+Napi::Value allGather(Napi::Env env, std::shared_ptr<Group> g, at::Tensor& t) {
   checkDevice(*g, t, "allGather");
   std::vector<at::Tensor> in{staged(*g, t)};
   std::vector<std::vector<at::Tensor>> out(1);
@@ -311,7 +311,7 @@ Napi::Value allGather(const Napi::CallbackInfo& info) {
   auto work = g->backend->allgather(out, in);
   auto results = std::make_shared<std::vector<at::Tensor>>(out[0]);
   auto dtype = t.scalar_type();
-  return queuePromiseJob(info.Env(), "allGather", [work, results, dtype]() {
+  return queuePromiseJob(env, "allGather", [work, results, dtype]() {
     waitFor(work, "allGather");
     for (auto& r : *results) if (r.scalar_type() != dtype) r = r.to(dtype);
   }, results);
@@ -321,11 +321,8 @@ Napi::Value allGather(const Napi::CallbackInfo& info) {
 // have any shape, the same on every rank. Gloo has no reduce-scatter in libtorch 1.13, so every backend runs it as
 // one all-reduce of the concatenation and keeps its own slice (twice the traffic of a ring reduce-scatter; see
 // docs/distributed.md).
-Napi::Value reduceScatter(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  auto inputs = tensorListArg(info, 0);
-  bool average = false;
-  auto op = reduceOpArg(info, 1, &average);
+Napi::Value reduceScatter(Napi::Env env, std::shared_ptr<Group> g, std::vector<at::Tensor> inputs, Reduction reduction) {
+  bool average = reduction.average;
   if (static_cast<int>(inputs.size()) != g->worldSize) {
     throw ArgError("reduceScatter needs one input per rank (" + std::to_string(g->worldSize) + "), got " + std::to_string(inputs.size()));
   }
@@ -343,13 +340,13 @@ Napi::Value reduceScatter(const Napi::CallbackInfo& info) {
   }
   std::vector<at::Tensor> bufs{staged(*g, at::cat(pieces))};
   c10d::AllreduceOptions o;
-  o.reduceOp = op;
+  o.reduceOp = reduction.op;
   auto work = g->backend->allreduce(bufs, o);
   auto results = std::make_shared<std::vector<at::Tensor>>();
   auto shape = inputs[g->rank].sizes().vec();
   int64_t n = inputs[g->rank].numel();
   at::Tensor s = bufs[0];
-  return queuePromiseJob(info.Env(), "reduceScatter", [g, work, s, results, shape, n, mine, average, dtype]() {
+  return queuePromiseJob(env, "reduceScatter", [g, work, s, results, shape, n, mine, average, dtype]() {
     waitFor(work, "reduceScatter");
     at::Tensor r = s.narrow(0, mine, n).view(shape);
     if (average) r = r / g->worldSize;
@@ -363,38 +360,34 @@ Napi::Value reduceScatter(const Napi::CallbackInfo& info) {
 namespace {
 // randperm(n, seed) -> int64 tensor: torch.randperm(n, generator=torch.Generator().manual_seed(seed)), the
 // permutation DistributedSampler draws (each epoch from seed + epoch), without touching the global generator.
-Napi::Value randperm(const Napi::CallbackInfo& info) {
-  int64_t n = intArg(info, 0), seed = intArg(info, 1);
+at::Tensor randperm(int64_t n, int64_t seed) {
   if (n < 0 || n > (int64_t(1) << 40)) throw ArgError("n must be in 0..2^40, got " + std::to_string(n));
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
-  return wrap(info.Env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)));
+  return at::randperm(n, gen, at::TensorOptions().dtype(at::kLong));
 }
-
-#if !TL_WITH_GLOO
-Napi::Value unavailable(const Napi::CallbackInfo& info) {
-  throw ArgError("this build of torch-lora has no torch.distributed: Gloo's headers were missing when it was compiled "
-                 "(Debian/Ubuntu: apt-get install libgloo-dev, then npm run build)");
-}
-#endif
 }  // namespace
 
 void registerDistributed(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "seededRandperm", randperm);
+  TL_BIND(exports, "seededRandperm", randperm);
 #if TL_WITH_GLOO
-  TL_EXPORT(exports, "distInit", init);
-  TL_EXPORT(exports, "distDestroy", destroy);
-  TL_EXPORT(exports, "distInfo", groupInfo);
-  TL_EXPORT(exports, "distBarrier", barrier);
-  TL_EXPORT(exports, "distAllReduce", allReduce);
-  TL_EXPORT(exports, "distBroadcast", broadcast);
-  TL_EXPORT(exports, "distBroadcastCoalesced", broadcastCoalesced);
-  TL_EXPORT(exports, "distAllGather", allGather);
-  TL_EXPORT(exports, "distReduceScatter", reduceScatter);
+  TL_BIND(exports, "distInit", init);
+  TL_BIND(exports, "distDestroy", destroy);
+  TL_BIND(exports, "distInfo", groupInfo);
+  TL_BIND(exports, "distBarrier", barrier);
+  TL_BIND(exports, "distAllReduce", allReduce);
+  TL_BIND(exports, "distBroadcast", broadcast);
+  TL_BIND(exports, "distBroadcastCoalesced", broadcastCoalesced);
+  TL_BIND(exports, "distAllGather", allGather);
+  TL_BIND(exports, "distReduceScatter", reduceScatter);
   registerDdp(env, exports);
 #else
+  // Every name still exists, and says why it cannot work.
   for (const char* name : {"distInit", "distDestroy", "distInfo", "distBarrier", "distAllReduce", "distBroadcast", "distBroadcastCoalesced",
                            "distAllGather", "distReduceScatter", "ddpCreate", "ddpSetSync", "ddpStats", "ddpDispose"}) {
-    exportFunction(exports, name, Entry<unavailable>);
+    TL_BIND(exports, name, []() {
+      throw ArgError("this build of torch-lora has no torch.distributed: Gloo's headers were missing when it was compiled "
+                     "(Debian/Ubuntu: apt-get install libgloo-dev, then npm run build)");
+    });
   }
 #endif
 }

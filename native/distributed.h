@@ -1,6 +1,7 @@
 // The process-wide process group (one per process, as torch.distributed's default group) shared by the
 // collectives (distributed.cc) and the DDP gradient synchronisation (distributed_ddp.cc).
 #pragma once
+#include "bind.h"
 #include "distributed_compat.h"
 
 #include <string>
@@ -27,4 +28,14 @@ at::ScalarType wireDtype(const Group& g, at::ScalarType t);
 void waitFor(const c10::intrusive_ptr<c10d::Work>& work, const char* op);
 
 }  // namespace dist
+
+namespace bound {
+// A std::shared_ptr<dist::Group> parameter of a TL_BIND entry point is the current group: it takes no argument, and
+// comes first, so that "not initialized" is reported before anything about the arguments.
+template <>
+struct Reader<std::shared_ptr<dist::Group>> {
+  static constexpr size_t width = 0;
+  static std::shared_ptr<dist::Group> read(const Info&, size_t) { return dist::currentGroup(); }
+};
+}  // namespace bound
 }  // namespace tl

@@ -7,6 +7,7 @@
 // Buckets are launched strictly in order (bucket k only after k-1), so every rank issues the same sequence of
 // collectives even if its gradients arrive in a different order.
 #if TL_WITH_GLOO  // see native/distributed.cc
+#include "bind.h"
 #include "common.h"
 #include "distributed.h"
 #include "distributed_async.h"
@@ -208,59 +209,69 @@ std::mutex registryMutex;
 std::map<int64_t, std::shared_ptr<GradSync>> registry;
 int64_t nextId = 1;
 
-std::shared_ptr<GradSync> syncArg(const Napi::CallbackInfo& info) {
-  int64_t id = intArg(info, 0);
-  std::lock_guard<std::mutex> lock(registryMutex);
-  auto it = registry.find(id);
-  if (it == registry.end()) throw ArgError("this DistributedDataParallel has been disposed");
-  return it->second;
-}
+// The parameters' names, for the errors: an array (each element as a string); ddpCreate checks there is one per
+// parameter.
+struct ParamNames {
+  std::vector<std::string> list;
+};
+}  // namespace
+}  // namespace dist
 
-// ddpCreate(params, names, bucketBytes, findUnused) -> id
-Napi::Value create(const Napi::CallbackInfo& info) {
-  auto g = currentGroup();
-  auto params = tensorListArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsArray() || info[1].As<Napi::Array>().Length() != params.size()) {
-    throw ArgError("names must list one name per parameter");
+namespace bound {
+template <>
+struct Reader<dist::ParamNames> {
+  static dist::ParamNames read(const Info& info, size_t i) {
+    if (i >= info.Length() || !info[i].IsArray()) throw ArgError("names must list one name per parameter");
+    auto arr = info[i].As<Napi::Array>();
+    dist::ParamNames names;
+    for (uint32_t k = 0; k < arr.Length(); ++k) names.list.push_back(Napi::Value(arr[k]).ToString().Utf8Value());
+    return names;
   }
-  auto namesArr = info[1].As<Napi::Array>();
-  std::vector<std::string> names;
-  for (uint32_t k = 0; k < namesArr.Length(); ++k) names.push_back(Napi::Value(namesArr[k]).ToString().Utf8Value());
-  int64_t bucketBytes = intArg(info, 2);
+};
+// A std::shared_ptr<GradSync> parameter reads the id ddpCreate returned.
+template <>
+struct Reader<std::shared_ptr<dist::GradSync>> {
+  static std::shared_ptr<dist::GradSync> read(const Info& info, size_t i) {
+    int64_t id = intArg(info, i);
+    std::lock_guard<std::mutex> lock(dist::registryMutex);
+    auto it = dist::registry.find(id);
+    if (it == dist::registry.end()) throw ArgError("this DistributedDataParallel has been disposed");
+    return it->second;
+  }
+};
+}  // namespace bound
+
+namespace dist {
+namespace {
+// ddpCreate(params, names, bucketBytes, findUnused) -> id
+int64_t create(std::shared_ptr<Group> g, std::vector<at::Tensor> params, ParamNames paramNames, int64_t bucketBytes, bool findUnused) {
+  std::vector<std::string>& names = paramNames.list;
+  if (names.size() != params.size()) throw ArgError("names must list one name per parameter");
   if (bucketBytes < 1) throw ArgError("bucketCapMB must be positive");
   for (size_t k = 0; k < params.size(); ++k) {
     if (!params[k].requires_grad() || !params[k].is_leaf()) throw ArgError("parameter '" + names[k] + "' is not a leaf that requires grad");
     if (g->backendName == "nccl" && !params[k].is_cuda()) throw ArgError("parameter '" + names[k] + "' is on " + params[k].device().str() + ": the nccl backend needs CUDA");
   }
-  auto sync = std::make_shared<GradSync>(g, std::move(params), std::move(names), bucketBytes, boolArg(info, 3));
+  auto sync = std::make_shared<GradSync>(g, std::move(params), std::move(names), bucketBytes, findUnused);
   sync->attachHooks();
   std::lock_guard<std::mutex> lock(registryMutex);
   int64_t id = nextId++;
   registry[id] = sync;
-  return Napi::Number::New(info.Env(), static_cast<double>(id));
+  return id;
 }
-
-Napi::Value setSync(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), syncArg(info)->setEnabled(boolArg(info, 1)));
-}
-
-Napi::Value stats(const Napi::CallbackInfo& info) { return syncArg(info)->stats(info.Env()); }
-
-// The hooks stay on the accumulators but hold the synchroniser weakly: once it is gone they do nothing.
-Napi::Value dispose(const Napi::CallbackInfo& info) {
-  int64_t id = intArg(info, 0);
-  std::lock_guard<std::mutex> lock(registryMutex);
-  registry.erase(id);
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void registerDdp(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "ddpCreate", create);
-  TL_EXPORT(exports, "ddpSetSync", setSync);
-  TL_EXPORT(exports, "ddpStats", stats);
-  TL_EXPORT(exports, "ddpDispose", dispose);
+  using Sync = std::shared_ptr<GradSync>;
+  TL_BIND(exports, "ddpCreate", create);
+  // (id, on) -> the previous setting
+  TL_BIND(exports, "ddpSetSync", [](Sync sync, bool on) { return sync->setEnabled(on); });
+  TL_BIND(exports, "ddpStats", [](Napi::Env env, Sync sync) -> Napi::Value { return sync->stats(env); });
+  // The hooks stay on the accumulators but hold the synchroniser weakly: once it is gone they do nothing.
+  TL_BIND(exports, "ddpDispose", [](int64_t id) {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    registry.erase(id);
+  });
 }
 
 }  // namespace dist

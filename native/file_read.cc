@@ -4,6 +4,7 @@
 // fs.readFileSync spent about 0.8 s of its 1 s in them. Asking for the whole buffer with MAP_POPULATE maps it in one
 // go before pread fills it. The file itself is not memory-mapped: a file truncated by another process while mapped
 // would kill this one with SIGBUS.
+#include "bind.h"
 #include "common.h"
 
 #if defined(__linux__)
@@ -23,8 +24,7 @@ namespace {
 std::string systemError(const std::string& path, const char* what) { return path + ": " + what + ": " + std::strerror(errno); }
 
 // (path) -> ArrayBuffer holding the file's bytes
-Napi::Value readFileBytes(const Napi::CallbackInfo& info) {
-  const std::string path = stringArg(info, 0);
+Napi::Value readFileBytes(Napi::Env env, const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ArgError(systemError(path, "cannot open"));
   struct stat st;
@@ -36,7 +36,7 @@ Napi::Value readFileBytes(const Napi::CallbackInfo& info) {
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return Napi::ArrayBuffer::New(info.Env(), 0);
+    return Napi::ArrayBuffer::New(env, 0);
   }
   void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (data == MAP_FAILED) {
@@ -58,7 +58,7 @@ Napi::Value readFileBytes(const Napi::CallbackInfo& info) {
   }
   ::close(fd);
   return Napi::ArrayBuffer::New(
-      info.Env(), data, size, [](Napi::Env, void* p, size_t* len) { ::munmap(p, *len); delete len; }, new size_t(size));
+      env, data, size, [](Napi::Env, void* p, size_t* len) { ::munmap(p, *len); delete len; }, new size_t(size));
 }
 #endif
 
@@ -66,7 +66,7 @@ Napi::Value readFileBytes(const Napi::CallbackInfo& info) {
 
 void registerFileRead(Napi::Env env, Napi::Object exports) {
 #if defined(__linux__)
-  TL_EXPORT(exports, "readFileBytes", readFileBytes);
+  TL_BIND(exports, "readFileBytes", readFileBytes);
 #else
   (void)env;
   (void)exports;

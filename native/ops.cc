@@ -34,27 +34,6 @@ INPLACE_TENSOR_OPS(DEF_INPLACE_TENSOR)
 INPLACE_SCALAR_OPS(DEF_INPLACE_SCALAR)
 INPLACE_UNARY_OPS(DEF_INPLACE_UNARY)
 
-// ---- entry points whose arguments a typed reader cannot take (the rest are TL_BIND lambdas in registerOps)
-// (a, [h|-1 ...]): advanced indexing with tensors; -1 keeps that dimension whole
-Napi::Value index(const Info& info) {
-  if (!hasArg(info, 1) || !info[1].IsArray()) throw ArgError("argument 2 must be an array of index tensors");
-  auto arr = info[1].As<Napi::Array>();
-  c10::List<c10::optional<at::Tensor>> indices;
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value e = arr[k];
-    if (e.IsNumber() && e.As<Napi::Number>().Int64Value() < 0) indices.push_back(c10::nullopt);
-    else {
-      if (!e.IsNumber()) throw ArgError("index list must hold Tensors");
-      indices.push_back(table().get(e.As<Napi::Number>().Int64Value()));
-    }
-  }
-  return wrap(info.Env(), at::index(A0, indices));
-}
-// (a, sizeOrSizes, dim)
-Napi::Value split(const Info& info) {
-  if (info.Length() > 1 && info[1].IsArray()) return wrapList(info.Env(), at::split_with_sizes(A0, intListArg(info, 1), intArg(info, 2)));
-  return wrapList(info.Env(), at::split(A0, intArg(info, 1), intArg(info, 2)));
-}
 }  // namespace
 
 #define REG(name, expr) TL_EXPORT(exports, #name, name);
@@ -72,6 +51,8 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   using OptScalar = c10::optional<at::Scalar>;
   using OptDtype = c10::optional<at::ScalarType>;
   using Pair = std::tuple<at::Tensor, at::Tensor>;  // [values, indices]
+  using Indices = c10::List<c10::optional<at::Tensor>>;  // [h|-1 ...]: -1 keeps that dimension whole
+  using SizeOrSizes = std::variant<int64_t, std::vector<int64_t>>;  // one piece size, or each piece's
   // ---- ops with extra arguments
   TL_BIND(exports, "addScaled", [](T& a, T& b, at::Scalar alpha) { return at::add(a, b, alpha); });
   TL_BIND(exports, "addScaled_", [](T& a, T& b, at::Scalar alpha) { a.add_(b, alpha); });
@@ -132,13 +113,16 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   TL_BIND(exports, "gather", [](T& a, int64_t dim, T& index) { return at::gather(a, dim, index); });
   TL_BIND(exports, "scatter", [](T& a, int64_t dim, T& index, T& src) { return at::scatter(a, dim, index, src); });
   TL_BIND(exports, "scatterAdd", [](T& a, int64_t dim, T& index, T& src) { return at::scatter_add(a, dim, index, src); });
-  TL_EXPORT(exports, "index", index);
+  TL_BIND(exports, "index", [](T& a, const Indices& indices) { return at::index(a, indices); });
   TL_BIND(exports, "maskedSelect", [](T& a, T& mask) { return at::masked_select(a, mask); });
   TL_BIND(exports, "oneHot", [](T& a, OptInt numClasses) { return at::one_hot(a, numClasses.value_or(-1)); });
   // ---- joining and splitting
   TL_BIND(exports, "cat", [](std::vector<T> ts, int64_t dim) { return at::cat(ts, dim); });
   TL_BIND(exports, "stack", [](std::vector<T> ts, int64_t dim) { return at::stack(ts, dim); });
-  TL_EXPORT(exports, "split", split);
+  TL_BIND(exports, "split", [](T& a, const SizeOrSizes& sizes, int64_t dim) {
+    if (auto* each = std::get_if<std::vector<int64_t>>(&sizes)) return at::split_with_sizes(a, *each, dim);
+    return at::split(a, std::get<int64_t>(sizes), dim);
+  });
   TL_BIND(exports, "chunk", [](T& a, int64_t chunks, int64_t dim) { return at::chunk(a, chunks, dim); });
   TL_BIND(exports, "unbind", [](T& a, int64_t dim) { return at::unbind(a, dim); });
 }

@@ -1,5 +1,6 @@
 // The optimizer updates (Adam/AdamW and SGD), one native call per step over all parameters. Contiguous float32 CPU
 // parameters take Adam's single-pass kernel in fused_optim.cc; everything else the tensor ops below.
+#include "bind.h"
 #include "common.h"
 
 #include <ATen/core/grad_mode.h>
@@ -12,21 +13,14 @@ bool fusedAdamStep(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor
 
 namespace {
 
-using Info = Napi::CallbackInfo;
+using Tensors = std::vector<at::Tensor>;
 
-// Adam and AdamW exactly as torch.optim's single-tensor path computes them.
-// (params[], expAvg[], expAvgSq[], maxExpAvgSq[]|null, steps[], lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled, maximize)
-Napi::Value adamStep(const Info& info) {
+// Adam and AdamW exactly as torch.optim's single-tensor path computes them. maxExpAvgSq is null unless amsgrad.
+void adamStep(Tensors params, Tensors expAvg, Tensors expAvgSq, c10::optional<Tensors> maxExpAvgSq, std::vector<int64_t> steps,
+              double lr, double beta1, double beta2, double eps, double wd, bool amsgrad, bool decoupled, bool maximize) {
   at::NoGradGuard noGrad;
-  auto params = tensorListArg(info, 0);
-  auto expAvg = tensorListArg(info, 1);
-  auto expAvgSq = tensorListArg(info, 2);
-  bool amsgrad = boolArg(info, 10);
-  std::vector<at::Tensor> maxSq = amsgrad ? tensorListArg(info, 3) : std::vector<at::Tensor>();
-  auto steps = intListArg(info, 4);
-  double lr = numberArg(info, 5), beta1 = numberArg(info, 6), beta2 = numberArg(info, 7), eps = numberArg(info, 8);
-  double wd = numberArg(info, 9);
-  bool decoupled = boolArg(info, 11), maximize = boolArg(info, 12);
+  if (amsgrad && !maxExpAvgSq) throw ArgError("argument 4 must be an array of Tensors");
+  Tensors maxSq = amsgrad ? std::move(*maxExpAvgSq) : Tensors();
   if (expAvg.size() != params.size() || expAvgSq.size() != params.size() || steps.size() != params.size() ||
       (amsgrad && maxSq.size() != params.size()))
     throw ArgError("optimizer state lists must have one entry per parameter");
@@ -57,18 +51,14 @@ Napi::Value adamStep(const Info& info) {
     }
     p.addcdiv_(expAvg[i], denom, -stepSize);
   }
-  return info.Env().Undefined();
 }
 
-// SGD as torch.optim computes it. (params[], momentumBuffers[]|null, firstStep, lr, momentum, dampening, weightDecay, nesterov, maximize)
-Napi::Value sgdStep(const Info& info) {
+// SGD as torch.optim computes it. momentumBuffers is null when momentum is 0.
+void sgdStep(Tensors params, c10::optional<Tensors> momentumBuffers, bool first, double lr, double momentum, double dampening, double wd,
+             bool nesterov, bool maximize) {
   at::NoGradGuard noGrad;
-  auto params = tensorListArg(info, 0);
-  double momentum = numberArg(info, 4);
-  std::vector<at::Tensor> bufs = momentum != 0 ? tensorListArg(info, 1) : std::vector<at::Tensor>();
-  bool first = boolArg(info, 2);
-  double lr = numberArg(info, 3), dampening = numberArg(info, 5), wd = numberArg(info, 6);
-  bool nesterov = boolArg(info, 7), maximize = boolArg(info, 8);
+  if (momentum != 0 && !momentumBuffers) throw ArgError("argument 2 must be an array of Tensors");
+  Tensors bufs = momentum != 0 ? std::move(*momentumBuffers) : Tensors();
   if (momentum != 0 && bufs.size() != params.size()) throw ArgError("one momentum buffer per parameter is required");
   for (size_t i = 0; i < params.size(); ++i) {
     auto& p = params[i];
@@ -84,14 +74,13 @@ Napi::Value sgdStep(const Info& info) {
     }
     p.add_(d, -lr);
   }
-  return info.Env().Undefined();
 }
 
 }  // namespace
 
 void registerOptimizers(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "adamStep", adamStep);
-  TL_EXPORT(exports, "sgdStep", sgdStep);
+  TL_BIND(exports, "adamStep", adamStep);
+  TL_BIND(exports, "sgdStep", sgdStep);
 }
 
 }  // namespace tl

@@ -8,10 +8,6 @@
 namespace tl {
 namespace {
 
-Napi::Value isValid(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), info.Length() > 0 && info[0].IsNumber() && table().valid(info[0].As<Napi::Number>().Int64Value()));
-}
-
 // ---------------------------------------------------------------- conversion and read-back
 // The CPU, contiguous tensor whose bytes JavaScript reads; half precision types are widened to float32.
 at::Tensor readable(const at::Tensor& t) {
@@ -37,13 +33,11 @@ Napi::Value typedArrayOf(Napi::Env env, const at::Tensor& r) {
   }
 }
 
-Napi::Value dataSync(const Napi::CallbackInfo& info) { return typedArrayOf(info.Env(), readable(tensorArg(info, 0))); }
-
 // The raw bytes in the tensor's own dtype (float16 stays float16), for writing files.
-Napi::Value bytes(const Napi::CallbackInfo& info) {
-  auto r = tensorArg(info, 0).detach().to(at::kCPU).contiguous();
+Napi::Value bytes(Napi::Env env, at::Tensor& t) {
+  auto r = t.detach().to(at::kCPU).contiguous();
   size_t n = static_cast<size_t>(r.numel()) * r.element_size();
-  auto buf = Napi::Buffer<uint8_t>::New(info.Env(), n);
+  auto buf = Napi::Buffer<uint8_t>::New(env, n);
   if (n) std::memcpy(buf.Data(), r.data_ptr(), n);
   return buf;
 }
@@ -101,10 +95,9 @@ void dataComplete(napi_env env, napi_status status, void* data) noexcept {
   }
 }
 
-Napi::Value dataAsync(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
+Napi::Value dataAsync(Napi::Env env, at::Tensor& t) {
   auto job = std::make_unique<DataJob>();
-  job->t = tensorArg(info, 0);
+  job->t = t;
   napi_value promise, name;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &job->deferred, &promise), Napi::Value());
   NAPI_THROW_IF_FAILED(env, napi_create_string_utf8(env, "torch-lora:data", NAPI_AUTO_LENGTH, &name), Napi::Value());
@@ -115,15 +108,6 @@ Napi::Value dataAsync(const Napi::CallbackInfo& info) {
   }
   job.release();  // owned by dataComplete from here on
   return Napi::Value(env, promise);
-}
-
-Napi::Value item(const Napi::CallbackInfo& info) {
-  auto& t = tensorArg(info, 0);
-  if (t.numel() != 1) throw ArgError("a Tensor with " + std::to_string(t.numel()) + " elements cannot be converted to a number");
-  auto s = t.item();
-  if (s.isBoolean()) return Napi::Boolean::New(info.Env(), s.toBool());
-  if (s.isIntegral(false)) return Napi::Number::New(info.Env(), static_cast<double>(s.toLong()));
-  return Napi::Number::New(info.Env(), s.toDouble());
 }
 }  // namespace
 
@@ -141,11 +125,15 @@ void registerReadBack(Napi::Env env, Napi::Object exports) {
   TL_BIND(exports, "to", [](T& t, c10::optional<at::ScalarType> dtype, c10::optional<at::Device> device, bool copy) {
     return t.to(device.value_or(t.device()), dtype.value_or(t.scalar_type()), /*non_blocking=*/false, copy);
   });
-  TL_EXPORT(exports, "isValid", isValid);
-  TL_EXPORT(exports, "dataSync", dataSync);
-  TL_EXPORT(exports, "bytes", bytes);
-  TL_EXPORT(exports, "dataAsync", dataAsync);
-  TL_EXPORT(exports, "item", item);
+  // (anything): whether it is a live handle of this thread's table
+  TL_BIND(exports, "isValid", [](Napi::Value h) { return h.IsNumber() && table().valid(h.As<Napi::Number>().Int64Value()); });
+  TL_BIND(exports, "dataSync", [](Napi::Env env, T& t) { return typedArrayOf(env, readable(t)); });
+  TL_BIND(exports, "bytes", bytes);
+  TL_BIND(exports, "dataAsync", dataAsync);
+  TL_BIND(exports, "item", [](T& t) {  // a boolean or a number, as the element's dtype
+    if (t.numel() != 1) throw ArgError("a Tensor with " + std::to_string(t.numel()) + " elements cannot be converted to a number");
+    return t.item();
+  });
 }
 
 }  // namespace tl

@@ -9,15 +9,6 @@
 #include <cmath>
 
 namespace tl {
-namespace {
-Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
-  // at::set_num_threads takes an int: a count outside int's range wrapped (2**32 + 1 became 1), so check it here.
-  double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
-  if (!(n >= 1 && n <= 65536) || n != std::floor(n)) throw ArgError("argument 1 must be a thread count, an integer from 1 to 65536");
-  at::set_num_threads(static_cast<int>(n));
-  return info.Env().Undefined();
-}
-}  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
   TL_BIND(exports, "cudaIsAvailable", []() { return at::hasCUDA() && at::getNumGPUs() > 0; });
@@ -31,7 +22,13 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
     }
   });
   TL_BIND(exports, "getNumThreads", []() { return static_cast<int64_t>(at::get_num_threads()); });
-  TL_EXPORT(exports, "setNumThreads", setNumThreads);  // read by hand: any number gets the thread-count message
+  // A raw value: anything but a count (a string, 1.5, 2**32 + 1) gets the one thread-count message. at::set_num_threads
+  // takes an int: a count outside int's range wrapped (2**32 + 1 became 1), so it is checked here.
+  TL_BIND(exports, "setNumThreads", [](Napi::Value v) {
+    double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+    if (!(n >= 1 && n <= 65536) || n != std::floor(n)) throw ArgError("argument 1 must be a thread count, an integer from 1 to 65536");
+    at::set_num_threads(static_cast<int>(n));
+  });
   TL_BIND(exports, "version", []() { return std::string(TORCH_VERSION); });
   TL_BIND(exports, "parallelInfo", []() { return at::get_parallel_info(); });
 }
