@@ -16,6 +16,7 @@
 //    malloc tunables in GLIBC_TUNABLES, or any MALLOC_*_ variable, malloc is left as configured.
 //
 // The cache holds at most `cacheMb` MiB of free blocks (TORCH_LORA_CPU_CACHE_MB, default 4096).
+#include "bind.h"
 #include "common.h"
 #include "compat.h"
 
@@ -284,26 +285,23 @@ std::string openBlasCore() {
 }  // namespace
 
 // (cacheMb, tuneMalloc): turns the caching allocator on (again: a new cache limit) and, if asked, tunes malloc.
-Napi::Value enableCpuTuning(const Napi::CallbackInfo& info) {
-  int64_t cacheMb = intArg(info, 0);
+void enableCpuTuning(int64_t cacheMb, bool tuneMallocToo) {
   if (cacheMb < 0 || cacheMb > (int64_t(1) << 30)) throw ArgError("cacheMb must be between 0 and 2^30, got " + std::to_string(cacheMb));
   auto& t = tuning();
   std::lock_guard<std::mutex> lock(t.mu);
 #if defined(__linux__)
   installAllocator(static_cast<size_t>(cacheMb) << 20);
 #endif
-  if (boolArg(info, 1) && !t.mallocTuned) tuneMalloc();
-  return info.Env().Undefined();
+  if (tuneMallocToo && !t.mallocTuned) tuneMalloc();
 }
 
 // () : back to libtorch's allocator; the cache is emptied. (malloc settings, once made, stay: glibc has no undo.)
-Napi::Value disableCpuTuning(const Napi::CallbackInfo& info) {
+void disableCpuTuning() {
   auto& t = tuning();
   std::lock_guard<std::mutex> lock(t.mu);
 #if defined(__linux__)
   uninstallAllocator();
 #endif
-  return info.Env().Undefined();
 }
 
 void skipCpuCache(const at::Tensor& t) {
@@ -314,16 +312,14 @@ void skipCpuCache(const at::Tensor& t) {
 #endif
 }
 
-Napi::Value emptyCpuCache(const Napi::CallbackInfo& info) {
+void emptyCpuCache() {
 #if defined(__linux__)
   if (CachingCpuAllocator::instance) CachingCpuAllocator::instance->emptyCache();
 #endif
-  return info.Env().Undefined();
 }
 
 // () -> { enabled, mallocTuned, cachingAllocator, cachedBytes, mappedBytes, blasCore }
-Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
+Napi::Value cpuTuningInfo(Napi::Env env) {
   auto& t = tuning();
   auto out = Napi::Object::New(env);
   out.Set("enabled", Napi::Boolean::New(env, t.cachingAllocator));
@@ -344,10 +340,10 @@ Napi::Value cpuTuningInfo(const Napi::CallbackInfo& info) {
 }
 
 void registerCpuTuning(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "cpuTuning", cpuTuningInfo);
-  TL_EXPORT(exports, "enableCpuTuning", enableCpuTuning);
-  TL_EXPORT(exports, "disableCpuTuning", disableCpuTuning);
-  TL_EXPORT(exports, "emptyCpuCache", emptyCpuCache);
+  TL_BIND(exports, "cpuTuning", cpuTuningInfo);
+  TL_BIND(exports, "enableCpuTuning", enableCpuTuning);
+  TL_BIND(exports, "disableCpuTuning", disableCpuTuning);
+  TL_BIND(exports, "emptyCpuCache", emptyCpuCache);
 }
 
 }  // namespace tl

@@ -9,25 +9,20 @@
 namespace tl {
 namespace {
 
-Napi::Value dispose(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsNumber()) table().release(info[0].As<Napi::Number>().Int64Value());
-  return info.Env().Undefined();
+// Disposing is lenient: anything but a handle (a disposed tensor's -1, a stale handle) is ignored, so that freeing
+// twice, or freeing in a finalizer after a scope did, is harmless.
+void dispose(Napi::Value h) {
+  if (h.IsNumber()) table().release(h.As<Napi::Number>().Int64Value());
 }
 
-Napi::Value disposeMany(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsArray()) {
-    auto arr = info[0].As<Napi::Array>();
-    for (uint32_t k = 0; k < arr.Length(); ++k) {
-      Napi::Value e = arr[k];
-      if (e.IsNumber()) table().release(e.As<Napi::Number>().Int64Value());
-    }
-  }
-  return info.Env().Undefined();
+void disposeMany(Napi::Value hs) {
+  if (!hs.IsArray()) return;
+  auto arr = hs.As<Napi::Array>();
+  for (uint32_t k = 0; k < arr.Length(); ++k) dispose(Napi::Value(arr[k]));
 }
 
 // Live handles, and bytes per device counted once per storage (views share their base's bytes).
-Napi::Value memory(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
+Napi::Value memory(Napi::Env env) {
   auto& tab = table();
   std::unordered_set<const void*> seen;
   std::map<std::string, double> bytesByDevice;
@@ -53,11 +48,11 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerMemory(Napi::Env env, Napi::Object exports) {
-  TL_EXPORT(exports, "dispose", dispose);
-  TL_EXPORT(exports, "disposeMany", disposeMany);
+  TL_BIND(exports, "dispose", dispose);
+  TL_BIND(exports, "disposeMany", disposeMany);
   // Before a dispose whose memory should go back to the system rather than to the CPU cache (Module.to).
   TL_BIND(exports, "skipCache", [](at::Tensor& t) { skipCpuCache(t); });
-  TL_EXPORT(exports, "memory", memory);
+  TL_BIND(exports, "memory", memory);
 }
 
 }  // namespace tl
