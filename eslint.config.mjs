@@ -10,7 +10,19 @@ import { builtinModules } from 'node:module';
 const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/[/]/g, '\\/'));
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'build-*/', 'node_modules/', '.venv/', 'bench/results/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'dist/',
+      'build/',
+      'build-*/',
+      'node_modules/',
+      '.venv/',
+      'bench/results/',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,13 +32,28 @@ export default tseslint.config(
       // `import type` for imports used only as types: the reader sees what is needed at run time (and the import
       // graph test what loads what).
       '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
-      'no-restricted-imports': ['error', { patterns: [{
-        regex: `^(${NODE_BUILTINS.join('|')})$`, message: "import Node's built-ins with the node: prefix ('node:fs')",
-      }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(${NODE_BUILTINS.join('|')})$`,
+              message: "import Node's built-ins with the node: prefix ('node:fs')",
+            },
+          ],
+        },
+      ],
       // A leading underscore marks what is left unused on purpose (rest-destructuring to drop keys, ignored args).
-      '@typescript-eslint/no-unused-vars': ['error', {
-        argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true, caughtErrors: 'none',
-      }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+          caughtErrors: 'none',
+        },
+      ],
       // `let { a, b = [] } = x` where only some are reassigned stays one declaration.
       'prefer-const': ['error', { destructuring: 'all' }],
     },

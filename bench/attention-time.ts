@@ -14,7 +14,10 @@ const q = randn([B, H, L, D]).requiresGrad_(true);
 const k = randn([B, H, L, D]).requiresGrad_(true);
 const v = randn([B, H, L, D]).requiresGrad_(true);
 // The last 28 positions are padding in every sequence.
-const keep = tensor(Array.from({ length: B }, () => Array.from({ length: L }, (_, j) => j < 100)), { dtype: 'bool' }).view(B, 1, 1, L);
+const keep = tensor(
+  Array.from({ length: B }, () => Array.from({ length: L }, (_, j) => j < 100)),
+  { dtype: 'bool' },
+).view(B, 1, 1, L);
 const step = () => tidy(() => F.scaledDotProductAttention(q, k, v, { attnMask: keep }).sum().backward());
 
 for (let i = 0; i < 3; i++) step();
@@ -25,4 +28,6 @@ for (let i = 0; i < 15; i++) {
   times.push(performance.now() - started);
 }
 times.sort((a, b) => a - b);
-console.log(`attention fwd+bwd ${B}x${H}x${L}x${L} (head dim ${D}), padding mask, 1 thread: median ${times[7].toFixed(1)} ms`);
+console.log(
+  `attention fwd+bwd ${B}x${H}x${L}x${L} (head dim ${D}), padding mask, 1 thread: median ${times[7].toFixed(1)} ms`,
+);

@@ -5,7 +5,15 @@
  * the size of the synchronised gradients.
  */
 import {
-  DistilBertForSequenceClassification, F, manualSeed, markOnlyLoraAsTrainable, optim, randint, replaceLinearWithLora, tidy, zeros,
+  DistilBertForSequenceClassification,
+  F,
+  manualSeed,
+  markOnlyLoraAsTrainable,
+  optim,
+  randint,
+  replaceLinearWithLora,
+  tidy,
+  zeros,
   distributed as dist,
 } from '../lib';
 import { BASE_CONFIG, TINY_CONFIG } from './workloads';
@@ -55,11 +63,20 @@ async function main(): Promise<void> {
   }
   const sorted = [...stepTimes].sort((a, b) => a - b);
   const stepMs = sorted[Math.floor(sorted.length / 2)];
-  console.log(JSON.stringify({
-    rank, world, mode, stepMs, stepTimes, tokensPerSec: (B * L) / (stepMs / 1000),
-    bytesPerSync: stats?.bytesPerSync ?? params.reduce((n, p) => n + p.numel() * 4, 0), buckets: stats?.buckets ?? 0,
-    exposedWaitMs: stats ? (stats.waitMs - waitBefore) / steps : 0, allReduceMs,
-  }));
+  console.log(
+    JSON.stringify({
+      rank,
+      world,
+      mode,
+      stepMs,
+      stepTimes,
+      tokensPerSec: (B * L) / (stepMs / 1000),
+      bytesPerSync: stats?.bytesPerSync ?? params.reduce((n, p) => n + p.numel() * 4, 0),
+      buckets: stats?.buckets ?? 0,
+      exposedWaitMs: stats ? (stats.waitMs - waitBefore) / steps : 0,
+      allReduceMs,
+    }),
+  );
   ddp?.dispose();
   if (world > 1) dist.destroyProcessGroup();
 }

@@ -9,14 +9,21 @@
  * --duration seconds, reads the mean batch size from /metrics, then stops it with SIGTERM.
  * Writes bench/results/load-test.json.
  */
-import type { ChildProcess} from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { DistilBertForSequenceClassification, LoRALayer, manualSeed, noGrad, replaceLinearWithLora, saveAdapter } from '../lib';
+import {
+  DistilBertForSequenceClassification,
+  LoRALayer,
+  manualSeed,
+  noGrad,
+  replaceLinearWithLora,
+  saveAdapter,
+} from '../lib';
 import { repoRoot } from './repo-root';
 
 interface Scenario {
@@ -48,7 +55,6 @@ const SENTENCES = [
   'an uneven script rescued by a wonderful lead performance',
   'boring, predictable and far too long',
 ];
-
 
 /** A base-size DistilBERT with random weights, beside the distilbert-base-uncased tokenizer. */
 function makeBaseModel(tokenizerDir: string, dir: string): DistilBertForSequenceClassification {
@@ -85,10 +91,24 @@ interface Options {
   maxWaitMs: number;
 }
 
-function startServer(root: string, s: Scenario, adapters: string[], opts: Options): Promise<{ child: ChildProcess; url: string }> {
+function startServer(
+  root: string,
+  s: Scenario,
+  adapters: string[],
+  opts: Options,
+): Promise<{ child: ChildProcess; url: string }> {
   const args = [
-    path.join(root, 'dist', 'examples', 'server', 'main.js'), '--model', s.dir, '--port', '0', '--log-level', 'warn',
-    '--workers', String(opts.workers), '--max-wait-ms', String(opts.maxWaitMs),
+    path.join(root, 'dist', 'examples', 'server', 'main.js'),
+    '--model',
+    s.dir,
+    '--port',
+    '0',
+    '--log-level',
+    'warn',
+    '--workers',
+    String(opts.workers),
+    '--max-wait-ms',
+    String(opts.maxWaitMs),
   ];
   for (const name of adapters) args.push('--adapter', `${name}=${s.adapters[name]}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -112,14 +132,19 @@ function stopServer(child: ChildProcess): Promise<void> {
 }
 
 async function post(url: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
 }
 
 /** Texts and batches so far, from the server's classifier_batch_size histogram (summed over adapters). */
 async function batchTotals(url: string): Promise<{ texts: number; batches: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const total = (metric: string) => [...text.matchAll(new RegExp(`^${metric}\\{[^}]*\\} ([0-9.e+-]+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
+  const total = (metric: string) =>
+    [...text.matchAll(new RegExp(`^${metric}\\{[^}]*\\} ([0-9.e+-]+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
   return { texts: total('classifier_batch_size_sum'), batches: total('classifier_batch_size_count') };
 }
 
@@ -135,15 +160,20 @@ async function runScenario(root: string, s: Scenario, nAdapters: number, opts: O
       connections: opts.connections,
       duration: opts.duration,
       timeout: 60,
-      requests: [{
-        method: 'POST',
-        path: '/v1/classify',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => {
-          n++;
-          return { ...req, body: JSON.stringify({ texts: [SENTENCES[n % SENTENCES.length]], adapter: names[n % names.length] }) };
+      requests: [
+        {
+          method: 'POST',
+          path: '/v1/classify',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => {
+            n++;
+            return {
+              ...req,
+              body: JSON.stringify({ texts: [SENTENCES[n % SENTENCES.length]], adapter: names[n % names.length] }),
+            };
+          },
         },
-      }],
+      ],
     });
     const after = await batchTotals(url);
     return {
@@ -164,9 +194,12 @@ async function runScenario(root: string, s: Scenario, nAdapters: number, opts: O
 }
 
 function table(rows: Row[]): string {
-  const header = '| model | adapters | workers | connections | requests | req/s | p50 ms | p99 ms | mean batch | errors |';
-  const lines = rows.map((r) =>
-    `| ${r.model} | ${r.adapters} | ${r.workers} | ${r.connections} | ${r.requests} | ${r.reqPerSec.toFixed(1)} | ${r.p50Ms} | ${r.p99Ms} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`);
+  const header =
+    '| model | adapters | workers | connections | requests | req/s | p50 ms | p99 ms | mean batch | errors |';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.model} | ${r.adapters} | ${r.workers} | ${r.connections} | ${r.requests} | ${r.reqPerSec.toFixed(1)} | ${r.p50Ms} | ${r.p99Ms} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`,
+  );
   return [header, '|---|---|---|---|---|---|---|---|---|---|', ...lines].join('\n');
 }
 
@@ -195,7 +228,11 @@ async function main(): Promise<void> {
     const scenarios: Scenario[] = [];
     if (values.only !== 'base') {
       const tiny = await DistilBertForSequenceClassification.fromPretrained(values.tiny!);
-      scenarios.push({ model: 'tiny', dir: values.tiny!, adapters: makeAdapters(tiny, path.join(work, 'tiny-adapters')) });
+      scenarios.push({
+        model: 'tiny',
+        dir: values.tiny!,
+        adapters: makeAdapters(tiny, path.join(work, 'tiny-adapters')),
+      });
       tiny.dispose();
     }
     if (values.only !== 'tiny') {
@@ -207,7 +244,9 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const s of scenarios) {
       for (const n of [1, 3]) {
-        console.error(`load test: ${s.model} model, ${n} adapter(s), ${opts.connections} connections, ${opts.duration} s`);
+        console.error(
+          `load test: ${s.model} model, ${n} adapter(s), ${opts.connections} connections, ${opts.duration} s`,
+        );
         const row = await runScenario(root, s, n, opts);
         console.error(table([row]).split('\n')[2]);
         rows.push(row);
@@ -216,8 +255,16 @@ async function main(): Promise<void> {
     console.log(table(rows));
     const out = path.join(root, 'bench', 'results', 'load-test.json');
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAverage: os.loadavg() };
-    fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, options: opts, rows }, null, 2) + '\n');
+    const machine = {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      node: process.version,
+      loadAverage: os.loadavg(),
+    };
+    fs.writeFileSync(
+      out,
+      JSON.stringify({ date: new Date().toISOString(), machine, options: opts, rows }, null, 2) + '\n',
+    );
     console.error(`wrote ${out}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

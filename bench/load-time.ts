@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     model.dispose();
   }
   const warm = times.slice(1).sort((a, b) => a - b);
-  console.log(`fromPretrained ${dir}: first ${times[0].toFixed(2)} s, then median ${warm[Math.floor(warm.length / 2)].toFixed(2)} s (${warm.map((t) => t.toFixed(2)).join(', ')})`);
+  console.log(
+    `fromPretrained ${dir}: first ${times[0].toFixed(2)} s, then median ${warm[Math.floor(warm.length / 2)].toFixed(2)} s (${warm.map((t) => t.toFixed(2)).join(', ')})`,
+  );
 }
 
 main().catch((e: Error) => {

@@ -19,9 +19,8 @@ import { backend } from '../lib';
 import type { MeasuredWorkload, Metric, WorkloadResult } from './workloads';
 import { WORKLOAD_NAMES } from './workloads';
 import { repoRoot } from './repo-root';
-import type { AtenFloor} from './aten-floor';
+import type { AtenFloor } from './aten-floor';
 import { measureAtenFloor } from './aten-floor';
-
 
 interface Options {
   quick: boolean;
@@ -53,21 +52,38 @@ function parseOptions(argv: string[]): Options {
   const dtypes = (dtypeArg ?? (device.startsWith('cuda') ? 'fp32,bf16' : 'fp32')).split(',').map((d) => {
     if (d === 'bfloat16') return 'bf16';
     if (d === 'float32') return 'fp32';
-    if (d !== 'fp32' && d !== 'bf16' && d !== 'amp') throw new Error(`--dtype: expected fp32, bf16 (the model cast) or amp (bf16 autocast), got '${d}'`);
+    if (d !== 'fp32' && d !== 'bf16' && d !== 'amp')
+      throw new Error(`--dtype: expected fp32, bf16 (the model cast) or amp (bf16 autocast), got '${d}'`);
     return d;
   });
-  const only = get('only')?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
-  for (const w of only ?? []) if (!WORKLOAD_NAMES.includes(w) && w !== 'ddp') throw new Error(`--only: unknown workload '${w}' (have: ${WORKLOAD_NAMES.join(', ')})`);
+  const only =
+    get('only')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? null;
+  for (const w of only ?? [])
+    if (!WORKLOAD_NAMES.includes(w) && w !== 'ddp')
+      throw new Error(`--only: unknown workload '${w}' (have: ${WORKLOAD_NAMES.join(', ')})`);
   const threads = Number(get('threads') ?? backend.getNumThreads());
   return {
-    quick: has('quick'), only, device, dtypes, threads, tiny: has('tiny'), python: !has('no-python'), pytorchMallocTuned: has('pytorch-malloc-tuned'),
-    out: get('out') ?? null, rounds: get('rounds') ? Number(get('rounds')) : null, cpuTuning: parseCpuTuning(get('cpu-tuning')),
+    quick: has('quick'),
+    only,
+    device,
+    dtypes,
+    threads,
+    tiny: has('tiny'),
+    python: !has('no-python'),
+    pytorchMallocTuned: has('pytorch-malloc-tuned'),
+    out: get('out') ?? null,
+    rounds: get('rounds') ? Number(get('rounds')) : null,
+    cpuTuning: parseCpuTuning(get('cpu-tuning')),
   };
 }
 
 function parseCpuTuning(v: string | undefined): Options['cpuTuning'] {
   if (v === undefined) return 'malloc';
-  if (v !== 'malloc' && v !== 'on' && v !== 'off') throw new Error(`--cpu-tuning: expected malloc, on or off, got '${v}'`);
+  if (v !== 'malloc' && v !== 'on' && v !== 'off')
+    throw new Error(`--cpu-tuning: expected malloc, on or off, got '${v}'`);
   return v;
 }
 
@@ -97,7 +113,8 @@ interface PyResult extends MeasuredWorkload {
  * glibc settings that give a stock PyTorch process what torch-lora's load-time settings give it: large blocks from
  * the heap and kept for reuse instead of fresh mmaps (torch-lora uses its own caching allocator for those).
  */
-export const PYTORCH_TUNED_MALLOC = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824';
+export const PYTORCH_TUNED_MALLOC =
+  'glibc.malloc.mmap_threshold=33554432:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824';
 
 const SHORT_CPU_WORKLOADS = new Set(['op-overhead', 'infer-b1']);
 
@@ -109,19 +126,33 @@ function combineRounds(runs: SideResult[]): SideResult {
   const maxOf = (xs: (number | null)[]) => (xs.some((x) => x != null) ? Math.max(...xs.map((x) => x ?? 0)) : null);
   const metrics = runs[0].metrics.map((m, i) => {
     const all = runs.map((r) => r.metrics[i]);
-    const combined: Metric = { ...m, median: mid(all.map((a) => a.median)), samples: all.flatMap((a) => a.samples), rounds: runs.length };
+    const combined: Metric = {
+      ...m,
+      median: mid(all.map((a) => a.median)),
+      samples: all.flatMap((a) => a.samples),
+      rounds: runs.length,
+    };
     if (typeof m.cpu_median === 'number') combined.cpu_median = mid(all.map((a) => a.cpu_median as number));
     if (Array.isArray(m.cpu_samples)) combined.cpu_samples = all.flatMap((a) => a.cpu_samples as number[]);
     return combined;
   });
   return {
-    ...runs[0], metrics, wall_s: runs.reduce((t, r) => t + r.wall_s, 0),
-    peak_rss_bytes: maxOf(runs.map((r) => r.peak_rss_bytes)), peak_device_bytes: maxOf(runs.map((r) => r.peak_device_bytes)),
+    ...runs[0],
+    metrics,
+    wall_s: runs.reduce((t, r) => t + r.wall_s, 0),
+    peak_rss_bytes: maxOf(runs.map((r) => r.peak_rss_bytes)),
+    peak_device_bytes: maxOf(runs.map((r) => r.peak_device_bytes)),
   };
 }
 
 /** Runs one child; its result is the last line of stdout that parses as JSON. */
-function runChild(exe: string, args: string[], cwd: string, label: string, env: NodeJS.ProcessEnv = process.env): SideResult {
+function runChild(
+  exe: string,
+  args: string[],
+  cwd: string,
+  label: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SideResult {
   const r = spawnSync(exe, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000, env: { ...env } });
   const lines = (r.stdout ?? '').trim().split('\n').reverse();
   for (const line of lines) {
@@ -132,7 +163,9 @@ function runChild(exe: string, args: string[], cwd: string, label: string, env: 
       /* not the result line */
     }
   }
-  const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
+  const why = r.error
+    ? r.error.message
+    : `exit ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
   return { workload: args[args.indexOf('--workload') + 1], error: `${label} failed (${why})` } as SideResult;
 }
 
@@ -157,7 +190,11 @@ interface Row {
   extra: Record<string, unknown>;
 }
 
-function ratioOf(better: 'lower' | 'higher', ours: number | null | undefined, theirs: number | null | undefined): number | null {
+function ratioOf(
+  better: 'lower' | 'higher',
+  ours: number | null | undefined,
+  theirs: number | null | undefined,
+): number | null {
   if (ours == null || theirs == null || !ours || !theirs) return null;
   return better === 'higher' ? theirs / ours : ours / theirs;
 }
@@ -167,11 +204,21 @@ function peakOf(r: SideResult | undefined, device: string): number | null {
   return device.startsWith('cuda') ? r.peak_device_bytes : r.peak_rss_bytes;
 }
 
-function rowsFor(workload: string, dtype: string, device: string, ts: SideResult, py: SideResult | undefined, hf: SideResult | undefined): Row[] {
+function rowsFor(
+  workload: string,
+  dtype: string,
+  device: string,
+  ts: SideResult,
+  py: SideResult | undefined,
+  hf: SideResult | undefined,
+): Row[] {
   const tsMetrics = ts.metrics ?? [];
   const pyMetrics = py?.metrics ?? [];
   const hfMetrics = hf?.metrics ?? [];
-  const names = [...tsMetrics.map((m) => m.name), ...pyMetrics.map((m) => m.name).filter((n) => !tsMetrics.some((m) => m.name === n))];
+  const names = [
+    ...tsMetrics.map((m) => m.name),
+    ...pyMetrics.map((m) => m.name).filter((n) => !tsMetrics.some((m) => m.name === n)),
+  ];
   return names.map((name, i) => {
     const a = tsMetrics.find((m) => m.name === name);
     // a torch-lora measurement may name the PyTorch measurement it compares with (compare_to)
@@ -181,12 +228,20 @@ function rowsFor(workload: string, dtype: string, device: string, ts: SideResult
     const h = hfMetrics.find((m) => m.name.replace(/^HF(\+peft)? /, '') === target);
     const better = (a ?? b)!.better;
     return {
-      workload, dtype, metric: name, unit: (a ?? b)!.unit, better,
-      torchLora: a?.median ?? null, pytorch: b?.median ?? null,
+      workload,
+      dtype,
+      metric: name,
+      unit: (a ?? b)!.unit,
+      better,
+      torchLora: a?.median ?? null,
+      pytorch: b?.median ?? null,
       ratio: ratioOf(better, a?.median, b?.median),
       cpuRatio: ratioOf(better, a?.cpu_median as number | undefined, b?.cpu_median as number | undefined),
-      hf: h?.median ?? null, hfRatio: ratioOf(better, a?.median, h?.median),
-      peakTorchLora: i === 0 ? peakOf(ts, device) : null, peakPytorch: i === 0 ? peakOf(py, device) : null, peakHf: i === 0 ? peakOf(hf, device) : null,
+      hf: h?.median ?? null,
+      hfRatio: ratioOf(better, a?.median, h?.median),
+      peakTorchLora: i === 0 ? peakOf(ts, device) : null,
+      peakPytorch: i === 0 ? peakOf(py, device) : null,
+      peakHf: i === 0 ? peakOf(hf, device) : null,
       extra: { torchLora: extras(a), pytorch: extras(b) },
     };
   });
@@ -209,19 +264,41 @@ const fmtMiB = (b: number | null) => (b == null ? '' : `${(b / 2 ** 20).toFixed(
 
 /** A Markdown table (it reads as plain text too). */
 export function formatTable(rows: Row[], withHf: boolean): string {
-  const head = ['workload', 'measure', 'unit', 'torch-lora', 'PyTorch', 'ratio', 'ratio (CPU time)', 'peak mem torch-lora', 'peak mem PyTorch'];
+  const head = [
+    'workload',
+    'measure',
+    'unit',
+    'torch-lora',
+    'PyTorch',
+    'ratio',
+    'ratio (CPU time)',
+    'peak mem torch-lora',
+    'peak mem PyTorch',
+  ];
   if (withHf) head.push('HF+peft', 'ratio vs HF', 'peak mem HF');
   const body = rows.map((r) => {
     const cells = [
-      r.dtype === 'fp32' ? r.workload : `${r.workload} (${r.dtype})`, r.metric, r.unit, fmtNum(r.torchLora), fmtNum(r.pytorch),
-      r.ratio == null ? '-' : r.ratio.toFixed(2), r.cpuRatio == null ? '-' : r.cpuRatio.toFixed(2), fmtMiB(r.peakTorchLora), fmtMiB(r.peakPytorch),
+      r.dtype === 'fp32' ? r.workload : `${r.workload} (${r.dtype})`,
+      r.metric,
+      r.unit,
+      fmtNum(r.torchLora),
+      fmtNum(r.pytorch),
+      r.ratio == null ? '-' : r.ratio.toFixed(2),
+      r.cpuRatio == null ? '-' : r.cpuRatio.toFixed(2),
+      fmtMiB(r.peakTorchLora),
+      fmtMiB(r.peakPytorch),
     ];
     if (withHf) cells.push(fmtNum(r.hf), r.hfRatio == null ? '-' : r.hfRatio.toFixed(2), fmtMiB(r.peakHf));
     return cells;
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
-  return [line(head), `|${widths.map((w, i) => (i >= 3 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`, ...body.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  return [
+    line(head),
+    `|${widths.map((w, i) => (i >= 3 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
 }
 
 function cpuModel(): string {
@@ -235,21 +312,28 @@ function cpuModel(): string {
 }
 
 function gpuName(python: string): string | null {
-  const r = spawnSync(python, ['-c', 'import torch; print(torch.cuda.get_device_name(0))'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.cuda.get_device_name(0))'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
 // ------------------------------------------------------------------------------------------------ main
 /** The op-overhead floor next to PyTorch's time: what is left for a binding to win. */
 function floorLines(floor: AtenFloor, rows: Row[]): string[] {
-  const lines = ['op-overhead floor, the same chains in C++ against the same libtorch (us/op, and as a ratio to PyTorch):'];
+  const lines = [
+    'op-overhead floor, the same chains in C++ against the same libtorch (us/op, and as a ratio to PyTorch):',
+  ];
   for (const row of rows.filter((r) => r.workload === 'op-overhead' && !r.metric.includes('dispose'))) {
     const [, op, size] = /^(.*) (\d+x\d+)$/.exec(row.metric) ?? [];
     const cell = (path: string) => {
       const us = floor.us_per_op[`${op} ${path} ${size}`];
       return us === undefined ? '-' : `${us.toFixed(3)}${row.pytorch ? ` (${(us / row.pytorch).toFixed(2)})` : ''}`;
     };
-    lines.push(`  ${row.metric}: PyTorch ${fmtNum(row.pytorch)}, torch-lora ${fmtNum(row.torchLora)}; C++ through the dispatcher ${cell('dispatcher')}, C++ calling the CPU kernel ${cell('cpu kernel')}`);
+    lines.push(
+      `  ${row.metric}: PyTorch ${fmtNum(row.pytorch)}, torch-lora ${fmtNum(row.torchLora)}; C++ through the dispatcher ${cell('dispatcher')}, C++ calling the CPU kernel ${cell('cpu kernel')}`,
+    );
   }
   return lines;
 }
@@ -260,7 +344,11 @@ function main(): void {
   // ddp is a multi-process job with its own table (bench/ddp.ts), torch-lora only.
   if (opts.only?.includes('ddp')) {
     const out = path.join(opts.out ?? path.join(root, 'bench', 'results'), 'ddp-latest.json');
-    spawnSync(process.execPath, [path.join(__dirname, 'ddp.js'), '--out', out, ...(opts.tiny || opts.quick ? ['--tiny'] : [])], { cwd: root, stdio: 'inherit' });
+    spawnSync(
+      process.execPath,
+      [path.join(__dirname, 'ddp.js'), '--out', out, ...(opts.tiny || opts.quick ? ['--tiny'] : [])],
+      { cwd: root, stdio: 'inherit' },
+    );
     opts.only = opts.only.filter((w) => w !== 'ddp');
     if (opts.only.length === 0) return;
   }
@@ -268,19 +356,40 @@ function main(): void {
   const pyScript = path.join(root, 'bench', 'pytorch_bench.py');
   const python = choosePython();
   const names = opts.only ?? WORKLOAD_NAMES;
-  const hfAvailable = opts.python && spawnSync(python, ['-c', 'import transformers, peft'], { stdio: 'ignore', timeout: 120_000 }).status === 0;
+  const hfAvailable =
+    opts.python &&
+    spawnSync(python, ['-c', 'import transformers, peft'], { stdio: 'ignore', timeout: 120_000 }).status === 0;
   const started = new Date();
-  const tsEnv: NodeJS.ProcessEnv = { ...process.env, TORCH_LORA_CPU_TUNING: opts.cpuTuning === 'off' ? '0' : opts.cpuTuning === 'on' ? '1' : 'malloc' };
-  const pyEnv: NodeJS.ProcessEnv = opts.pytorchMallocTuned ? { ...process.env, GLIBC_TUNABLES: PYTORCH_TUNED_MALLOC } : process.env;
+  const tsEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TORCH_LORA_CPU_TUNING: opts.cpuTuning === 'off' ? '0' : opts.cpuTuning === 'on' ? '1' : 'malloc',
+  };
+  const pyEnv: NodeJS.ProcessEnv = opts.pytorchMallocTuned
+    ? { ...process.env, GLIBC_TUNABLES: PYTORCH_TUNED_MALLOC }
+    : process.env;
   const common = (dtype: string) => [
-    '--json', '--device', opts.device, '--dtype', dtype, '--threads', String(opts.threads),
-    ...(opts.quick ? ['--quick'] : []), ...(opts.tiny ? ['--tiny'] : []),
+    '--json',
+    '--device',
+    opts.device,
+    '--dtype',
+    dtype,
+    '--threads',
+    String(opts.threads),
+    ...(opts.quick ? ['--quick'] : []),
+    ...(opts.tiny ? ['--tiny'] : []),
   ];
-  console.error(`torch-lora bench: ${names.length} workloads, device ${opts.device}, ${opts.dtypes.join('+')}, ${opts.threads} thread(s) each side, python ${python}${hfAvailable ? ' (+ transformers/peft)' : ''}${opts.quick ? ', quick' : ''}`);
+  console.error(
+    `torch-lora bench: ${names.length} workloads, device ${opts.device}, ${opts.dtypes.join('+')}, ${opts.threads} thread(s) each side, python ${python}${hfAvailable ? ' (+ transformers/peft)' : ''}${opts.quick ? ', quick' : ''}`,
+  );
 
   const rows: Row[] = [];
   const raw: Record<string, { torchLora: SideResult; pytorch?: SideResult; hf?: SideResult }> = {};
-  const versions: Record<string, string | null> = { libtorch: backend.version(), node: process.version, torch: null, python: null };
+  const versions: Record<string, string | null> = {
+    libtorch: backend.version(),
+    node: process.version,
+    torch: null,
+    python: null,
+  };
   let tuning: Record<string, unknown> | null = null;
   let pythonBlas: string | null = null;
   const threadsSeen = new Set<number>();
@@ -303,12 +412,16 @@ function main(): void {
         const tsRuns: SideResult[] = [];
         const pyRuns: SideResult[] = [];
         for (let k = 0; k < rounds; k++) {
-          tsRuns.push(runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora', tsEnv));
-          if (opts.python) pyRuns.push(runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv));
+          tsRuns.push(
+            runChild(process.execPath, [workloadsJs, '--workload', name, ...common(dtype)], root, 'torch-lora', tsEnv),
+          );
+          if (opts.python)
+            pyRuns.push(runChild(python, [pyScript, '--workload', name, ...common(dtype)], root, 'pytorch', pyEnv));
         }
         ts = combineRounds(tsRuns);
         py = opts.python ? combineRounds(pyRuns) : undefined;
-        if (hfAvailable && HF_WORKLOADS.has(name)) hf = runChild(python, [pyScript, '--workload', name, '--hf', ...common(dtype)], root, 'hf', pyEnv);
+        if (hfAvailable && HF_WORKLOADS.has(name))
+          hf = runChild(python, [pyScript, '--workload', name, '--hf', ...common(dtype)], root, 'hf', pyEnv);
       }
       raw[`${name}/${dtype}`] = { torchLora: ts, pytorch: py, hf };
       for (const r of [ts, py]) {
@@ -322,17 +435,31 @@ function main(): void {
         pythonBlas = (py as PyResult).versions.blas_core ?? pythonBlas;
       }
       if (!ts.error && !ts.skipped && (ts as WorkloadResult).cpuTuning) tuning = (ts as WorkloadResult).cpuTuning;
-      const newRows = ts.error && py && !py.error ? rowsFor(name, dtype, opts.device, { ...ts, metrics: [] } as SideResult, py, hf) : rowsFor(name, dtype, opts.device, ts, py, hf);
+      const newRows =
+        ts.error && py && !py.error
+          ? rowsFor(name, dtype, opts.device, { ...ts, metrics: [] } as SideResult, py, hf)
+          : rowsFor(name, dtype, opts.device, ts, py, hf);
       rows.push(...newRows);
-      const summary = newRows.map((r) => `${r.metric} ${fmtNum(r.torchLora)} vs ${fmtNum(r.pytorch)} ${r.unit} (x${r.ratio?.toFixed(2) ?? '-'})`).join('; ');
-      console.error(`  ${name}${dtype === 'fp32' ? '' : ` (${dtype})`} [${((Date.now() - t0) / 1000).toFixed(0)} s${reuse ? ', reused train-lora' : ''}]: ${summary}`);
+      const summary = newRows
+        .map(
+          (r) =>
+            `${r.metric} ${fmtNum(r.torchLora)} vs ${fmtNum(r.pytorch)} ${r.unit} (x${r.ratio?.toFixed(2) ?? '-'})`,
+        )
+        .join('; ');
+      console.error(
+        `  ${name}${dtype === 'fp32' ? '' : ` (${dtype})`} [${((Date.now() - t0) / 1000).toFixed(0)} s${reuse ? ', reused train-lora' : ''}]: ${summary}`,
+      );
     }
   }
   // What calling libtorch from C++ costs for the same op chains: the floor under any binding (see bench/aten-floor.cc).
-  const atenFloor = names.includes('op-overhead') && opts.device === 'cpu' ? measureAtenFloor(root, opts.threads, opts.quick ? 3 : 15) : null;
+  const atenFloor =
+    names.includes('op-overhead') && opts.device === 'cpu'
+      ? measureAtenFloor(root, opts.threads, opts.quick ? 3 : 15)
+      : null;
   if (atenFloor && 'error' in atenFloor) console.error(`  ${atenFloor.error}`);
 
-  if (threadsSeen.size > 1) console.error(`WARNING: the two sides ran with different thread counts: ${[...threadsSeen].join(', ')}`);
+  if (threadsSeen.size > 1)
+    console.error(`WARNING: the two sides ran with different thread counts: ${[...threadsSeen].join(', ')}`);
 
   const checks: Record<string, number | null> = {};
   const merged = (side: 'torchLora' | 'pytorch') => {
@@ -346,7 +473,10 @@ function main(): void {
   const date = started.toISOString().slice(0, 10);
   const cuda = opts.device.startsWith('cuda');
   const machine = {
-    cpu: cpuModel(), cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}`,
+    cpu: cpuModel(),
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
     gpu: cuda ? gpuName(python) : null,
   };
   const threads = [...threadsSeen][0] ?? opts.threads;
@@ -356,7 +486,9 @@ function main(): void {
     `device ${opts.device}, dtype ${opts.dtypes.join('+')}, intra-op threads: ${threads} on both sides`,
     `versions: libtorch ${versions.libtorch} (torch-lora), Node ${versions.node}, PyTorch ${versions.torch ?? '-'} (Python ${versions.python ?? '-'})${hfAvailable ? ', transformers + peft' : ''}`,
     `torch-lora CPU settings: ${tuning ? `malloc tuned ${tuning.mallocTuned ? 'yes' : 'no'}, caching allocator ${tuning.cachingAllocator ? 'yes' : 'no'}` : '-'}; OpenBLAS kernels: torch-lora ${tuning?.blasCore ?? '-'}, PyTorch ${pythonBlas ?? '-'}${process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE})` : ''}`,
-    ...(opts.pytorchMallocTuned ? [`PyTorch ran with GLIBC_TUNABLES=${PYTORCH_TUNED_MALLOC} (like-for-like allocator settings)`] : []),
+    ...(opts.pytorchMallocTuned
+      ? [`PyTorch ran with GLIBC_TUNABLES=${PYTORCH_TUNED_MALLOC} (like-for-like allocator settings)`]
+      : []),
     `ratio = torch-lora / PyTorch time (rates inverted), lower is better; medians of the repetitions after warm-up.`,
     `peak memory: ${cuda ? 'the CUDA allocator peak (torch.cuda.max_memory_allocated); torch-lora has no CUDA memory-statistics API, so its column is empty' : 'the RSS high-water mark (VmHWM) of a fresh process per workload'}.`,
   ];
@@ -370,9 +502,28 @@ function main(): void {
   console.log([...header, '', table, '', ...footer].join('\n'));
 
   const result = {
-    date: started.toISOString(), quick: opts.quick, device: opts.device, dtypes: opts.dtypes, threads, machine, versions, python, hf: hfAvailable,
-    pytorchMallocTuned: opts.pytorchMallocTuned, cpuTuning: tuning, blas: { torchLora: tuning?.blasCore ?? null, pytorch: pythonBlas, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null },
-    rows, checks, atenFloor, raw, wallSeconds: (Date.now() - started.getTime()) / 1000, table,
+    date: started.toISOString(),
+    quick: opts.quick,
+    device: opts.device,
+    dtypes: opts.dtypes,
+    threads,
+    machine,
+    versions,
+    python,
+    hf: hfAvailable,
+    pytorchMallocTuned: opts.pytorchMallocTuned,
+    cpuTuning: tuning,
+    blas: {
+      torchLora: tuning?.blasCore ?? null,
+      pytorch: pythonBlas,
+      OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null,
+    },
+    rows,
+    checks,
+    atenFloor,
+    raw,
+    wallSeconds: (Date.now() - started.getTime()) / 1000,
+    table,
   };
   const outDir = opts.out ?? path.join(root, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });

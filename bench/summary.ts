@@ -8,12 +8,24 @@
 import * as fs from 'node:fs';
 
 interface Row {
-  workload: string; dtype: string; metric: string; unit: string;
-  ratio: number | null; hfRatio: number | null; peakTorchLora: number | null; peakPytorch: number | null;
+  workload: string;
+  dtype: string;
+  metric: string;
+  unit: string;
+  ratio: number | null;
+  hfRatio: number | null;
+  peakTorchLora: number | null;
+  peakPytorch: number | null;
 }
-interface Result { threads: number; rows: Row[]; machine?: unknown; versions?: Record<string, string | null> }
+interface Result {
+  threads: number;
+  rows: Row[];
+  machine?: unknown;
+  versions?: Record<string, string | null>;
+}
 
-const fmt = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
+const fmt = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2);
 const mib = (b: number | null) => (b ? String(Math.round(b / 2 ** 20)) : '');
 
 export function summary(results: Result[]): string {
@@ -22,14 +34,23 @@ export function summary(results: Result[]): string {
   const threads = [...new Set(results.map((r) => r.threads))];
   const lookup = new Map<string, Row>();
   for (const res of results) for (const r of res.rows) lookup.set(`${res.threads}|${key(r)}`, r);
-  const head = ['workload', 'dtype', 'measure', ...threads.flatMap((t) => [`vs PyTorch, ${t} thr`, `vs HF+peft, ${t} thr`]), 'peak MiB ours / PyTorch'];
+  const head = [
+    'workload',
+    'dtype',
+    'measure',
+    ...threads.flatMap((t) => [`vs PyTorch, ${t} thr`, `vs HF+peft, ${t} thr`]),
+    'peak MiB ours / PyTorch',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
   const seen = new Set<string>();
   for (const r of results.flatMap((res) => res.rows)) {
     const k = key(r);
     if (seen.has(k) || r.workload === 'scale-128') continue; // scale-128 repeats train-lora
     seen.add(k);
-    const cells = threads.flatMap((t) => { const x = lookup.get(`${t}|${k}`); return [fmt(x?.ratio), fmt(x?.hfRatio)]; });
+    const cells = threads.flatMap((t) => {
+      const x = lookup.get(`${t}|${k}`);
+      return [fmt(x?.ratio), fmt(x?.hfRatio)];
+    });
     const first = lookup.get(`${threads[0]}|${k}`) ?? r;
     const peak = first.peakTorchLora ? `${mib(first.peakTorchLora)} / ${mib(first.peakPytorch)}` : '';
     lines.push(`| ${r.workload} | ${r.dtype} | ${r.metric} | ${cells.join(' | ')} | ${peak} |`);

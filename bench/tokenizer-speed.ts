@@ -16,7 +16,6 @@ const BATCH_SIZE = 32;
 const MAX_LENGTH = 256;
 const TRAIN_REVIEW = /^aclImdb\/train\/(pos|neg)\/\d+_\d+\.txt$/;
 
-
 async function readTrainReviews(archive: string): Promise<string[]> {
   const reviews: string[] = [];
   for await (const entry of readTar(archive, { filter: ({ name }) => TRAIN_REVIEW.test(name) })) {
@@ -44,7 +43,9 @@ async function main(): Promise<void> {
 
   const readStart = Date.now();
   const reviews = await readTrainReviews(archive);
-  console.log(`read ${reviews.length} train reviews from ${archive} in ${((Date.now() - readStart) / 1000).toFixed(1)} s`);
+  console.log(
+    `read ${reviews.length} train reviews from ${archive} in ${((Date.now() - readStart) / 1000).toFixed(1)} s`,
+  );
 
   const tokenizer = BertTokenizer.fromPretrained(modelDir);
   for (const pass of ['cold word cache', 'warm word cache']) {

@@ -8,10 +8,25 @@
 import * as fs from 'node:fs';
 
 import {
-  DistilBertForSequenceClassification, backend, cuda, eye, manualSeed, mergeAndUnload, markOnlyLoraAsTrainable,
-  noGrad, ones, optim, rand, randint, randn, replaceLinearWithLora, tidy, LinearWithLoRA, autocast,
+  DistilBertForSequenceClassification,
+  backend,
+  cuda,
+  eye,
+  manualSeed,
+  mergeAndUnload,
+  markOnlyLoraAsTrainable,
+  noGrad,
+  ones,
+  optim,
+  rand,
+  randint,
+  randn,
+  replaceLinearWithLora,
+  tidy,
+  LinearWithLoRA,
+  autocast,
 } from '../lib';
-import type { DistilBertConfig , Tensor} from '../lib';
+import type { DistilBertConfig, Tensor } from '../lib';
 import { N } from '../lib/native';
 import type { DType } from '../lib';
 
@@ -19,11 +34,27 @@ export type ModelConfig = Partial<DistilBertConfig> & { num_labels?: number };
 
 /** DistilBERT-base (distilbert-base-uncased's shape) with random weights. */
 export const BASE_CONFIG: ModelConfig = {
-  vocab_size: 30522, max_position_embeddings: 512, n_layers: 6, n_heads: 12, dim: 768, hidden_dim: 3072,
-  dropout: 0.1, attention_dropout: 0.1, seq_classif_dropout: 0.2, num_labels: 2,
+  vocab_size: 30522,
+  max_position_embeddings: 512,
+  n_layers: 6,
+  n_heads: 12,
+  dim: 768,
+  hidden_dim: 3072,
+  dropout: 0.1,
+  attention_dropout: 0.1,
+  seq_classif_dropout: 0.2,
+  num_labels: 2,
 };
 /** A toy model for smoke tests (the same as pytorch_bench.py's TINY_CONFIG). */
-export const TINY_CONFIG: ModelConfig = { ...BASE_CONFIG, vocab_size: 128, max_position_embeddings: 64, n_layers: 2, n_heads: 2, dim: 32, hidden_dim: 64 };
+export const TINY_CONFIG: ModelConfig = {
+  ...BASE_CONFIG,
+  vocab_size: 128,
+  max_position_embeddings: 64,
+  n_layers: 2,
+  n_heads: 2,
+  dim: 32,
+  hidden_dim: 64,
+};
 
 export interface Metric {
   name: string;
@@ -53,7 +84,8 @@ export function makeContext(opts: Partial<BenchContext> = {}): BenchContext {
 
 const torchDType = (ctx: BenchContext): DType => (ctx.dtype === 'bf16' ? 'bfloat16' : 'float32');
 /** Runs a forward pass under bfloat16 autocast in amp mode (backward stays outside, as in PyTorch). */
-const amp = <T>(ctx: BenchContext, fn: () => T): T => (ctx.dtype === 'amp' ? autocast(isCuda(ctx) ? 'cuda' : 'cpu', fn, { dtype: 'bfloat16' }) : fn());
+const amp = <T>(ctx: BenchContext, fn: () => T): T =>
+  ctx.dtype === 'amp' ? autocast(isCuda(ctx) ? 'cuda' : 'cpu', fn, { dtype: 'bfloat16' }) : fn();
 const isCuda = (ctx: BenchContext) => ctx.device.startsWith('cuda');
 
 function sync(ctx: BenchContext): void {
@@ -98,11 +130,24 @@ export function timeIt(ctx: BenchContext, fn: () => void, reps: number, warmup: 
 const pick = (ctx: BenchContext, full: number, quick: number) => (ctx.quick ? quick : full);
 
 /** A Metric from a Timing; `scale` turns seconds into the unit (1e3 for ms; for a rate, the count per call). */
-function metric(name: string, unit: string, t: Timing, scale: number, better: 'lower' | 'higher' = 'lower', extra: Record<string, unknown> = {}): Metric {
+function metric(
+  name: string,
+  unit: string,
+  t: Timing,
+  scale: number,
+  better: 'lower' | 'higher' = 'lower',
+  extra: Record<string, unknown> = {},
+): Metric {
   const value = better === 'higher' ? (s: number) => scale / s : (s: number) => s * scale;
   return {
-    name, unit, median: value(t.seconds), samples: t.samples.map(value), better,
-    cpu_median: value(t.cpuSeconds), cpu_samples: t.cpuSamples.map(value), ...extra,
+    name,
+    unit,
+    median: value(t.seconds),
+    samples: t.samples.map(value),
+    better,
+    cpu_median: value(t.cpuSeconds),
+    cpu_samples: t.cpuSamples.map(value),
+    ...extra,
   };
 }
 
@@ -157,19 +202,21 @@ export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain =
     return { n, a, operands };
   });
   // The idiom: one tidy around the chain, which frees the 1,000 intermediates when it ends.
-  const chainOf = (a: Tensor, op: Op, b: Tensor | number) => () => tidy(() => {
-    let x = a;
-    for (let i = 0; i < chain; i++) x = apply[op](x, b);
-  });
+  const chainOf = (a: Tensor, op: Op, b: Tensor | number) => () =>
+    tidy(() => {
+      let x = a;
+      for (let i = 0; i < chain; i++) x = apply[op](x, b);
+    });
   // The same chain freeing each intermediate once the next exists, as Python's reference counting does.
-  const disposingChainOf = (a: Tensor, op: Op, b: Tensor | number) => () => tidy(() => {
-    let x = a;
-    for (let i = 0; i < chain; i++) {
-      const y = apply[op](x, b);
-      if (x !== a) x.dispose();
-      x = y;
-    }
-  });
+  const disposingChainOf = (a: Tensor, op: Op, b: Tensor | number) => () =>
+    tidy(() => {
+      let x = a;
+      for (let i = 0; i < chain; i++) {
+        const y = apply[op](x, b);
+        if (x !== a) x.dispose();
+        x = y;
+      }
+    });
   // Every chain once before any is timed, so that V8 has compiled the loop (and the Tensor methods) for all of them.
   for (const { a, operands } of cases) {
     for (const op of ops) {
@@ -180,16 +227,25 @@ export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain =
     }
   }
   const out: Metric[] = [];
-  for (const [make, suffix] of [[chainOf, ''], [disposingChainOf, ', dispose as it goes']] as const) {
+  for (const [make, suffix] of [
+    [chainOf, ''],
+    [disposingChainOf, ', dispose as it goes'],
+  ] as const) {
     for (const { n, a, operands } of cases) {
       for (const op of ops) {
         const t = timeIt(ctx, make(a, op, operands[op]), reps, warmup);
         // compare_to: the PyTorch measurement this one is compared with (PyTorch always frees as it goes)
-        out.push(metric(`${op} ${n}x${n}${suffix}`, 'us/op', t, 1e6 / chain, 'lower', { ops_per_s: chain / t.seconds, compare_to: `${op} ${n}x${n}` }));
+        out.push(
+          metric(`${op} ${n}x${n}${suffix}`, 'us/op', t, 1e6 / chain, 'lower', {
+            ops_per_s: chain / t.seconds,
+            compare_to: `${op} ${n}x${n}`,
+          }),
+        );
       }
     }
   }
-  for (const { a, operands } of cases) release(a, ...Object.values(operands).filter((o): o is Tensor => typeof o !== 'number'));
+  for (const { a, operands } of cases)
+    release(a, ...Object.values(operands).filter((o): o is Tensor => typeof o !== 'number'));
   return out;
 }
 
@@ -198,11 +254,18 @@ export function opOverhead(ctx: BenchContext, sizes: number[] = [8, 64], chain =
 export function inference(ctx: BenchContext, batch: number, seqLen: number, rate = false): Metric[] {
   const m = model(ctx).eval();
   const { ids, mask, labels } = inputs(ctx, batch, seqLen);
-  const forward = () => noGrad(() => tidy(() => { amp(ctx, () => m.forward(ids, mask)); }));
+  const forward = () =>
+    noGrad(() =>
+      tidy(() => {
+        amp(ctx, () => m.forward(ids, mask));
+      }),
+    );
   const big = batch * seqLen >= 1024;
   const t = isCuda(ctx)
     ? timeIt(ctx, forward, pick(ctx, 30, 5), pick(ctx, 5, 2))
-    : big ? timeIt(ctx, forward, pick(ctx, 3, 2), 1) : timeIt(ctx, forward, pick(ctx, 30, 5), pick(ctx, 5, 2));
+    : big
+      ? timeIt(ctx, forward, pick(ctx, 3, 2), 1)
+      : timeIt(ctx, forward, pick(ctx, 30, 5), pick(ctx, 5, 2));
   release(m, ids, mask, labels);
   const name = `inference ${batch}x${seqLen}`;
   return rate ? [metric(name, 'seq/s', t, batch, 'higher', { ms: t.seconds * 1e3 })] : [metric(name, 'ms', t, 1e3)];
@@ -217,7 +280,9 @@ export function trainStep(ctx: BenchContext, batch: number, seqLen: number, lora
   const { ids, mask, labels } = inputs(ctx, batch, seqLen);
   const step = () => {
     opt.zeroGrad();
-    tidy(() => { amp(ctx, () => m.forward(ids, mask, labels)).loss!.backward(); });
+    tidy(() => {
+      amp(ctx, () => m.forward(ids, mask, labels)).loss!.backward();
+    });
     opt.step();
   };
   const big = batch * seqLen >= 2048;
@@ -242,7 +307,17 @@ export function mergedInference(ctx: BenchContext, batch: number, seqLen: number
   const out: Metric[] = [];
   const m = model(ctx).eval();
   const timeForward = (name: string) => {
-    const t = timeIt(ctx, () => noGrad(() => tidy(() => { amp(ctx, () => m.forward(ids, mask)); })), reps, 1);
+    const t = timeIt(
+      ctx,
+      () =>
+        noGrad(() =>
+          tidy(() => {
+            amp(ctx, () => m.forward(ids, mask));
+          }),
+        ),
+      reps,
+      1,
+    );
     out.push(metric(`${name} inference ${batch}x${seqLen}`, 'ms', t, 1e3));
   };
   timeForward('base');
@@ -277,7 +352,8 @@ export function workloads(ctx: BenchContext): Record<string, () => Metric[]> {
     'train-full': () => trainStep(ctx, b(8), s(128), false),
     merged: () => mergedInference(ctx, b(8), s(128)),
   };
-  for (const n of [64, 128, 256, 512]) w[`scale-${n}`] = () => trainStep(ctx, b(8), s(n), true, `LoRA train step 8x${n}`);
+  for (const n of [64, 128, 256, 512])
+    w[`scale-${n}`] = () => trainStep(ctx, b(8), s(n), true, `LoRA train step 8x${n}`);
   return w;
 }
 
@@ -325,15 +401,33 @@ export function runWorkload(name: string, ctx: BenchContext): WorkloadResult {
   const fn = table[name];
   if (!fn) throw new Error(`unknown workload '${name}' (have: ${Object.keys(table).join(', ')})`);
   const base = {
-    workload: name, side: 'torch-lora' as const, device: ctx.device, dtype: ctx.dtype, threads: backend.getNumThreads(),
-    versions: { libtorch: backend.version(), node: process.version }, peak_device_bytes: null,
+    workload: name,
+    side: 'torch-lora' as const,
+    device: ctx.device,
+    dtype: ctx.dtype,
+    threads: backend.getNumThreads(),
+    versions: { libtorch: backend.version(), node: process.version },
+    peak_device_bytes: null,
   };
   if (isCuda(ctx) && !cuda.isAvailable()) {
-    return { ...base, metrics: [], wall_s: 0, peak_rss_bytes: null, cpuTuning: null, skipped: 'this build of libtorch has no CUDA' };
+    return {
+      ...base,
+      metrics: [],
+      wall_s: 0,
+      peak_rss_bytes: null,
+      cpuTuning: null,
+      skipped: 'this build of libtorch has no CUDA',
+    };
   }
   const t0 = process.hrtime.bigint();
   const metrics = fn();
-  return { ...base, metrics, wall_s: Number(process.hrtime.bigint() - t0) / 1e9, peak_rss_bytes: peakRssBytes(), cpuTuning: cpuTuning() };
+  return {
+    ...base,
+    metrics,
+    wall_s: Number(process.hrtime.bigint() - t0) / 1e9,
+    peak_rss_bytes: peakRssBytes(),
+    cpuTuning: cpuTuning(),
+  };
 }
 
 function parseArgs(argv: string[]): Record<string, string | boolean> {
@@ -355,14 +449,25 @@ function main(): void {
     console.log(JSON.stringify(WORKLOAD_NAMES));
     return;
   }
-  if (typeof args.workload !== 'string') throw new Error('usage: node dist/bench/workloads.js --workload NAME [--json] [--quick] [--tiny] [--device cuda] [--dtype bf16] [--threads N]');
+  if (typeof args.workload !== 'string')
+    throw new Error(
+      'usage: node dist/bench/workloads.js --workload NAME [--json] [--quick] [--tiny] [--device cuda] [--dtype bf16] [--threads N]',
+    );
   if (typeof args.threads === 'string' && Number(args.threads) > 0) backend.setNumThreads(Number(args.threads));
   const dtype = args.dtype === 'bf16' || args.dtype === 'amp' ? args.dtype : 'fp32';
-  const ctx = makeContext({ device: typeof args.device === 'string' ? args.device : 'cpu', dtype, quick: !!args.quick, config: args.tiny ? TINY_CONFIG : BASE_CONFIG });
+  const ctx = makeContext({
+    device: typeof args.device === 'string' ? args.device : 'cpu',
+    dtype,
+    quick: !!args.quick,
+    config: args.tiny ? TINY_CONFIG : BASE_CONFIG,
+  });
   const result = runWorkload(args.workload, ctx);
   if (args.json) console.log(JSON.stringify(result));
   else {
-    for (const m of result.metrics) console.log(`${m.name.padEnd(40)} ${m.median.toFixed(3).padStart(12)} ${m.unit}  (cpu ${(m.cpu_median as number).toFixed(3)})`);
+    for (const m of result.metrics)
+      console.log(
+        `${m.name.padEnd(40)} ${m.median.toFixed(3).padStart(12)} ${m.unit}  (cpu ${(m.cpu_median as number).toFixed(3)})`,
+      );
     console.log(`peak RSS ${((result.peak_rss_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB, threads ${result.threads}`);
   }
 }

@@ -3,13 +3,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Method} from '../lib';
+import type { Method } from '../lib';
 import {
-  AutoTokenizer, DistilBertForSequenceClassification, runFinetuneJob, loadAdapter, readAdapterConfig, readAdapterLabels, noGrad, tidy, cpu,
-  datasetName, distributed, encodeBatchToTensors, LORA_DEFAULTS, TRAINER_DEFAULTS as D,
+  AutoTokenizer,
+  DistilBertForSequenceClassification,
+  runFinetuneJob,
+  loadAdapter,
+  readAdapterConfig,
+  readAdapterLabels,
+  noGrad,
+  tidy,
+  cpu,
+  datasetName,
+  distributed,
+  encodeBatchToTensors,
+  LORA_DEFAULTS,
+  TRAINER_DEFAULTS as D,
 } from '../lib';
 
-const { launch, parseLaunchArgs, LAUNCH_USAGE, initProcessGroup, destroyProcessGroup, isMainProcess, intSetting } = distributed;
+const { launch, parseLaunchArgs, LAUNCH_USAGE, initProcessGroup, destroyProcessGroup, isMainProcess, intSetting } =
+  distributed;
 
 // A command owns its process: the CPU tuning (no page faults per step; docs/performance.md) is on unless
 // TORCH_LORA_CPU_TUNING=0.
@@ -48,10 +61,56 @@ Data and training:
 type Values = Record<string, string | boolean | string[] | undefined>;
 
 function parse(argv: string[]): { command: string; values: Values; positionals: string[] } {
-  const flags = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head', 'train-head', 'train-last-layers', 'full', 'bf16', 'resume', 'help'];
-  const strings = ['model', 'data', 'adapter', 'rank', 'alpha', 'scaling', 'text-column', 'label-column', 'train-size', 'val-size', 'test-size',
-    'epochs', 'batch-size', 'lr', 'weight-decay', 'warmup-ratio', 'max-length', 'grad-accum', 'seed', 'device', 'threads', 'time-budget', 'save-every', 'early-stopping', 'output', 'nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
-  const options = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const }]), ...strings.map((s) => [s, { type: 'string' as const }])]);
+  const flags = [
+    'lora-query',
+    'lora-key',
+    'lora-value',
+    'lora-projection',
+    'lora-mlp',
+    'lora-head',
+    'train-head',
+    'train-last-layers',
+    'full',
+    'bf16',
+    'resume',
+    'help',
+  ];
+  const strings = [
+    'model',
+    'data',
+    'adapter',
+    'rank',
+    'alpha',
+    'scaling',
+    'text-column',
+    'label-column',
+    'train-size',
+    'val-size',
+    'test-size',
+    'epochs',
+    'batch-size',
+    'lr',
+    'weight-decay',
+    'warmup-ratio',
+    'max-length',
+    'grad-accum',
+    'seed',
+    'device',
+    'threads',
+    'time-budget',
+    'save-every',
+    'early-stopping',
+    'output',
+    'nproc-per-node',
+    'nnodes',
+    'node-rank',
+    'master-addr',
+    'master-port',
+  ];
+  const options = Object.fromEntries([
+    ...flags.map((f) => [f, { type: 'boolean' as const }]),
+    ...strings.map((s) => [s, { type: 'string' as const }]),
+  ]);
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { command: positionals[0] ?? 'help', values: values as Values, positionals: positionals.slice(1) };
 }
@@ -70,7 +129,9 @@ async function finetuneDataParallel(v: Values, argv: string[]): Promise<boolean>
     const own = ['--nproc-per-node', '--nnodes', '--node-rank', '--master-addr', '--master-port'];
     const args = argv.filter((a, i) => !own.some((f) => a === f || a.startsWith(`${f}=`) || argv[i - 1] === f));
     process.exitCode = await launch({
-      nprocPerNode: nproc, script: __filename, args,
+      nprocPerNode: nproc,
+      script: __filename,
+      args,
       nnodes: intSetting('--nnodes', v.nnodes as string | undefined, 1, 65536),
       nodeRank: intSetting('--node-rank', v['node-rank'] as string | undefined, 0, 65535),
       masterAddr: v['master-addr'] as string | undefined,
@@ -98,11 +159,20 @@ async function finetuneCommand(v: Values): Promise<void> {
 
 async function finetuneHere(v: Values): Promise<void> {
   const method: Method = v.full ? 'full' : v['train-last-layers'] ? 'last-layers' : 'lora';
-  const anyLora = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head'].some((k) => v[k]);
+  const anyLora = ['lora-query', 'lora-key', 'lora-value', 'lora-projection', 'lora-mlp', 'lora-head'].some(
+    (k) => v[k],
+  );
   const lora = {
-    query: anyLora ? !!v['lora-query'] : true, key: !!v['lora-key'], value: anyLora ? !!v['lora-value'] : true,
-    projection: !!v['lora-projection'], mlp: !!v['lora-mlp'], head: !!v['lora-head'],
-    rank: num(v, 'rank', LORA_DEFAULTS.rank), alpha: num(v, 'alpha', LORA_DEFAULTS.alpha), scaling: (v.scaling as typeof LORA_DEFAULTS.scaling) ?? LORA_DEFAULTS.scaling, trainHead: !!v['train-head'],
+    query: anyLora ? !!v['lora-query'] : true,
+    key: !!v['lora-key'],
+    value: anyLora ? !!v['lora-value'] : true,
+    projection: !!v['lora-projection'],
+    mlp: !!v['lora-mlp'],
+    head: !!v['lora-head'],
+    rank: num(v, 'rank', LORA_DEFAULTS.rank),
+    alpha: num(v, 'alpha', LORA_DEFAULTS.alpha),
+    scaling: (v.scaling as typeof LORA_DEFAULTS.scaling) ?? LORA_DEFAULTS.scaling,
+    trainHead: !!v['train-head'],
   };
   const data = v.data as string;
   const output = (v.output as string) ?? path.join('runs', `${datasetName(data)}-${method}`);
@@ -115,28 +185,58 @@ async function finetuneHere(v: Values): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await runFinetuneJob({
-      model: v.model as string, data, method, lora, threads: num(v, 'threads'),
-      dataOptions: {
-        textColumn: v['text-column'] as string, labelColumn: v['label-column'] as string,
-        trainSize: num(v, 'train-size'), validationSize: num(v, 'val-size'), testSize: num(v, 'test-size'),
+    const result = await runFinetuneJob(
+      {
+        model: v.model as string,
+        data,
+        method,
+        lora,
+        threads: num(v, 'threads'),
+        dataOptions: {
+          textColumn: v['text-column'] as string,
+          labelColumn: v['label-column'] as string,
+          trainSize: num(v, 'train-size'),
+          validationSize: num(v, 'val-size'),
+          testSize: num(v, 'test-size'),
+        },
+        // Unset switches stay undefined: the Trainer fills them from the one defaults table.
+        epochs: num(v, 'epochs'),
+        batchSize: num(v, 'batch-size'),
+        lr: num(v, 'lr'),
+        weightDecay: num(v, 'weight-decay'),
+        warmupRatio: num(v, 'warmup-ratio'),
+        maxLength: num(v, 'max-length'),
+        gradientAccumulation: num(v, 'grad-accum'),
+        seed: num(v, 'seed'),
+        device: v.device as string | undefined,
+        mixedPrecision: v.bf16 ? 'bf16' : null,
+        timeBudgetSec: num(v, 'time-budget'),
+        saveEvery: num(v, 'save-every'),
+        earlyStoppingPatience: num(v, 'early-stopping'),
+        resume: !!v.resume,
+        outputDir: output,
       },
-      // Unset switches stay undefined: the Trainer fills them from the one defaults table.
-      epochs: num(v, 'epochs'), batchSize: num(v, 'batch-size'), lr: num(v, 'lr'), weightDecay: num(v, 'weight-decay'),
-      warmupRatio: num(v, 'warmup-ratio'), maxLength: num(v, 'max-length'), gradientAccumulation: num(v, 'grad-accum'),
-      seed: num(v, 'seed'), device: v.device as string | undefined, mixedPrecision: v.bf16 ? 'bf16' : null,
-      timeBudgetSec: num(v, 'time-budget'), saveEvery: num(v, 'save-every'), earlyStoppingPatience: num(v, 'early-stopping'), resume: !!v.resume, outputDir: output,
-    }, { log: (line) => isMainProcess() && console.log(line), signal: stop.signal });
+      { log: (line) => isMainProcess() && console.log(line), signal: stop.signal },
+    );
     if (!isMainProcess()) return;
-    console.log(`trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`);
+    console.log(
+      `trainable parameters: ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} (${((100 * result.trainable) / result.total).toFixed(2)}%)`,
+    );
     const last = result.epochs[result.epochs.length - 1];
-    console.log(`train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%${result.test ? ` (macro F1 ${result.test.macroF1.toFixed(4)})` : ''}`);
-    console.log(`${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`);
+    console.log(
+      `train accuracy ${(100 * (last?.trainAccuracy ?? 0)).toFixed(2)}% | best validation ${(100 * (result.bestValidationAccuracy ?? 0)).toFixed(2)}% (epoch ${result.bestEpoch}) | test ${(100 * (result.test?.accuracy ?? 0)).toFixed(2)}%${result.test ? ` (macro F1 ${result.test.macroF1.toFixed(4)})` : ''}`,
+    );
+    console.log(
+      `${result.steps} steps in ${result.seconds.toFixed(1)} s (${result.tokensPerSec.toFixed(0)} tokens/s); metrics: ${output}/metrics.jsonl, plot: ${output}/metrics.svg${result.adapterDir ? `, adapter: ${result.adapterDir}` : ''}`,
+    );
   } catch (e) {
     if (stop.signal.aborted) {
       const saved = path.join(output, 'checkpoint');
-      throw new Error(fs.existsSync(path.join(saved, 'trainer_state.json'))
-        ? `stopped; the same command with --resume continues from ${saved}` : 'stopped before training began');
+      throw new Error(
+        fs.existsSync(path.join(saved, 'trainer_state.json'))
+          ? `stopped; the same command with --resume continues from ${saved}`
+          : 'stopped before training began',
+      );
     }
     throw e;
   } finally {
@@ -151,13 +251,18 @@ async function predictCommand(v: Values, texts: string[]): Promise<void> {
   // An adapter that brings its own head for its own classes (say 3 where the base has 2) sizes the model's head.
   const labels = adapter ? readAdapterLabels(adapter) : null;
   const ownHead = labels !== null && (readAdapterConfig(adapter!).modules_to_save ?? []).includes('classifier');
-  const model = await DistilBertForSequenceClassification.fromPretrained(v.model as string, ownHead ? { id2label: labels!, ignoreMismatchedSizes: true } : {});
+  const model = await DistilBertForSequenceClassification.fromPretrained(
+    v.model as string,
+    ownHead ? { id2label: labels!, ignoreMismatchedSizes: true } : {},
+  );
   if (adapter) loadAdapter(model, adapter);
   const tokenizer = AutoTokenizer.fromPretrained(v.model as string); // a folder, or the hub id fromPretrained just cached
-  const probs = noGrad(() => tidy(() => {
-    const enc = encodeBatchToTensors(tokenizer, texts, { maxLength: 512, truncation: true });
-    return model.eval().forward(enc.inputIds, enc.attentionMask).logits.softmax(-1).toArray();
-  })) as number[][];
+  const probs = noGrad(() =>
+    tidy(() => {
+      const enc = encodeBatchToTensors(tokenizer, texts, { maxLength: 512, truncation: true });
+      return model.eval().forward(enc.inputIds, enc.attentionMask).logits.softmax(-1).toArray();
+    }),
+  ) as number[][];
   const names = model.config.id2label;
   texts.forEach((t, i) => {
     const best = probs[i].indexOf(Math.max(...probs[i]));

@@ -27,12 +27,23 @@ const SHARED = path.resolve(REPO, '..', 'shared');
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string' }, data: { type: 'string' }, output: { type: 'string' }, threads: { type: 'string' },
-    'no-cache': { type: 'boolean' }, only: { type: 'string' }, lr: { type: 'string', multiple: true },
-    precision: { type: 'string', default: 'auto' }, device: { type: 'string' }, estimate: { type: 'boolean' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    output: { type: 'string' },
+    threads: { type: 'string' },
+    'no-cache': { type: 'boolean' },
+    only: { type: 'string' },
+    lr: { type: 'string', multiple: true },
+    precision: { type: 'string', default: 'auto' },
+    device: { type: 'string' },
+    estimate: { type: 'boolean' },
     // Smaller runs (the tests use them): sizes of the IMDb subsets and of the stand-in's SST-2 epoch.
-    'train-size': { type: 'string' }, 'validation-size': { type: 'string' }, 'test-size': { type: 'string' },
-    epochs: { type: 'string' }, 'max-length': { type: 'string' }, 'sst2-sentences': { type: 'string' },
+    'train-size': { type: 'string' },
+    'validation-size': { type: 'string' },
+    'test-size': { type: 'string' },
+    epochs: { type: 'string' },
+    'max-length': { type: 'string' },
+    'sst2-sentences': { type: 'string' },
   },
 });
 
@@ -67,57 +78,113 @@ async function main(): Promise<void> {
   const pretrained = await findPretrained(args.model);
   const methods = selectMethods(args.only, args.lr ?? [], !!pretrained);
   // From pretrained weights: the seed's protocol. From the stand-in: subsets sized for 10 minutes on 2 cores.
-  const base: Protocol = pretrained ? SEED_PROTOCOL : { train: 4000, validation: 1000, test: 2000, epochs: 3, batchSize: 16, maxLength: 128 };
+  const base: Protocol = pretrained
+    ? SEED_PROTOCOL
+    : { train: 4000, validation: 1000, test: 2000, epochs: 3, batchSize: 16, maxLength: 128 };
   const sizes: Protocol = {
-    ...base, train: positiveInt('train-size', args['train-size'], base.train), validation: positiveInt('validation-size', args['validation-size'], base.validation),
-    test: positiveInt('test-size', args['test-size'], base.test), epochs: positiveInt('epochs', args.epochs, base.epochs), maxLength: positiveInt('max-length', args['max-length'], base.maxLength),
+    ...base,
+    train: positiveInt('train-size', args['train-size'], base.train),
+    validation: positiveInt('validation-size', args['validation-size'], base.validation),
+    test: positiveInt('test-size', args['test-size'], base.test),
+    epochs: positiveInt('epochs', args.epochs, base.epochs),
+    maxLength: positiveInt('max-length', args['max-length'], base.maxLength),
   };
   if (pretrained) {
     log(`pretrained weights: ${pretrained}`);
   } else {
-    log('NO PRETRAINED WEIGHTS: distilbert-base-uncased was not found (no --model, no TORCH_LORA_MODEL, nothing in the Hugging Face cache),');
-    log('and this machine cannot download it. The whole comparison still runs, from a stand-in: a small DistilBERT encoder trained');
-    log("here on SST-2. Its accuracies are NOT comparable to Raschka's 86-92%, which start from the pretrained weights.");
+    log(
+      'NO PRETRAINED WEIGHTS: distilbert-base-uncased was not found (no --model, no TORCH_LORA_MODEL, nothing in the Hugging Face cache),',
+    );
+    log(
+      'and this machine cannot download it. The whole comparison still runs, from a stand-in: a small DistilBERT encoder trained',
+    );
+    log(
+      "here on SST-2. Its accuracies are NOT comparable to Raschka's 86-92%, which start from the pretrained weights.",
+    );
   }
 
   const dataStarted = Date.now();
-  const data = await loadTextDataset(dataPath, { seed: 42, trainSize: sizes.train, validationSize: sizes.validation, testSize: sizes.test });
+  const data = await loadTextDataset(dataPath, {
+    seed: 42,
+    trainSize: sizes.train,
+    validationSize: sizes.validation,
+    testSize: sizes.test,
+  });
   const dataSeconds = (Date.now() - dataStarted) / 1000;
-  log(`IMDb (Raschka's 35k/5k/10k split${pretrained ? '' : ', subsampled'}): train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}`);
+  log(
+    `IMDb (Raschka's 35k/5k/10k split${pretrained ? '' : ', subsampled'}): train ${data.train.length}, validation ${data.validation.length}, test ${data.test.length}`,
+  );
 
   if (args.estimate) {
-    log(`\nEstimating the seed's protocol with pretrained weights (35k/5k/10k, ${SEED_PROTOCOL.epochs} epochs, batch ${SEED_PROTOCOL.batchSize}, ${SEED_PROTOCOL.maxLength} tokens) on this machine:`);
+    log(
+      `\nEstimating the seed's protocol with pretrained weights (35k/5k/10k, ${SEED_PROTOCOL.epochs} epochs, batch ${SEED_PROTOCOL.batchSize}, ${SEED_PROTOCOL.maxLength} tokens) on this machine:`,
+    );
     const tokenizerDir = path.join(SHARED, 'models', 'distilbert-base-uncased');
     const all = selectMethods(args.only, args.lr ?? [], true);
     const estimates = await estimateProtocol(all, {
-      configPath: path.join(tokenizerDir, 'config.json'), tokenizer: AutoTokenizer.fromPretrained(tokenizerDir), texts: data.train, precision, device, protocol: SEED_PROTOCOL, log,
+      configPath: path.join(tokenizerDir, 'config.json'),
+      tokenizer: AutoTokenizer.fromPretrained(tokenizerDir),
+      texts: data.train,
+      precision,
+      device,
+      protocol: SEED_PROTOCOL,
+      log,
     });
     log(`  all methods: ${estimates.reduce((s, e) => s + e.gridHours, 0).toFixed(1)} h`);
     return;
   }
 
   const standInStarted = Date.now();
-  const modelDir = pretrained ?? await standInStartPoint({
-    tokenizerDir: path.join(SHARED, 'models', 'distilbert-base-uncased'), sst2Dir: path.join(SHARED, 'data', 'sst2'),
-    cacheRoot: path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'torch-lora'), precision,
-    useCache: !args['no-cache'], sentences: args['sst2-sentences'] ? positiveInt('sst2-sentences', args['sst2-sentences'], 0) : undefined, log,
-  });
+  const modelDir =
+    pretrained ??
+    (await standInStartPoint({
+      tokenizerDir: path.join(SHARED, 'models', 'distilbert-base-uncased'),
+      sst2Dir: path.join(SHARED, 'data', 'sst2'),
+      cacheRoot: path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'torch-lora'),
+      precision,
+      useCache: !args['no-cache'],
+      sentences: args['sst2-sentences'] ? positiveInt('sst2-sentences', args['sst2-sentences'], 0) : undefined,
+      log,
+    }));
   const startPointSeconds = (Date.now() - standInStarted) / 1000;
   const tokenizer = AutoTokenizer.fromPretrained(modelDir);
 
   const results: MethodResult[] = [];
   for (const m of methods) {
     log(`\n== ${m.label}: learning rates ${m.lrs.map((lr) => lr.toExponential(0)).join(', ')} ==`);
-    results.push(await tuneAndTest(m, {
-      modelDir, tokenizer, train: data.train, validation: data.validation, test: data.test, epochs: sizes.epochs, batchSize: sizes.batchSize,
-      maxLength: sizes.maxLength, precision, device, outputDir: output, log,
-    }));
+    results.push(
+      await tuneAndTest(m, {
+        modelDir,
+        tokenizer,
+        train: data.train,
+        validation: data.validation,
+        test: data.test,
+        epochs: sizes.epochs,
+        batchSize: sizes.batchSize,
+        maxLength: sizes.maxLength,
+        precision,
+        device,
+        outputDir: output,
+        log,
+      }),
+    );
   }
   const report = {
-    startPoint: pretrained ? `pretrained weights at ${pretrained}` : `stand-in encoder trained on SST-2 here (${modelDir})`,
-    pretrained: !!pretrained, precision: `${precision} on ${device}`,
-    sizes: { train: data.train.length, validation: data.validation.length, test: data.test.length, epochs: sizes.epochs, batchSize: sizes.batchSize, maxLength: sizes.maxLength },
-    results, seconds: { startPoint: startPointSeconds, data: dataSeconds, total: (Date.now() - started) / 1000 },
+    startPoint: pretrained
+      ? `pretrained weights at ${pretrained}`
+      : `stand-in encoder trained on SST-2 here (${modelDir})`,
+    pretrained: !!pretrained,
+    precision: `${precision} on ${device}`,
+    sizes: {
+      train: data.train.length,
+      validation: data.validation.length,
+      test: data.test.length,
+      epochs: sizes.epochs,
+      batchSize: sizes.batchSize,
+      maxLength: sizes.maxLength,
+    },
+    results,
+    seconds: { startPoint: startPointSeconds, data: dataSeconds, total: (Date.now() - started) / 1000 },
     command: `node dist/examples/demo.js ${process.argv.slice(2).join(' ')}`.trim(),
   };
   printReport(report, log);

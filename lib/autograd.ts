@@ -37,7 +37,11 @@ export const enableGrad = <T>(fn: () => T): T => withGradMode(true, fn);
  * Runs fn with autocast (mixed precision) on a device type, like torch.autocast(device_type, dtype=...):
  * matmuls and linears run in `dtype` (bfloat16 by default), precision-sensitive ops stay in float32.
  */
-export function autocast<T>(deviceType: 'cuda' | 'cpu', fn: () => T, opts: { dtype?: 'bfloat16' | 'float16'; enabled?: boolean } = {}): T {
+export function autocast<T>(
+  deviceType: 'cuda' | 'cpu',
+  fn: () => T,
+  opts: { dtype?: 'bfloat16' | 'float16'; enabled?: boolean } = {},
+): T {
   if (opts.enabled === false) return fn();
   const code = dtypeCode(opts.dtype ?? 'bfloat16');
   N.setAutocast(true, deviceType, code);

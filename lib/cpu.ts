@@ -29,7 +29,8 @@ function envCacheMb(): number {
   const v = process.env.TORCH_LORA_CPU_CACHE_MB;
   if (v === undefined || v === '') return 4096;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`TORCH_LORA_CPU_CACHE_MB must be a whole number of MiB, got '${v}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`TORCH_LORA_CPU_CACHE_MB must be a whole number of MiB, got '${v}'`);
   return n;
 }
 
@@ -37,20 +38,29 @@ export const cpu = {
   /** Installs the caching allocator (again: a new cache limit). Process-wide, for every thread. */
   enableTuning(opts: CpuTuningOptions = {}): void {
     const cacheMb = opts.cacheMb ?? envCacheMb();
-    if (!Number.isInteger(cacheMb) || cacheMb < 0) throw new Error(`cpu.enableTuning: cacheMb must be a whole number >= 0, got ${cacheMb}`);
+    if (!Number.isInteger(cacheMb) || cacheMb < 0)
+      throw new Error(`cpu.enableTuning: cacheMb must be a whole number >= 0, got ${cacheMb}`);
     N.enableCpuTuning(cacheMb, opts.malloc ?? false);
   },
   /** Back to libtorch's allocator; cached blocks are returned to the system. (Malloc settings stay: glibc has no undo.) */
-  disableTuning(): void { N.disableCpuTuning(); },
+  disableTuning(): void {
+    N.disableCpuTuning();
+  },
   /** Returns the allocator's cached free blocks to the system, as torch.cuda.empty_cache() does on a GPU. */
-  emptyCache(): void { N.emptyCpuCache(); },
-  tuningInfo(): CpuTuningInfo { return N.cpuTuning(); },
+  emptyCache(): void {
+    N.emptyCpuCache();
+  },
+  tuningInfo(): CpuTuningInfo {
+    return N.cpuTuning();
+  },
   /**
    * Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), the case where bf16 autocast beats float32
    * on CPU (the demo's LoRA step: 8.8 s vs 13.1 s an epoch on an AVX512-BF16 EPYC); elsewhere bf16 is emulated and
    * slower. Read from the kernel's CPU flags (Linux); false where they cannot be read.
    */
-  hasNativeBf16(): boolean { return nativeBf16(); },
+  hasNativeBf16(): boolean {
+    return nativeBf16();
+  },
 };
 
 let bf16Flags: boolean | undefined;
@@ -71,4 +81,5 @@ function nativeBf16(): boolean {
 
 // TORCH_LORA_CPU_TUNING=1 (or "malloc": with malloc tuning too) turns it on when the library loads.
 const requested = process.env.TORCH_LORA_CPU_TUNING;
-if (requested === '1' || requested === 'on' || requested === 'true' || requested === 'malloc') cpu.enableTuning({ malloc: requested === 'malloc' });
+if (requested === '1' || requested === 'on' || requested === 'true' || requested === 'malloc')
+  cpu.enableTuning({ malloc: requested === 'malloc' });

@@ -1,10 +1,10 @@
 // Factory functions: torch.tensor, zeros, ones, full, arange, rand, randn, randint, empty, *Like, fromBuffer.
 import { types } from 'node:util';
 import { N } from './native';
-import type { DType} from './dtype';
+import type { DType } from './dtype';
 import { dtypeCode, dtypeOfTypedArray, ITEMSIZE, toDType } from './dtype';
 import { describeValue } from './io/describe';
-import type { NestedArray, Scalar, Shape, Tensor} from './tensor';
+import type { NestedArray, Scalar, Shape, Tensor } from './tensor';
 import { wrap, arg } from './tensor';
 
 export interface TensorOptions {
@@ -25,7 +25,9 @@ type NestedBigInts = bigint | NestedBigInts[];
 export function tensor(data: NestedArray | ArrayBufferView | NestedBigInts[], opts: TensorOptions = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const src = dtypeOfTypedArray(data);
-    const t = wrap(N.fromBuffer(unshared(data), [(data as unknown as { length: number }).length], dtypeCode(src), 'cpu', false));
+    const t = wrap(
+      N.fromBuffer(unshared(data), [(data as unknown as { length: number }).length], dtypeCode(src), 'cpu', false),
+    );
     return finish(t, src, opts);
   }
   const shape: number[] = [];
@@ -63,15 +65,20 @@ function finish(t: Tensor, src: DType, opts: TensorOptions): Tensor {
 function flattenNested(value: unknown, depth: number, shape: number[], out: unknown[]): void {
   if (Array.isArray(value)) {
     // Elements already seen at this depth (out.length > 0 with shape.length === depth) were scalars: [1, [2]].
-    if (shape.length === depth && out.length > 0) throw new Error(`tensor: ragged nested array (a sequence where a scalar was expected at dim ${depth})`);
+    if (shape.length === depth && out.length > 0)
+      throw new Error(`tensor: ragged nested array (a sequence where a scalar was expected at dim ${depth})`);
     if (shape.length === depth) shape.push(value.length);
-    else if (shape[depth] !== value.length) throw new Error(`tensor: expected a sequence of length ${shape[depth]} at dim ${depth} (got ${value.length})`);
+    else if (shape[depth] !== value.length)
+      throw new Error(`tensor: expected a sequence of length ${shape[depth]} at dim ${depth} (got ${value.length})`);
     for (const v of value) flattenNested(v, depth + 1, shape, out);
     return;
   }
-  if (shape.length !== depth) throw new Error(`tensor: ragged nested array (a scalar where a sequence was expected at dim ${depth})`);
+  if (shape.length !== depth)
+    throw new Error(`tensor: ragged nested array (a scalar where a sequence was expected at dim ${depth})`);
   if (typeof value !== 'number' && typeof value !== 'boolean' && typeof value !== 'bigint') {
-    throw new TypeError(`tensor: elements must be numbers, booleans or bigints, got ${value === null ? 'null' : typeof value}`);
+    throw new TypeError(
+      `tensor: elements must be numbers, booleans or bigints, got ${value === null ? 'null' : typeof value}`,
+    );
   }
   out.push(value);
 }
@@ -87,18 +94,28 @@ function packValues(values: unknown[], dtype: DType): ArrayBufferView {
 // The native side reads a buffer's memory directly, which Node-API cannot do for a SharedArrayBuffer: copy its bytes
 // into an ordinary one (the tensor copies them anyway).
 function unshared(data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): ArrayBufferView | ArrayBuffer {
-  if (ArrayBuffer.isView(data)) return types.isSharedArrayBuffer(data.buffer) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : data;
-  return types.isSharedArrayBuffer(data) ? new Uint8Array(data).slice() : data as ArrayBuffer;
+  if (ArrayBuffer.isView(data))
+    return types.isSharedArrayBuffer(data.buffer)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
+      : data;
+  return types.isSharedArrayBuffer(data) ? new Uint8Array(data).slice() : (data as ArrayBuffer);
 }
 
 /** Copies raw little-endian bytes (a Buffer, TypedArray, DataView or (Shared)ArrayBuffer) into a tensor of the given shape and dtype. */
-export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, shape: Shape, dtype: DType, opts: Omit<TensorOptions, 'dtype'> = {}): Tensor {
+export function fromBuffer(
+  buffer: ArrayBufferView | ArrayBuffer | SharedArrayBuffer,
+  shape: Shape,
+  dtype: DType,
+  opts: Omit<TensorOptions, 'dtype'> = {},
+): Tensor {
   const name = toDType(dtype);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new TypeError(`fromBuffer: shape must be a list of non-negative integers, got ${describeValue(shape, 80)}`);
   }
   if (!(ArrayBuffer.isView(buffer) || types.isAnyArrayBuffer(buffer))) {
-    throw new TypeError('fromBuffer: the data must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
+    throw new TypeError(
+      'fromBuffer: the data must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer',
+    );
   }
   const expected = shape.reduce((a, b) => a * b, 1) * ITEMSIZE[name];
   if (buffer.byteLength !== expected) {
@@ -136,7 +153,16 @@ export function randint(low: number, high: number, shape: number | Shape, opts: 
 export function arange(startOrEnd: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
   const integral = [start, stop, step].every(Number.isInteger);
-  return wrap(N.arange(start, stop, step, code(opts, integral ? 'int64' : 'float32'), opts.device ?? 'cpu', opts.requiresGrad ?? false));
+  return wrap(
+    N.arange(
+      start,
+      stop,
+      step,
+      code(opts, integral ? 'int64' : 'float32'),
+      opts.device ?? 'cpu',
+      opts.requiresGrad ?? false,
+    ),
+  );
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   return wrap(N.linspace(start, end, steps, code(opts), opts.device ?? 'cpu', opts.requiresGrad ?? false));
@@ -145,7 +171,11 @@ export function eye(n: number, opts: TensorOptions = {}): Tensor {
   return wrap(N.eye(n, code(opts), opts.device ?? 'cpu', opts.requiresGrad ?? false));
 }
 
-const likeOpts = (t: Tensor, opts: TensorOptions) => ({ dtype: opts.dtype ?? t.dtype, device: opts.device ?? t.device, requiresGrad: opts.requiresGrad });
+const likeOpts = (t: Tensor, opts: TensorOptions) => ({
+  dtype: opts.dtype ?? t.dtype,
+  device: opts.device ?? t.device,
+  requiresGrad: opts.requiresGrad,
+});
 export const zerosLike = (t: Tensor, opts: TensorOptions = {}) => zeros(t.shape, likeOpts(t, opts));
 export const onesLike = (t: Tensor, opts: TensorOptions = {}) => ones(t.shape, likeOpts(t, opts));
 export const emptyLike = (t: Tensor, opts: TensorOptions = {}) => empty(t.shape, likeOpts(t, opts));
@@ -158,5 +188,9 @@ export function manualSeed(seed: number): void {
   N.manualSeed(seed);
 }
 
-export function cat(tensors: Tensor[], dim = 0): Tensor { return wrap(N.cat(tensors.map(arg), dim)); }
-export function stack(tensors: Tensor[], dim = 0): Tensor { return wrap(N.stack(tensors.map(arg), dim)); }
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(N.cat(tensors.map(arg), dim));
+}
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(N.stack(tensors.map(arg), dim));
+}

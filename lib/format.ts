@@ -51,7 +51,10 @@ class Formatter {
   sciMode = false;
   maxWidth = 1;
 
-  constructor(values: number[], private readonly kind: Kind) {
+  constructor(
+    values: number[],
+    private readonly kind: Kind,
+  ) {
     if (kind !== 'float') {
       for (const v of values) this.maxWidth = Math.max(this.maxWidth, this.plain(v).length);
       return;
@@ -152,7 +155,16 @@ function edgeValues(t: Tensor): number[] {
 
 // _tensor_str_with_formatter / _vector_str. `values` hold `shape` in C order; when summarising, `shape` keeps only
 // the edges of each dimension that `fullShape` says is longer than 2·EDGE, and a '...' marks the gap.
-function tensorStr(values: number[], shape: number[], fullShape: number[], dim: number, offset: number, indent: number, summarize: boolean, fmt: Formatter): string {
+function tensorStr(
+  values: number[],
+  shape: number[],
+  fullShape: number[],
+  dim: number,
+  offset: number,
+  indent: number,
+  summarize: boolean,
+  fmt: Formatter,
+): string {
   if (shape.length === 0) return fmt.format(values[0]);
   const n = shape[dim];
   const skip = summarize && fullShape[dim] > 2 * EDGE;
@@ -165,7 +177,9 @@ function tensorStr(values: number[], shape: number[], fullShape: number[], dim: 
     for (let i = 0; i < data.length; i += perLine) lines.push(data.slice(i, i + perLine).join(', '));
     return `[${lines.join(',\n' + ' '.repeat(indent + 1))}]`;
   }
-  const slices = idx.map((i) => (i < 0 ? '...' : tensorStr(values, shape, fullShape, dim + 1, offset + i * stride, indent + 1, summarize, fmt)));
+  const slices = idx.map((i) =>
+    i < 0 ? '...' : tensorStr(values, shape, fullShape, dim + 1, offset + i * stride, indent + 1, summarize, fmt),
+  );
   const remaining = shape.length - dim;
   return `[${slices.join(',' + '\n'.repeat(remaining - 1) + ' '.repeat(indent + 1))}]`;
 }

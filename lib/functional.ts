@@ -1,8 +1,8 @@
 // torch.nn.functional: stateless functions over tensors.
 import { N } from './native';
-import type { DType} from './dtype';
+import type { DType } from './dtype';
 import { dtypeCode } from './dtype';
-import type { Tensor} from './tensor';
+import type { Tensor } from './tensor';
 import { wrap, arg } from './tensor';
 
 type Reduction = 'mean' | 'sum' | 'none';
@@ -26,7 +26,13 @@ export function softmax(x: Tensor, dim: number, opts: { dtype?: DType } = {}): T
 export function logSoftmax(x: Tensor, dim: number, opts: { dtype?: DType } = {}): Tensor {
   return wrap(N.logSoftmax(arg(x), dim, opts.dtype ? dtypeCode(opts.dtype) : -1));
 }
-export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return wrap(N.layerNorm(arg(x), normalizedShape, optional(weight), optional(bias), eps));
 }
 export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number } = {}): Tensor {
@@ -39,29 +45,78 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   return wrap(N.oneHot(arg(indices), numClasses));
 }
 
-export interface CrossEntropyOptions { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number }
-export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  return wrap(N.crossEntropy(arg(logits), arg(target), optional(opts.weight), opts.reduction ?? 'mean', opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
+export interface CrossEntropyOptions {
+  weight?: Tensor;
+  reduction?: Reduction;
+  ignoreIndex?: number;
+  labelSmoothing?: number;
 }
-export function nllLoss(logProbs: Tensor, target: Tensor, opts: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
-  return wrap(N.nllLoss(arg(logProbs), arg(target), optional(opts.weight), opts.reduction ?? 'mean', opts.ignoreIndex ?? -100));
+export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  return wrap(
+    N.crossEntropy(
+      arg(logits),
+      arg(target),
+      optional(opts.weight),
+      opts.reduction ?? 'mean',
+      opts.ignoreIndex ?? -100,
+      opts.labelSmoothing ?? 0,
+    ),
+  );
+}
+export function nllLoss(
+  logProbs: Tensor,
+  target: Tensor,
+  opts: Omit<CrossEntropyOptions, 'labelSmoothing'> = {},
+): Tensor {
+  return wrap(
+    N.nllLoss(arg(logProbs), arg(target), optional(opts.weight), opts.reduction ?? 'mean', opts.ignoreIndex ?? -100),
+  );
 }
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   return wrap(N.mseLoss(arg(input), arg(target), opts.reduction ?? 'mean'));
 }
-export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction } = {},
+): Tensor {
   return wrap(N.bceWithLogits(arg(input), arg(target), opts.reduction ?? 'mean'));
 }
 
-export interface AttentionOptions { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; training?: boolean }
+export interface AttentionOptions {
+  attnMask?: Tensor | null;
+  dropoutP?: number;
+  isCausal?: boolean;
+  training?: boolean;
+}
 /**
  * softmax(q kᵀ/√d + mask) v. Uses libtorch's fused scaled_dot_product_attention where the version has it (2.0+),
  * and the explicit matmul-softmax path otherwise; both give the same result. A bool mask keeps positions that are true.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  return wrap(N.scaledDotProductAttention(arg(q), arg(k), arg(v), optional(opts.attnMask), opts.dropoutP ?? 0, opts.isCausal ?? false, opts.training ?? (opts.dropoutP ?? 0) > 0));
+  return wrap(
+    N.scaledDotProductAttention(
+      arg(q),
+      arg(k),
+      arg(v),
+      optional(opts.attnMask),
+      opts.dropoutP ?? 0,
+      opts.isCausal ?? false,
+      opts.training ?? (opts.dropoutP ?? 0) > 0,
+    ),
+  );
 }
 /** The explicit matmul-softmax attention, always (for comparison with the fused path). */
 export function attentionMatmulSoftmax(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  return wrap(N.attentionMatmulSoftmax(arg(q), arg(k), arg(v), optional(opts.attnMask), opts.dropoutP ?? 0, opts.isCausal ?? false, opts.training ?? (opts.dropoutP ?? 0) > 0));
+  return wrap(
+    N.attentionMatmulSoftmax(
+      arg(q),
+      arg(k),
+      arg(v),
+      optional(opts.attnMask),
+      opts.dropoutP ?? 0,
+      opts.isCausal ?? false,
+      opts.training ?? (opts.dropoutP ?? 0) > 0,
+    ),
+  );
 }

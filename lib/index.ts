@@ -3,8 +3,27 @@ export { Tensor, where } from './tensor';
 export type { Shape, Scalar, NestedArray } from './tensor';
 export type { DType } from './dtype';
 export {
-  tensor, fromBuffer, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
-  zerosLike, onesLike, emptyLike, fullLike, randLike, randnLike, manualSeed, cat, stack,
+  tensor,
+  fromBuffer,
+  zeros,
+  ones,
+  empty,
+  full,
+  rand,
+  randn,
+  randint,
+  arange,
+  linspace,
+  eye,
+  zerosLike,
+  onesLike,
+  emptyLike,
+  fullLike,
+  randLike,
+  randnLike,
+  manualSeed,
+  cat,
+  stack,
 } from './creation';
 export type { TensorOptions } from './creation';
 export { tidy, keep, dispose, memory } from './scope';

@@ -11,7 +11,9 @@ function findAddon(): string {
     if (fs.existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new Error('torch-lora: the native addon is not built. Run `npm run setup` (or `node scripts/bootstrap.js`) in the package folder.');
+  throw new Error(
+    'torch-lora: the native addon is not built. Run `npm run setup` (or `node scripts/bootstrap.js`) in the package folder.',
+  );
 }
 
 // The addon's functions take and return integer tensor handles; lib/native-binding.ts declares every one of them

@@ -3,7 +3,12 @@
 // safety net. `dispose()` (or `using`) frees a tensor at once.
 import { N } from './native';
 
-export interface Disposable { _h: number; _kept: boolean; _registered: boolean; dispose(): void }
+export interface Disposable {
+  _h: number;
+  _kept: boolean;
+  _registered: boolean;
+  dispose(): void;
+}
 
 interface Scope {
   items: Disposable[];
@@ -93,7 +98,12 @@ function isDisposable(value: unknown): value is Disposable {
 function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null): void {
   scopes.pop();
   top = scopes.length ? scopes[scopes.length - 1] : null;
-  const survives = survivors === null ? () => false : survivors instanceof Set ? (t: Disposable) => survivors.has(t) : (t: Disposable) => t === survivors;
+  const survives =
+    survivors === null
+      ? () => false
+      : survivors instanceof Set
+        ? (t: Disposable) => survivors.has(t)
+        : (t: Disposable) => t === survivors;
   const dead: number[] = [];
   for (const t of scope.items) {
     if (t._h < 0) continue;
@@ -113,7 +123,12 @@ function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null):
  * Tensors themselves, typed arrays and functions are not walked into. `dispose` walks plain containers only (arrays,
  * Maps, Sets, plain objects): disposing a result must not free the weights of a module it refers to.
  */
-function collect(value: unknown, into: Set<Disposable>, intoInstances = true, seen = new Set<object>()): Set<Disposable> {
+function collect(
+  value: unknown,
+  into: Set<Disposable>,
+  intoInstances = true,
+  seen = new Set<object>(),
+): Set<Disposable> {
   const stack: unknown[] = [value];
   while (stack.length) {
     const v = stack.pop();
@@ -153,7 +168,12 @@ export interface MemoryInfo {
 /** Live tensors and their bytes per device (a storage shared by views counts once). */
 export function memory(): MemoryInfo {
   const m = N.memory();
-  return { numTensors: m.numTensors, numBytes: m.numBytes, bytesByDevice: m.bytesByDevice, cpuCachedBytes: N.cpuTuning().cachedBytes };
+  return {
+    numTensors: m.numTensors,
+    numBytes: m.numBytes,
+    bytesByDevice: m.bytesByDevice,
+    cpuCachedBytes: N.cpuTuning().cachedBytes,
+  };
 }
 
 export function inTidy(): boolean {

@@ -9,5 +9,7 @@ export function compiledWorkerScript(file: string, who: string): string {
   if (fs.existsSync(here)) return here;
   const built = path.resolve(__dirname, '..', 'dist', 'lib', file);
   if (fs.existsSync(built)) return built;
-  throw new Error(`${who}: no compiled worker script at ${here} or ${built}; build it with \`node scripts/bootstrap.js\``);
+  throw new Error(
+    `${who}: no compiled worker script at ${here} or ${built}; build it with \`node scripts/bootstrap.js\``,
+  );
 }

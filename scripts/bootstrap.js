@@ -13,20 +13,32 @@ const args = new Set(argv);
 const outIndex = argv.indexOf('--out');
 const BUILD_DIR = outIndex >= 0 ? argv[outIndex + 1] : 'build';
 const quiet = args.has('--quiet');
-const log = (msg) => { if (!quiet) console.error(`[torch-lora setup] ${msg}`); };
-const run = (cmd, opts = {}) => execSync(cmd, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', ...opts });
+const log = (msg) => {
+  if (!quiet) console.error(`[torch-lora setup] ${msg}`);
+};
+const run = (cmd, opts = {}) =>
+  execSync(cmd, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', ...opts });
 
 function dpkgInstalled(pkg) {
   try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('install ok installed');
-  } catch { return false; }
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).includes('install ok installed');
+  } catch {
+    return false;
+  }
 }
 
 // Debian's libtorch 1.13 is the fallback (no python3 with venv and pip), and what `--with-debian-libtorch` asks for
 // (CI runs the suite on it too). OpenBLAS: without it Debian's libtorch falls back to the reference BLAS, 20x slower.
 function ensureSystemPackages(wanted, optional = []) {
   let hasDpkg = true;
-  try { execFileSync('dpkg-query', ['--version'], { stdio: 'ignore' }); } catch { hasDpkg = false; }
+  try {
+    execFileSync('dpkg-query', ['--version'], { stdio: 'ignore' });
+  } catch {
+    hasDpkg = false;
+  }
   const missing = [...wanted, ...optional].filter((p) => !dpkgInstalled(p));
   if (!hasDpkg || missing.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -38,7 +50,9 @@ function ensureSystemPackages(wanted, optional = []) {
   log(`installing ${missing.join(' ')} with apt-get`);
   try {
     run('apt-get update -qq', { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    run(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (e) {
     if (required.length) throw e;
     // Optional packages (Gloo's headers for torch.distributed): build without them rather than fail.
@@ -49,13 +63,20 @@ function ensureSystemPackages(wanted, optional = []) {
 // libtorch 2.x by default: unless LIBTORCH / LIBTORCH_USE_PYTORCH / PYTHON choose one, the project's venv gets
 // PyTorch (scripts/python-env.js); the same venv is the Python the benchmarks and interop tests compare with.
 function ensureLibtorch() {
-  const explicit = process.env.LIBTORCH || (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0');
+  const explicit =
+    process.env.LIBTORCH || (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0');
   // A libtorch chosen explicitly (e.g. a GPU machine's own PyTorch, offline) needs no venv; --with-venv makes it anyway.
   const wantVenv = process.env.TORCH_LORA_NO_VENV !== '1' && (!explicit || args.has('--with-venv'));
   const venv = wantVenv ? require('./python-env.js').ensureVenv(log, run) : null;
   const debian = args.has('--with-debian-libtorch') || (!explicit && !venv);
   // libgloo-dev: Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (torch.distributed); the wheels lack them.
-  ensureSystemPackages([...(debian ? ['libtorch-dev', 'libopenblas0-openmp'] : []), ...(args.has('--with-python') ? ['python3-torch'] : [])], ['libgloo-dev']);
+  ensureSystemPackages(
+    [
+      ...(debian ? ['libtorch-dev', 'libopenblas0-openmp'] : []),
+      ...(args.has('--with-python') ? ['python3-torch'] : []),
+    ],
+    ['libgloo-dev'],
+  );
 }
 
 function newestMtime(paths) {
@@ -87,22 +108,40 @@ function ensureNative() {
   const torch = locate();
   // With NCCL or without is part of the build's identity (TORCH_LORA_NCCL, a toolkit installed since); the key is
   // absent without it, so that existing CPU builds keep their stamp.
-  const chosen = JSON.stringify({ root: torch.root, version: torch.version, libdir: torch.libdir, ...(torch.nccl ? { nccl: true } : {}) });
-  const built = fs.existsSync(path.join(root, TORCH_STAMP)) ? fs.readFileSync(path.join(root, TORCH_STAMP), 'utf8') : '';
-  if (!args.has('--force-build') && built === chosen &&
-      mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])) return;
-  log(`building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why}; NCCL: ${torch.nccl ? 'yes' : `no, ${torch.ncclWhy}`})`);
+  const chosen = JSON.stringify({
+    root: torch.root,
+    version: torch.version,
+    libdir: torch.libdir,
+    ...(torch.nccl ? { nccl: true } : {}),
+  });
+  const built = fs.existsSync(path.join(root, TORCH_STAMP))
+    ? fs.readFileSync(path.join(root, TORCH_STAMP), 'utf8')
+    : '';
+  if (
+    !args.has('--force-build') &&
+    built === chosen &&
+    mtime(ADDON) >= newestMtime(['native', 'CMakeLists.txt', 'scripts/libtorch.js'])
+  )
+    return;
+  log(
+    `building the native addon with cmake-js against libtorch ${torch.version} (${torch.source}: ${torch.root}; ${torch.why}; NCCL: ${torch.nccl ? 'yes' : `no, ${torch.ncclWhy}`})`,
+  );
   const jobs = process.env.JOBS || String(require('node:os').cpus().length);
   const cmakeJs = `node "${require.resolve('cmake-js/bin/cmake-js', { paths: [root] })}"`;
   // CMakeLists.txt asks the locator at configure time only, and `compile` configures only a new folder: another libtorch
   // (or NCCL turned on or off) in an existing build folder must configure again, or ninja finds "no work to do".
-  if (built !== chosen && fs.existsSync(path.join(root, BUILD_DIR, 'CMakeCache.txt'))) run(`${cmakeJs} configure --out "${BUILD_DIR}"`);
+  if (built !== chosen && fs.existsSync(path.join(root, BUILD_DIR, 'CMakeCache.txt')))
+    run(`${cmakeJs} configure --out "${BUILD_DIR}"`);
   run(`${cmakeJs} compile --out "${BUILD_DIR}" --parallel ${jobs}`);
   fs.writeFileSync(path.join(root, TORCH_STAMP), chosen);
 }
 
 function ensureTypeScript() {
-  if (!args.has('--force-build') && mtime('dist/.stamp') >= newestMtime(['lib', 'bin', 'examples', 'bench', 'tsconfig.json'])) return;
+  if (
+    !args.has('--force-build') &&
+    mtime('dist/.stamp') >= newestMtime(['lib', 'bin', 'examples', 'bench', 'tsconfig.json'])
+  )
+    return;
   log('compiling TypeScript');
   run(`node "${require.resolve('typescript/bin/tsc', { paths: [root] })}" -p tsconfig.json`);
   fs.writeFileSync(path.join(root, 'dist/.stamp'), new Date().toISOString());

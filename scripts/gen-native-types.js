@@ -30,7 +30,8 @@ function parseTables(source) {
   for (const line of source.split('\n')) {
     const def = /^#define\s+(\w+)\(X\)/.exec(line);
     if (def) {
-      if (!SIGNATURES[def[1]]) throw new Error(`${TABLES_FILE}: table ${def[1]} has no TypeScript signature in scripts/gen-native-types.js`);
+      if (!SIGNATURES[def[1]])
+        throw new Error(`${TABLES_FILE}: table ${def[1]} has no TypeScript signature in scripts/gen-native-types.js`);
       current = { table: def[1], ops: [] };
       tables.push(current);
       continue;

@@ -16,17 +16,30 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const SYSTEM_CMAKE_DIRS = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/local/share/cmake/Torch'];
+const SYSTEM_CMAKE_DIRS = [
+  '/usr/lib/x86_64-linux-gnu/cmake/Torch',
+  '/usr/lib/aarch64-linux-gnu/cmake/Torch',
+  '/usr/local/share/cmake/Torch',
+];
 const venvPython = () => path.join(root, '.venv', 'bin', 'python');
 
-const read = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } };
+const read = (f) => {
+  try {
+    return fs.readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 /** libtorch's version from its headers: { major, minor, patch, text }. */
 function headerVersion(includeDirs) {
   for (const dir of includeDirs) {
     for (const rel of ['torch/headeronly/version.h', 'torch/version.h', 'torch/csrc/api/include/torch/version.h']) {
       const src = read(path.join(dir, rel));
-      const num = (k) => { const m = src.match(new RegExp(`#define\\s+TORCH_VERSION_${k}\\s+(\\d+)`)); return m ? Number(m[1]) : null; };
+      const num = (k) => {
+        const m = src.match(new RegExp(`#define\\s+TORCH_VERSION_${k}\\s+(\\d+)`));
+        return m ? Number(m[1]) : null;
+      };
       if (num('MAJOR') !== null) {
         const v = { major: num('MAJOR'), minor: num('MINOR') ?? 0, patch: num('PATCH') ?? 0 };
         return { ...v, text: `${v.major}.${v.minor}.${v.patch}` };
@@ -51,8 +64,17 @@ function describe(t) {
   // The C++ standard libtorch declares for its users (20 from 2.x's newer headers), never below 17 (our sources).
   const cxxStd = Math.max(17, std ? Number(std[1]) : 17);
   // Gloo's headers (c10d's ProcessGroupGloo.hpp includes them; neither Debian's libtorch-dev nor the wheels ship them).
-  const gloo = [...t.include, '/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'gloo', 'algorithm.h')));
-  return { ...t, version: version ? version.text : 'unknown', cxxStd, abi: abi ? Number(abi[1]) : 1, gloo, ...nccl(t, gloo) };
+  const gloo = [...t.include, '/usr/include', '/usr/local/include'].some((d) =>
+    fs.existsSync(path.join(d, 'gloo', 'algorithm.h')),
+  );
+  return {
+    ...t,
+    version: version ? version.text : 'unknown',
+    cxxStd,
+    abi: abi ? Number(abi[1]) : 1,
+    gloo,
+    ...nccl(t, gloo),
+  };
 }
 
 // The headers ProcessGroupNCCL.hpp pulls in beyond libtorch's own: the CUDA runtime and the libraries
@@ -73,31 +95,54 @@ function nccl(t, gloo) {
     return { nccl: false, ncclWhy: why, ncclInclude: [] };
   };
   if (mode === '0') return off('TORCH_LORA_NCCL=0');
-  if (!fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so'))) return off('this libtorch has no CUDA (no libtorch_cuda.so)');
-  if (!/USE_C10D_NCCL/.test(read(path.join(t.cmakeDir, '..', 'Caffe2', 'Caffe2Targets.cmake')))) return off('this libtorch was built without NCCL (no USE_C10D_NCCL)');
+  if (!fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')))
+    return off('this libtorch has no CUDA (no libtorch_cuda.so)');
+  if (!/USE_C10D_NCCL/.test(read(path.join(t.cmakeDir, '..', 'Caffe2', 'Caffe2Targets.cmake'))))
+    return off('this libtorch was built without NCCL (no USE_C10D_NCCL)');
   if (!gloo) return off("Gloo's headers are missing (the c10d code needs them for every backend)");
   const wheels = path.join(t.root, '..', 'nvidia');
   const candidates = [
-    ...(fs.existsSync(wheels) ? fs.readdirSync(wheels).sort().map((d) => path.join(wheels, d, 'include')) : []),
-    ...[process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include')),
-  ].map((d) => path.resolve(d)).filter((d, i, all) => fs.existsSync(d) && all.indexOf(d) === i);
+    ...(fs.existsSync(wheels)
+      ? fs
+          .readdirSync(wheels)
+          .sort()
+          .map((d) => path.join(wheels, d, 'include'))
+      : []),
+    ...[process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+      .filter(Boolean)
+      .map((d) => path.join(d, 'include')),
+  ]
+    .map((d) => path.resolve(d))
+    .filter((d, i, all) => fs.existsSync(d) && all.indexOf(d) === i);
   const has = (d, h) => fs.existsSync(path.join(d, h));
   const missing = NCCL_HEADERS.filter((h) => ![...candidates, '/usr/include'].some((d) => has(d, h)));
-  if (missing.length) return off(`headers not found: ${missing.join(', ')} (looked in ${[...candidates, '/usr/include'].join(', ')}; set CUDA_HOME)`);
+  if (missing.length)
+    return off(
+      `headers not found: ${missing.join(', ')} (looked in ${[...candidates, '/usr/include'].join(', ')}; set CUDA_HOME)`,
+    );
   return { nccl: true, ncclWhy: 'found', ncclInclude: candidates.filter((d) => NCCL_HEADERS.some((h) => has(d, h))) };
 }
 
 function pythonTorchRoot(py) {
-  const out = execFileSync(py, ['-c', 'import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).trim().split('\n');
+  const out = execFileSync(
+    py,
+    ['-c', 'import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 },
+  )
+    .trim()
+    .split('\n');
   return { version: out[0], root: out[1] };
 }
 
 function fromPython(py, source, why, minMajor = 0) {
   let found;
-  try { found = pythonTorchRoot(py); } catch { return null; }
+  try {
+    found = pythonTorchRoot(py);
+  } catch {
+    return null;
+  }
   if (Number(found.version.split('.')[0]) < minMajor) return null;
-  if (!fs.existsSync(path.join(found.root, 'include', 'ATen'))) return null;  // a PyTorch without C++ headers
+  if (!fs.existsSync(path.join(found.root, 'include', 'ATen'))) return null; // a PyTorch without C++ headers
   return fromRoot(found.root, source, `${why} (PyTorch ${found.version})`);
 }
 
@@ -105,29 +150,47 @@ function systemLibtorch(why) {
   for (const dir of SYSTEM_CMAKE_DIRS) {
     if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) {
       const libdir = path.resolve(dir, '..', '..');
-      return describe({ source: 'system', why, root: '/usr', cmakeDir: dir, include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir });
+      return describe({
+        source: 'system',
+        why,
+        root: '/usr',
+        cmakeDir: dir,
+        include: ['/usr/include', '/usr/include/torch/csrc/api/include'],
+        libdir,
+      });
     }
   }
   return null;
 }
 
-function fail(message) { throw new Error(message); }
+function fail(message) {
+  throw new Error(message);
+}
 
 function locate() {
   if (process.env.LIBTORCH) {
     const dir = path.resolve(process.env.LIBTORCH);
     if (!fs.existsSync(path.join(dir, 'include', 'ATen')) || !fs.existsSync(path.join(dir, 'lib'))) {
-      throw new Error(`LIBTORCH=${dir} is not a libtorch folder (no include/ATen and lib/). Point it at an unpacked libtorch.`);
+      throw new Error(
+        `LIBTORCH=${dir} is not a libtorch folder (no include/ATen and lib/). Point it at an unpacked libtorch.`,
+      );
     }
     return fromRoot(dir, 'LIBTORCH', 'LIBTORCH is set');
   }
   if (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0') {
     const py = process.env.PYTHON || 'python3';
     const t = fromPython(py, 'LIBTORCH_USE_PYTORCH', `LIBTORCH_USE_PYTORCH is set: the PyTorch of ${py}`);
-    if (!t) throw new Error(`LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed (or that PyTorch has no C++ headers): install PyTorch for ${py} or set PYTHON.`);
+    if (!t)
+      throw new Error(
+        `LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed (or that PyTorch has no C++ headers): install PyTorch for ${py} or set PYTHON.`,
+      );
     return t;
   }
-  if (process.env.LIBTORCH_USE_SYSTEM === '1') return systemLibtorch('LIBTORCH_USE_SYSTEM=1') ?? fail('LIBTORCH_USE_SYSTEM=1 but Debian\'s libtorch-dev is not installed');
+  if (process.env.LIBTORCH_USE_SYSTEM === '1')
+    return (
+      systemLibtorch('LIBTORCH_USE_SYSTEM=1') ??
+      fail("LIBTORCH_USE_SYSTEM=1 but Debian's libtorch-dev is not installed")
+    );
   if (process.env.PYTHON) {
     const t = fromPython(process.env.PYTHON, 'PYTHON', `PYTHON=${process.env.PYTHON}`);
     if (t) return t;
@@ -142,8 +205,10 @@ function locate() {
   }
   const system = systemLibtorch("Debian's libtorch-dev (the fallback: no PyTorch >= 2.0 found)");
   if (system) return system;
-  throw new Error('libtorch not found. Run `node scripts/bootstrap.js` (it makes a venv with PyTorch), or set LIBTORCH=/path/to/libtorch, ' +
-    'or LIBTORCH_USE_PYTORCH=1 to use the PyTorch installed for python3, or install Debian\'s libtorch-dev libopenblas0-openmp.');
+  throw new Error(
+    'libtorch not found. Run `node scripts/bootstrap.js` (it makes a venv with PyTorch), or set LIBTORCH=/path/to/libtorch, ' +
+      "or LIBTORCH_USE_PYTORCH=1 to use the PyTorch installed for python3, or install Debian's libtorch-dev libopenblas0-openmp.",
+  );
 }
 
 // The libraries to link, as full paths inside the chosen libtorch only (no search path can substitute another
@@ -183,7 +248,8 @@ if (require.main === module) {
     const arg = process.argv[2];
     if (arg === '--cmake') {
       const out = process.argv[3];
-      if (out) fs.writeFileSync(out, cmakeScript(t)); else process.stdout.write(cmakeScript(t));
+      if (out) fs.writeFileSync(out, cmakeScript(t));
+      else process.stdout.write(cmakeScript(t));
     } else if (arg === '--include') console.log(t.include.join(' '));
     else if (arg === '--libdir') console.log(t.libdir);
     else if (arg === '--libs') console.log(libs(t).join(' '));

@@ -29,8 +29,14 @@ function hasNvidiaDriver() {
 function pipSources(python) {
   let text = '';
   try {
-    text = execFileSync(python, ['-m', 'pip', 'config', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 });
-  } catch { return { indexes: [], findLinks: [] }; }
+    text = execFileSync(python, ['-m', 'pip', 'config', 'list'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60000,
+    });
+  } catch {
+    return { indexes: [], findLinks: [] };
+  }
   const values = (key) => {
     const out = [];
     for (const line of text.split('\n')) {
@@ -51,7 +57,8 @@ function pipArgs(python) {
   const { indexes, findLinks } = pipSources(python);
   if (indexes.length === 0 && findLinks.length === 0) return [];
   const args = [];
-  if (indexes.length) args.push('--index-url', indexes[0], ...indexes.slice(1).flatMap((u) => ['--extra-index-url', u]));
+  if (indexes.length)
+    args.push('--index-url', indexes[0], ...indexes.slice(1).flatMap((u) => ['--extra-index-url', u]));
   else args.push('--no-index');
   for (const f of findLinks) args.push('--find-links', f);
   return args;
@@ -74,7 +81,13 @@ function ensureVenv(log, run) {
   }
   const base = process.env.TORCH_LORA_BASE_PYTHON || 'python3';
   // A python3 that already has PyTorch 2.x and the companions needs no venv (scripts/libtorch.js takes it first).
-  if (spawnSync(base, ['-c', `import torch, ${COMPANIONS.join(', ')}; assert int(torch.__version__.split('.')[0]) >= 2`], { stdio: 'ignore', timeout: 120000 }).status === 0) {
+  if (
+    spawnSync(
+      base,
+      ['-c', `import torch, ${COMPANIONS.join(', ')}; assert int(torch.__version__.split('.')[0]) >= 2`],
+      { stdio: 'ignore', timeout: 120000 },
+    ).status === 0
+  ) {
     return { python: base, made: false };
   }
   if (spawnSync(base, ['-c', 'import venv, ensurepip'], { stdio: 'ignore' }).status !== 0) {
@@ -82,9 +95,13 @@ function ensureVenv(log, run) {
     return null;
   }
   const torchSpec = process.env.TORCH_LORA_TORCH_SPEC || (hasNvidiaDriver() ? TORCH_CUDA : TORCH_CPU);
-  log(`making .venv with ${torchSpec} and ${COMPANIONS.join(', ')} (${hasNvidiaDriver() ? 'NVIDIA driver found' : 'no NVIDIA driver: CPU wheel'})`);
+  log(
+    `making .venv with ${torchSpec} and ${COMPANIONS.join(', ')} (${hasNvidiaDriver() ? 'NVIDIA driver found' : 'no NVIDIA driver: CPU wheel'})`,
+  );
   if (!fs.existsSync(venvPython)) run(`"${base}" -m venv "${venvDir}"`);
-  const args = pipArgs(venvPython).map((a) => `"${a}"`).join(' ');
+  const args = pipArgs(venvPython)
+    .map((a) => `"${a}"`)
+    .join(' ');
   run(`"${venvPython}" -m pip install -q --disable-pip-version-check ${args} "${torchSpec}" ${COMPANIONS.join(' ')}`);
   fs.writeFileSync(readyStamp, `${torchSpec} ${COMPANIONS.join(' ')}\n`);
   return { python: venvPython, made: true };

@@ -8,7 +8,16 @@ const ctx = makeContext({ config: TINY_CONFIG, quick: true, reps: 1, warmup: 0 }
 describe('bench workloads at tiny sizes', () => {
   it('has the workloads that bench/pytorch_bench.py has', () => {
     expect(WORKLOAD_NAMES).toEqual([
-      'op-overhead', 'infer-b1', 'infer-b32', 'train-lora', 'train-full', 'merged', 'scale-64', 'scale-128', 'scale-256', 'scale-512',
+      'op-overhead',
+      'infer-b1',
+      'infer-b32',
+      'train-lora',
+      'train-full',
+      'merged',
+      'scale-64',
+      'scale-128',
+      'scale-256',
+      'scale-512',
     ]);
     expect(Object.keys(workloads(ctx))).toEqual(WORKLOAD_NAMES);
   });

@@ -12,8 +12,14 @@ const MiB = 1 << 20;
 
 test('loading the library changes nothing process-wide; TORCH_LORA_CPU_TUNING=1 opts in', () => {
   const probe = (env: NodeJS.ProcessEnv) => {
-    const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(root, 'dist', 'lib'))}).cpu.tuningInfo()))`],
-      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(root, 'dist', 'lib'))}).cpu.tuningInfo()))`,
+      ],
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.stderr).toBe('');
     return JSON.parse(r.stdout);
   };
@@ -32,18 +38,32 @@ test('enabled, freed large blocks are cached for reuse; emptyCache returns them;
   try {
     expect(cpu.tuningInfo()).toMatchObject({ enabled: true, mallocTuned: false });
     before.dispose();
-    torch.tidy(() => torch.ones([2 * MiB]).mul(2).sum().item()); // two 8 MiB blocks, both freed
+    torch.tidy(() =>
+      torch
+        .ones([2 * MiB])
+        .mul(2)
+        .sum()
+        .item(),
+    ); // two 8 MiB blocks, both freed
     const cached = cpu.tuningInfo().cachedBytes;
     expect(cached).toBeGreaterThanOrEqual(16 * MiB);
     expect(torch.memory().cpuCachedBytes).toBe(cached);
     // The same sizes again are served from the cache: nothing new is mapped.
     const mapped = cpu.tuningInfo().mappedBytes;
-    torch.tidy(() => torch.ones([2 * MiB]).mul(2).sum().item());
+    torch.tidy(() =>
+      torch
+        .ones([2 * MiB])
+        .mul(2)
+        .sum()
+        .item(),
+    );
     expect(cpu.tuningInfo().mappedBytes).toBe(mapped);
     cpu.emptyCache();
     expect(torch.memory().cpuCachedBytes).toBe(0);
     // The cache limit holds: 64 MiB of free blocks at most.
-    torch.tidy(() => { Array.from({ length: 12 }, () => torch.zeros([2 * MiB])); });
+    torch.tidy(() => {
+      Array.from({ length: 12 }, () => torch.zeros([2 * MiB]));
+    });
     expect(cpu.tuningInfo().cachedBytes).toBeLessThanOrEqual(64 * MiB);
     const kept = torch.keep(torch.ones([MiB])); // made by our allocator, freed after disabling it
     cpu.disableTuning();

@@ -5,7 +5,13 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 
 const root = path.resolve(__dirname, '..');
-const documents = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
+const documents = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => path.join('docs', f)),
+];
 // Placeholders for what a snippet takes from the reader's own code.
 const PRELUDE = 'declare const batches: { texts: string[]; labels: number[] }[];\n';
 
@@ -29,7 +35,9 @@ function asModule(code: string): string {
   return `${imports.join('\n')}\n${PRELUDE}export {};\n(async () => {\n${body.join('\n')}\n})();\n`;
 }
 
-const all = documents.flatMap(snippets).map((s) => ({ ...s, file: path.join(root, `__doc_snippet_${s.name.replace(/\W+/g, '_')}.ts`) }));
+const all = documents
+  .flatMap(snippets)
+  .map((s) => ({ ...s, file: path.join(root, `__doc_snippet_${s.name.replace(/\W+/g, '_')}.ts`) }));
 let program: ts.Program;
 
 beforeAll(() => {
@@ -40,15 +48,28 @@ beforeAll(() => {
   host.readFile = (f) => sources.get(path.resolve(f)) ?? readFile(f);
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (f) => sources.has(path.resolve(f)) || fileExists(f);
-  program = ts.createProgram([...sources.keys()], {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10,
-    esModuleInterop: true, skipLibCheck: true, lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')],
-  }, host);
+  program = ts.createProgram(
+    [...sources.keys()],
+    {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+      types: ['node'],
+      typeRoots: [path.join(root, 'node_modules', '@types')],
+    },
+    host,
+  );
 });
 
 test.each(all.map((s) => [s.name, s.file]))('%s type-checks', (_name, file) => {
   const problems = ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => {
-    const where = d.file && d.start !== undefined ? `line ${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
+    const where =
+      d.file && d.start !== undefined ? `line ${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
     return where + ts.flattenDiagnosticMessageText(d.messageText, '\n');
   });
   expect(problems).toEqual([]);

@@ -19,7 +19,15 @@ function thrown(fn: () => unknown): Error {
 
 /** A normal op after the failure: the addon is still usable, and the failed call leaked no tensor. */
 function stillWorks(before: number): void {
-  const r = torch.tidy(() => torch.tensor([[1, 2], [3, 4]]).matmul(torch.tensor([[1], [1]])).toArray());
+  const r = torch.tidy(() =>
+    torch
+      .tensor([
+        [1, 2],
+        [3, 4],
+      ])
+      .matmul(torch.tensor([[1], [1]]))
+      .toArray(),
+  );
   expect(r).toEqual([[3], [7]]);
   expect(torch.memory().numTensors).toBe(before);
 }
@@ -35,36 +43,55 @@ function expectError(fn: () => unknown, message: RegExp): Error {
 
 describe('shape mismatches', () => {
   test('add with non-broadcastable shapes', () => {
-    const e = expectError(() => torch.ones([2, 3]).add(torch.ones([4])),
-      /^add: The size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1$/);
+    const e = expectError(
+      () => torch.ones([2, 3]).add(torch.ones([4])),
+      /^add: The size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1$/,
+    );
     expect(e.message).not.toMatch(/\n/); // only the first line of libtorch's message, no C++ backtrace
   });
   test('matmul with inner dimensions that differ', () => {
-    expectError(() => torch.ones([2, 3]).matmul(torch.ones([4, 5])), /^matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/);
+    expectError(
+      () => torch.ones([2, 3]).matmul(torch.ones([4, 5])),
+      /^matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/,
+    );
     expectError(() => torch.ones([3]).matmul(torch.ones([4])), /^matmul: .*(size|shape)/i);
     expectError(() => torch.ones([2, 3, 4]).bmm(torch.ones([2, 5, 6])), /^bmm: .*(size|shape)/i);
   });
   test('other ops name the mismatch too', () => {
-    expectError(() => torch.cat([torch.ones([2, 3]), torch.ones([2, 4])], 0), /^cat: Sizes of tensors must match except in dimension 0/);
+    expectError(
+      () => torch.cat([torch.ones([2, 3]), torch.ones([2, 4])], 0),
+      /^cat: Sizes of tensors must match except in dimension 0/,
+    );
     expectError(() => F.linear(torch.ones([2, 3]), torch.ones([4, 5])), /^linear: .*(shape|size)/i);
     expectError(() => F.mseLoss(torch.ones([2, 3]), torch.ones([4])), /^mseLoss: .*(size|shape)/i);
-    expectError(() => torch.ones([2, 3]).softmax(2), /^softmax: Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)/);
+    expectError(
+      () => torch.ones([2, 3]).softmax(2),
+      /^softmax: Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)/,
+    );
   });
 });
 
 describe('wrong dtypes', () => {
   test('embedding with float indices', () => {
-    expectError(() => F.embedding(torch.tensor([0, 1]), torch.ones([3, 2])),
-      /^embedding: Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got .*Float/);
+    expectError(
+      () => F.embedding(torch.tensor([0, 1]), torch.ones([3, 2])),
+      /^embedding: Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got .*Float/,
+    );
   });
   test('crossEntropy with float class targets', () => {
     // The op name and the essential words; the wording is libtorch's and changed in 2.x ("expected target dtype to be
     // Long or Byte, but got Float" after 1.13's "expected scalar type Long but found Float").
-    expectError(() => F.crossEntropy(torch.ones([2, 3]), torch.tensor([0, 1])), /^crossEntropy: expected .*Long.* (found|got) Float/);
+    expectError(
+      () => F.crossEntropy(torch.ones([2, 3]), torch.tensor([0, 1])),
+      /^crossEntropy: expected .*Long.* (found|got) Float/,
+    );
   });
   test('mean of an int64 tensor, grad of an int tensor, an unknown dtype name', () => {
     expectError(() => torch.arange(3).mean(), /^mean: .*could not infer output dtype.*Got: Long/);
-    expectError(() => torch.tensor([1n, 2n], { requiresGrad: true }), /Only Tensors of floating point and complex dtype can require gradients/);
+    expectError(
+      () => torch.tensor([1n, 2n], { requiresGrad: true }),
+      /Only Tensors of floating point and complex dtype can require gradients/,
+    );
     expectError(() => torch.zeros([2], { dtype: 'complex64' as never }), /unknown dtype 'complex64'/);
   });
 });
@@ -84,7 +111,10 @@ describe('wrong devices', () => {
     expectError(() => torch.randn([2], { device: 'cuda' }), /CUDA is not available/);
   });
   test("an unknown device type such as 'tpu'", () => {
-    expectError(() => torch.zeros([2], { device: 'tpu' }), /^zeros: Expected one of cpu, cuda, .* device type at start of device string: tpu$/);
+    expectError(
+      () => torch.zeros([2], { device: 'tpu' }),
+      /^zeros: Expected one of cpu, cuda, .* device type at start of device string: tpu$/,
+    );
     expectError(() => torch.ones([2]).to('tpu'), /'tpu' is neither a dtype .* nor a device/);
     expectError(() => torch.ones([2]).to({ device: 'tpu' }), /device string: tpu/);
   });
@@ -92,20 +122,39 @@ describe('wrong devices', () => {
 
 describe('out-of-range indices', () => {
   test('select', () => {
-    expectError(() => torch.ones([2, 3]).select(0, 5), /^select: .*index 5 out of range for tensor of size \[2, 3\] at dimension 0/);
+    expectError(
+      () => torch.ones([2, 3]).select(0, 5),
+      /^select: .*index 5 out of range for tensor of size \[2, 3\] at dimension 0/,
+    );
     expectError(() => torch.ones([2, 3]).select(2, 0), /^select: Dimension out of range/);
   });
   test('indexSelect', () => {
     expectError(() => torch.ones([2, 3]).indexSelect(1, torch.tensor([0n, 7n])), /^indexSelect: .*out of .*bounds.*7/i);
   });
   test('gather', () => {
-    expectError(() => torch.ones([2, 3]).gather(1, torch.tensor([[0n, 9n], [0n, 0n]])), /^gather: index 9 is out of bounds for dimension 1 with size 3/);
+    expectError(
+      () =>
+        torch.ones([2, 3]).gather(
+          1,
+          torch.tensor([
+            [0n, 9n],
+            [0n, 0n],
+          ]),
+        ),
+      /^gather: index 9 is out of bounds for dimension 1 with size 3/,
+    );
   });
   test('embedding index >= vocabulary size', () => {
-    expectError(() => F.embedding(torch.tensor([0n, 3n]), torch.ones([3, 2])), /^embedding: index out of range in self/);
+    expectError(
+      () => F.embedding(torch.tensor([0n, 3n]), torch.ones([3, 2])),
+      /^embedding: index out of range in self/,
+    );
   });
   test('crossEntropy target >= number of classes, narrow past the end', () => {
-    expectError(() => F.crossEntropy(torch.ones([2, 3]), torch.tensor([0n, 5n])), /^crossEntropy: Target 5 is out of bounds/);
+    expectError(
+      () => F.crossEntropy(torch.ones([2, 3]), torch.tensor([0n, 5n])),
+      /^crossEntropy: Target 5 is out of bounds/,
+    );
     expectError(() => torch.ones([4]).narrow(0, 2, 5), /^narrow: .*exceeds dimension size/);
   });
 });
@@ -167,14 +216,20 @@ describe('non-tensor arguments', () => {
     expectError(() => a().view('x' as never), /^view: argument 2 must be an array of integers$/);
     expectError(() => a().sum(1.5), /must be an integer/);
     expectError(() => a().transpose(0, null as never), /^transpose: argument 3 must be an integer$/);
-    expectError(() => F.crossEntropy(a(), torch.tensor([0n, 1n]), { reduction: 'avg' as never }), /reduction must be 'mean', 'sum' or 'none', got 'avg'/);
+    expectError(
+      () => F.crossEntropy(a(), torch.tensor([0n, 1n]), { reduction: 'avg' as never }),
+      /reduction must be 'mean', 'sum' or 'none', got 'avg'/,
+    );
   });
 });
 
 describe('NaN and infinity propagate without crashing', () => {
   test('element-wise ops, reductions, matmul, softmax, losses', () => {
     torch.tidy(() => {
-      const x = torch.tensor([[NaN, 1], [2, Infinity]]);
+      const x = torch.tensor([
+        [NaN, 1],
+        [2, Infinity],
+      ]);
       const v = (t: Tensor) => Array.from(t.dataSync() as Float32Array);
       expect(v(x.add(1))).toEqual([NaN, 2, 3, Infinity]);
       expect(v(x.relu())).toEqual([NaN, 1, 2, Infinity]);
@@ -183,10 +238,22 @@ describe('NaN and infinity propagate without crashing', () => {
       expect(v(x.matmul(torch.eye(2))).some(Number.isNaN)).toBe(true);
       expect(v(x.softmax(1).select(0, 0)).every(Number.isNaN)).toBe(true);
       expect(v(x.softmax(1).select(1, 0))).toEqual([NaN, NaN]); // exp(inf - inf)
-      expect(x.isnan().toArray()).toEqual([[true, false], [false, false]]);
-      expect(x.isinf().toArray()).toEqual([[false, false], [false, true]]);
+      expect(x.isnan().toArray()).toEqual([
+        [true, false],
+        [false, false],
+      ]);
+      expect(x.isinf().toArray()).toEqual([
+        [false, false],
+        [false, true],
+      ]);
       expect(Number.isNaN(F.crossEntropy(x, torch.tensor([1n, 0n])).item())).toBe(true);
-      expect(torch.tensor([0]).div(torch.tensor([0])).isnan().item()).toBe(true);
+      expect(
+        torch
+          .tensor([0])
+          .div(torch.tensor([0]))
+          .isnan()
+          .item(),
+      ).toBe(true);
       expect(torch.tensor([-1]).log().isnan().item()).toBe(true);
       expect(torch.tensor([0]).log().item()).toBe(-Infinity);
       expect(String(torch.tensor([NaN, 1.5]))).toBe('tensor([   nan, 1.5000])');
@@ -209,7 +276,15 @@ describe('empty shapes', () => {
       expect(e.sum(1).shape).toEqual([0]);
       expect(Number.isNaN(e.mean().item())).toBe(true); // PyTorch: tensor(nan)
       expect(e.matmul(torch.ones([3, 2])).shape).toEqual([0, 2]);
-      expect(torch.zeros([2, 0]).matmul(torch.zeros([0, 3])).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+      expect(
+        torch
+          .zeros([2, 0])
+          .matmul(torch.zeros([0, 3]))
+          .toArray(),
+      ).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
       expect(torch.cat([e, torch.ones([1, 3])]).toArray()).toEqual([[1, 1, 1]]);
       expect(e.softmax(1).shape).toEqual([0, 3]);
       expect(e.t().shape).toEqual([3, 0]);
@@ -228,13 +303,25 @@ describe('empty shapes', () => {
 describe('views, autograd and read-back misuse', () => {
   test('view with an incompatible shape', () => {
     expectError(() => torch.ones([2, 3]).view([4]), /^view: shape '\[4\]' is invalid for input of size 6$/);
-    expectError(() => torch.ones([2, 3]).t().view([6]), /^view: view size is not compatible with input tensor's size and stride.*Use \.reshape\(\.\.\.\) instead\.$/);
+    expectError(
+      () => torch.ones([2, 3]).t().view([6]),
+      /^view: view size is not compatible with input tensor's size and stride.*Use \.reshape\(\.\.\.\) instead\.$/,
+    );
     expectError(() => torch.ones([2, 3]).reshape([-1, -1]), /^reshape: only one dimension can be inferred$/);
-    expectError(() => torch.ones([2, 3]).expand([4, 3]), /^expand: The expanded size of the tensor \(4\) must match the existing size \(2\)/);
+    expectError(
+      () => torch.ones([2, 3]).expand([4, 3]),
+      /^expand: The expanded size of the tensor \(4\) must match the existing size \(2\)/,
+    );
   });
   test('backward on a tensor that does not require grad', () => {
-    expectError(() => torch.ones([2]).sum().backward(), /^backward: element 0 of tensors does not require grad and does not have a grad_fn$/);
-    expectError(() => torch.noGrad(() => torch.ones([2], { requiresGrad: true }).sum()).backward(), /does not require grad/);
+    expectError(
+      () => torch.ones([2]).sum().backward(),
+      /^backward: element 0 of tensors does not require grad and does not have a grad_fn$/,
+    );
+    expectError(
+      () => torch.noGrad(() => torch.ones([2], { requiresGrad: true }).sum()).backward(),
+      /does not require grad/,
+    );
   });
   test('item() on a multi-element tensor', () => {
     expectError(() => torch.ones([2, 3]).item(), /^item: a Tensor with 6 elements cannot be converted to a number$/);

@@ -18,23 +18,49 @@ const MAX_CASE_MS = 5_000;
 const MAX_RSS_MIB = 512;
 
 const PLAN: [target: string, cases: number][] = [
-  ['safetensors', 4000], ['zip', 4000], ['unpickler', 4000], ['checkpoint', 2000], ['config', 3000], ['tar', 3000],
+  ['safetensors', 4000],
+  ['zip', 4000],
+  ['unpickler', 4000],
+  ['checkpoint', 2000],
+  ['config', 3000],
+  ['tar', 3000],
 ];
 
 interface Summary {
-  target: string; cases: number; parsed: number; refused: number; maxCaseMs: number; slowestCase: number; totalMs: number;
-  maxRssMiB: number; peakRssMiB: number; failures: { index: number; error: string }[];
+  target: string;
+  cases: number;
+  parsed: number;
+  refused: number;
+  maxCaseMs: number;
+  slowestCase: number;
+  totalMs: number;
+  maxRssMiB: number;
+  peakRssMiB: number;
+  failures: { index: number; error: string }[];
 }
 
-interface ChildResult { summary?: Summary; lastCase?: number; exit: string; stderr: string }
+interface ChildResult {
+  summary?: Summary;
+  lastCase?: number;
+  exit: string;
+  stderr: string;
+}
 
 function runChild(target: string, cases: number): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_LIMIT_MIB}`, CHILD, target, String(SEED), '0', String(cases)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [`--max-old-space-size=${HEAP_LIMIT_MIB}`, CHILD, target, String(SEED), '0', String(cases)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-100_000); });
-    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4_000); });
+    child.stdout.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-100_000);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4_000);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -42,7 +68,7 @@ function runChild(target: string, cases: number): Promise<ChildResult> {
       const last = lines[lines.length - 1] ?? '';
       const progress = lines.filter((l) => l.startsWith('@'));
       resolve({
-        summary: last.startsWith('{"target"') ? JSON.parse(last) as Summary : undefined,
+        summary: last.startsWith('{"target"') ? (JSON.parse(last) as Summary) : undefined,
         lastCase: progress.length ? Number(progress[progress.length - 1].slice(1)) : undefined,
         exit: signal ? `signal ${signal}` : `code ${code}`,
         stderr: `${err}${last.startsWith('{"fatal"') ? last : ''}`,
@@ -67,8 +93,10 @@ beforeAll(async () => {
   results = await runAll();
   const rows = PLAN.map(([target]) => {
     const s = results.get(target)?.summary;
-    return s ? `${target.padEnd(12)} ${String(s.cases).padStart(6)} cases  ${String(s.parsed).padStart(5)} parsed  ${String(s.refused).padStart(5)} refused  `
-      + `max ${s.maxCaseMs.toFixed(1)} ms/case (mean ${(s.totalMs / s.cases).toFixed(2)})  max RSS ${s.peakRssMiB.toFixed(0)} MiB` : `${target}: no summary`;
+    return s
+      ? `${target.padEnd(12)} ${String(s.cases).padStart(6)} cases  ${String(s.parsed).padStart(5)} parsed  ${String(s.refused).padStart(5)} refused  ` +
+          `max ${s.maxCaseMs.toFixed(1)} ms/case (mean ${(s.totalMs / s.cases).toFixed(2)})  max RSS ${s.peakRssMiB.toFixed(0)} MiB`
+      : `${target}: no summary`;
   });
   console.log(`fuzz seed ${SEED}, heap limit ${HEAP_LIMIT_MIB} MiB per child\n${rows.join('\n')}`);
 }, 5 * CHILD_TIMEOUT_MS);
@@ -77,7 +105,10 @@ describe.each(PLAN)('fuzz %s', (target, cases) => {
   test(`${cases} cases: the process lives, every error is an Error naming the input, time and memory bounded`, () => {
     const r = results.get(target)!;
     const reproduce = `node test/helpers/fuzz-child.js ${target} ${SEED} ${r.lastCase} 1`;
-    if (!r.summary) throw new Error(`fuzz ${target}: the child died (${r.exit}) at case ${r.lastCase}; reproduce with: ${reproduce}\n${r.stderr}`);
+    if (!r.summary)
+      throw new Error(
+        `fuzz ${target}: the child died (${r.exit}) at case ${r.lastCase}; reproduce with: ${reproduce}\n${r.stderr}`,
+      );
     expect(r.summary.failures).toEqual([]);
     expect(r.summary.cases).toBe(cases);
     expect(r.summary.refused).toBeGreaterThan(0);

@@ -11,7 +11,8 @@ import { N } from '../lib/native';
 const ROOT = path.resolve(__dirname, '..');
 const handleOf = (t: Tensor) => (t as unknown as { _h: number })._h;
 /** A Tensor object built around any number, the way an attacker would without the constructor. */
-const forge = (h: number): Tensor => Object.assign(Object.create(Tensor.prototype) as Tensor, { _h: h, _kept: false, _registered: false });
+const forge = (h: number): Tensor =>
+  Object.assign(Object.create(Tensor.prototype) as Tensor, { _h: h, _kept: false, _registered: false });
 
 describe('tensor handles', () => {
   it('new Tensor(h) is refused, for a live handle, NaN or anything else', () => {
@@ -50,7 +51,9 @@ describe('tensor handles', () => {
     const fresh = ones([3]); // takes the freed slot: the table does not grow
     expect(N.memory().tableSize).toBe(slots);
     expect(handleOf(fresh)).not.toBe(stale);
-    expect(() => forge(stale).toArray()).toThrow(/argument 1 is not a live tensor of this thread \(it has been disposed/);
+    expect(() => forge(stale).toArray()).toThrow(
+      /argument 1 is not a live tensor of this thread \(it has been disposed/,
+    );
     N.dispose(stale);
     expect(fresh.toArray()).toEqual([1, 1, 1]);
     expect(() => fresh.add(forge(stale))).toThrow(/argument 2 is not a live tensor of this thread/);
@@ -59,18 +62,24 @@ describe('tensor handles', () => {
 
   it("another thread's handle is refused in this one, and cannot free this thread's tensors", async () => {
     try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
     } catch (e) {
       if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'creation.js'))) throw e;
     }
     const mine = Array.from({ length: 8 }, (_, i) => tensor([i]));
-    const worker = new Worker(`
+    const worker = new Worker(
+      `
       const { parentPort } = require('node:worker_threads');
       const { tensor } = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'creation.js'))});
       const theirs = Array.from({ length: 8 }, (_, i) => tensor([100 + i]));
       parentPort.postMessage(theirs.map((t) => t._h));
       parentPort.once('message', () => parentPort.postMessage(theirs.map((t) => t.toArray()[0])));
-    `, { eval: true });
+    `,
+      { eval: true },
+    );
     try {
       const foreign: number[] = await new Promise((resolve, reject) => {
         worker.once('message', resolve);
@@ -78,7 +87,9 @@ describe('tensor handles', () => {
       });
       for (const h of foreign) {
         expect(N.isValid(h)).toBe(false);
-        expect(() => forge(h).toArray()).toThrow(/argument 1 is not a live tensor of this thread \(.*made in another thread/);
+        expect(() => forge(h).toArray()).toThrow(
+          /argument 1 is not a live tensor of this thread \(.*made in another thread/,
+        );
         N.dispose(h);
       }
       expect(mine.map((t) => t.toArray()[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);

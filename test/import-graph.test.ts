@@ -31,18 +31,27 @@ const LAYERS: [layer: string, paths: string[]][] = [
   ['index', ['index.ts']],
 ];
 
-interface Edge { from: string; to: string; typeOnly: boolean }
+interface Edge {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
 
 function libFiles(dir = lib): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
-    return e.isDirectory() ? libFiles(p) : e.name.endsWith('.ts') ? [path.relative(lib, p).split(path.sep).join('/')] : [];
+    return e.isDirectory()
+      ? libFiles(p)
+      : e.name.endsWith('.ts')
+        ? [path.relative(lib, p).split(path.sep).join('/')]
+        : [];
   });
 }
 
 function resolve(from: string, spec: string): string | null {
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), spec));
-  for (const candidate of [`${base}.ts`, `${base}/index.ts`]) if (fs.existsSync(path.join(lib, candidate))) return candidate;
+  for (const candidate of [`${base}.ts`, `${base}/index.ts`])
+    if (fs.existsSync(path.join(lib, candidate))) return candidate;
   return null;
 }
 
@@ -59,13 +68,24 @@ function importsOf(file: string): Edge[] {
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const allTypes = !!clause && (clause.isTypeOnly || (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings)
-        && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const allTypes =
+        !!clause &&
+        (clause.isTypeOnly ||
+          (!clause.name &&
+            !!clause.namedBindings &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier.text, allTypes);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       add(node.moduleSpecifier.text, node.isTypeOnly);
-    } else if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])
-      && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.arguments.length === 1 &&
+      ts.isStringLiteral(node.arguments[0]) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       add(node.arguments[0].text, false);
     }
     ts.forEachChild(node, visit);
@@ -132,14 +152,20 @@ describe('import graph of lib/', () => {
   });
 
   it('bin/ and examples/ use the public API: from lib/, they import lib/index.ts only', () => {
-    const outside = ['bin', 'examples'].flatMap((dir) => libFiles(path.join(root, dir)).map((f) => path.relative(root, path.join(root, dir, f))));
+    const outside = ['bin', 'examples'].flatMap((dir) =>
+      libFiles(path.join(root, dir)).map((f) => path.relative(root, path.join(root, dir, f))),
+    );
     expect(outside.length).toBeGreaterThan(2);
     const internal: string[] = [];
     for (const file of outside) {
       const text = fs.readFileSync(path.join(root, file), 'utf8');
       for (const m of text.matchAll(/(?:from|import|require\()\s*['"](\.[^'"]+)['"]/g)) {
-        const target = path.relative(lib, path.resolve(root, path.dirname(file), m[1])).split(path.sep).join('/');
-        if (!target.startsWith('..') && target !== '' && target !== 'index') internal.push(`${file} imports lib/${target}`);
+        const target = path
+          .relative(lib, path.resolve(root, path.dirname(file), m[1]))
+          .split(path.sep)
+          .join('/');
+        if (!target.startsWith('..') && target !== '' && target !== 'index')
+          internal.push(`${file} imports lib/${target}`);
       }
     }
     expect(internal).toEqual([]);
@@ -147,8 +173,12 @@ describe('import graph of lib/', () => {
 
   it('files are written whole through io/fs-atomic.ts (temp, fsync, rename, fsync of the folder) (issue 13)', () => {
     // The hub download streams into a fsynced temp file and renames it itself; the metrics log appends lines.
-    const allowed: Record<string, RegExp> = { 'io/hub.ts': /renameSync|promises\.open/, 'train/metrics-log.ts': /writeSync/ };
-    const writers = /\b(writeFileSync|renameSync|appendFileSync|createWriteStream|writeSync|promises\.writeFile|promises\.open)\b/g;
+    const allowed: Record<string, RegExp> = {
+      'io/hub.ts': /renameSync|promises\.open/,
+      'train/metrics-log.ts': /writeSync/,
+    };
+    const writers =
+      /\b(writeFileSync|renameSync|appendFileSync|createWriteStream|writeSync|promises\.writeFile|promises\.open)\b/g;
     const found: string[] = [];
     for (const file of files) {
       if (file === 'io/fs-atomic.ts') continue;
@@ -160,10 +190,25 @@ describe('import graph of lib/', () => {
   });
 
   it('the checks catch what they are for', () => {
-    expect(cycles(['a.ts', 'b.ts', 'c.ts'], [
-      { from: 'a.ts', to: 'b.ts', typeOnly: false }, { from: 'b.ts', to: 'c.ts', typeOnly: false }, { from: 'c.ts', to: 'a.ts', typeOnly: false },
-    ])).toEqual(['a.ts -> b.ts -> c.ts -> a.ts']);
-    expect(cycles(['a.ts', 'b.ts'], [{ from: 'a.ts', to: 'b.ts', typeOnly: false }, { from: 'b.ts', to: 'a.ts', typeOnly: true }])).toEqual([]);
+    expect(
+      cycles(
+        ['a.ts', 'b.ts', 'c.ts'],
+        [
+          { from: 'a.ts', to: 'b.ts', typeOnly: false },
+          { from: 'b.ts', to: 'c.ts', typeOnly: false },
+          { from: 'c.ts', to: 'a.ts', typeOnly: false },
+        ],
+      ),
+    ).toEqual(['a.ts -> b.ts -> c.ts -> a.ts']);
+    expect(
+      cycles(
+        ['a.ts', 'b.ts'],
+        [
+          { from: 'a.ts', to: 'b.ts', typeOnly: false },
+          { from: 'b.ts', to: 'a.ts', typeOnly: true },
+        ],
+      ),
+    ).toEqual([]);
     expect(layerOf('lora/lora-layer.ts')).toBeGreaterThan(layerOf('models/pretrained.ts'));
     expect(layerOf('io/describe.ts')).toBeLessThan(layerOf('creation.ts'));
   });

@@ -21,7 +21,9 @@ const isTorchLib = (name: string) => /^lib(torch|torch_cpu|torch_cuda|c10|c10_cu
 test('the dynamic section names libtorch, libtorch_cpu and libc10 (and the CUDA ones where this libtorch has them)', () => {
   const dyn = execFileSync('readelf', ['-d', addon], { encoding: 'utf8' });
   const needed = [...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]).filter(isTorchLib);
-  const expected = ['torch', 'torch_cpu', 'c10', 'torch_cuda', 'c10_cuda'].filter((n) => fs.existsSync(path.join(libdir, `lib${n}.so`)));
+  const expected = ['torch', 'torch_cpu', 'c10', 'torch_cuda', 'c10_cuda'].filter((n) =>
+    fs.existsSync(path.join(libdir, `lib${n}.so`)),
+  );
   expect(needed.map((n) => n.replace(/^lib/, '').replace(/\.so.*$/, '')).sort()).toEqual(expected.sort());
 });
 

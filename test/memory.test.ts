@@ -4,7 +4,6 @@ import * as torch from '../lib';
 import { F, Tensor } from '../lib';
 import { gc, turn, liveTensors as live, settledLiveTensors as settled } from './helpers/gc';
 
-
 describe('tidy', () => {
   test('frees every tensor made inside except the returned one', () => {
     const before = live();
@@ -42,7 +41,10 @@ describe('tidy', () => {
 
   test('tensors returned inside class instances, Sets, cycles and nesting deeper than 6 levels stay alive (issue 13)', () => {
     class Holder {
-      constructor(readonly t: Tensor, readonly next: Holder | null = null) {}
+      constructor(
+        readonly t: Tensor,
+        readonly next: Holder | null = null,
+      ) {}
     }
     const before = live();
     const r = torch.tidy(() => {

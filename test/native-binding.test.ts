@@ -28,7 +28,8 @@ function interfaceMembers(file: string, interfaceName: string): string[] {
   const names: string[] = [];
   source.forEachChild((node) => {
     if (ts.isInterfaceDeclaration(node) && node.name.text === interfaceName) {
-      for (const m of node.members) if (m.name && (ts.isIdentifier(m.name) || ts.isStringLiteral(m.name))) names.push(m.name.text);
+      for (const m of node.members)
+        if (m.name && (ts.isIdentifier(m.name) || ts.isStringLiteral(m.name))) names.push(m.name.text);
     }
   });
   return names;
@@ -70,18 +71,23 @@ describe('the native boundary', () => {
   });
 
   it('has no dead exports: every addon function is called from lib/', () => {
-    const text = libSources().map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    const text = libSources()
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
     const called = new Set([...text.matchAll(/\bN\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
     expect(Object.keys(N).filter((name) => !called.has(name))).toEqual([]);
   });
 
-  it.each([['ops.json (libtorch 1.x)'], ['ops.torch2.json (libtorch 2.x)']])('every table op has a PyTorch case in %s', (label) => {
-    const file = path.join(ROOT, 'test', 'fixtures', label.split(' ')[0]);
-    const cases: { op: string }[] = JSON.parse(fs.readFileSync(file, 'utf8')).cases;
-    const ops = new Set(cases.map((c) => c.op));
-    // A scalar variant is the case of its op with a scalar argument (addScalar: add with {scalar}); test/ops.test.ts
-    // routes `b ?? o.scalar` to the table op of each.
-    const caseOf = (name: string) => name.replace('Scalar', '');
-    expect(tableOps.filter((name) => !ops.has(caseOf(name)))).toEqual([]);
-  });
+  it.each([['ops.json (libtorch 1.x)'], ['ops.torch2.json (libtorch 2.x)']])(
+    'every table op has a PyTorch case in %s',
+    (label) => {
+      const file = path.join(ROOT, 'test', 'fixtures', label.split(' ')[0]);
+      const cases: { op: string }[] = JSON.parse(fs.readFileSync(file, 'utf8')).cases;
+      const ops = new Set(cases.map((c) => c.op));
+      // A scalar variant is the case of its op with a scalar argument (addScalar: add with {scalar}); test/ops.test.ts
+      // routes `b ?? o.scalar` to the table op of each.
+      const caseOf = (name: string) => name.replace('Scalar', '');
+      expect(tableOps.filter((name) => !ops.has(caseOf(name)))).toEqual([]);
+    },
+  );
 });

@@ -55,11 +55,17 @@ const OPS: Record<string, OpFn> = {
   embedding: ([i, w], o) => F.embedding(i, w, { paddingIdx: o.paddingIdx }),
   dropout: ([x], o) => F.dropout(x, o.p, o.training),
   crossEntropy: ([x, t, w], o) =>
-    F.crossEntropy(x, t, { weight: w, reduction: o.reduction, ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing }),
+    F.crossEntropy(x, t, {
+      weight: w,
+      reduction: o.reduction,
+      ignoreIndex: o.ignoreIndex,
+      labelSmoothing: o.labelSmoothing,
+    }),
   nllLoss: ([x, t, w], o) => F.nllLoss(x, t, { weight: w, reduction: o.reduction, ignoreIndex: o.ignoreIndex }),
   mseLoss: ([a, b], o) => F.mseLoss(a, b, { reduction: o.reduction }),
   binaryCrossEntropyWithLogits: ([a, b], o) => F.binaryCrossEntropyWithLogits(a, b, { reduction: o.reduction }),
-  scaledDotProductAttention: ([q, k, v, m], o) => F.scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: o.isCausal }),
+  scaledDotProductAttention: ([q, k, v, m], o) =>
+    F.scaledDotProductAttention(q, k, v, { attnMask: m, isCausal: o.isCausal }),
   attentionMatmulSoftmax: ([q, k, v, m], o) => F.attentionMatmulSoftmax(q, k, v, { attnMask: m, isCausal: o.isCausal }),
   // reductions
   sum: ([a], o) => a.sum(o.dim, o.keepdim, { dtype: o.dtype }),
@@ -88,7 +94,8 @@ const OPS: Record<string, OpFn> = {
   logicalAnd: ([a, b]) => a.logicalAnd(b),
   logicalOr: ([a, b]) => a.logicalOr(b),
   logicalNot: ([a]) => a.logicalNot(),
-  where: ([c, a, b], o) => ('other' in o ? torch.where(c, a, o.other) : 'self' in o ? torch.where(c, o.self, a) : torch.where(c, a, b)),
+  where: ([c, a, b], o) =>
+    'other' in o ? torch.where(c, a, o.other) : 'self' in o ? torch.where(c, o.self, a) : torch.where(c, a, b),
   'Tensor.where': ([a, c, b]) => a.where(c, b),
   maskedFill: ([a, m], o) => a.maskedFill(m, o.value),
   // shape
@@ -168,8 +175,29 @@ const OPS: Record<string, OpFn> = {
   viewAs: ([a, b]) => a.viewAs(b),
 };
 // Unary element-wise methods without arguments.
-for (const m of ['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'silu', 'neg', 'abs', 'square', 'reciprocal',
-  'sin', 'cos', 'erf', 'log1p', 'expm1', 'floor', 'ceil', 'round', 'sign'] as const) {
+for (const m of [
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'silu',
+  'neg',
+  'abs',
+  'square',
+  'reciprocal',
+  'sin',
+  'cos',
+  'erf',
+  'log1p',
+  'expm1',
+  'floor',
+  'ceil',
+  'round',
+  'sign',
+] as const) {
   OPS[m] = ([a]) => a[m]();
 }
 
@@ -216,8 +244,16 @@ function runCase(c: OpCase, device = 'cpu'): void {
 /** The same case without autograd: PyTorch's values, no gradient, and on the CPU bit for bit what the autograd path gives. */
 function runCaseWithoutAutograd(c: OpCase, device = 'cpu'): void {
   torch.tidy(() => {
-    const withGrad = OPS[c.op](c.inputs.map((i) => makeOn(fx.tensors[i.ref], i.requiresGrad, device)), c.args);
-    const plain = torch.noGrad(() => OPS[c.op](c.inputs.map((i) => makeOn(fx.tensors[i.ref], false, device)), c.args));
+    const withGrad = OPS[c.op](
+      c.inputs.map((i) => makeOn(fx.tensors[i.ref], i.requiresGrad, device)),
+      c.args,
+    );
+    const plain = torch.noGrad(() =>
+      OPS[c.op](
+        c.inputs.map((i) => makeOn(fx.tensors[i.ref], false, device)),
+        c.args,
+      ),
+    );
     const [a, b] = [withGrad, plain].map((r) => (Array.isArray(r) ? r : [r]));
     b.forEach((o, k) => {
       expectMatches(o, c.outputs[k], `output ${k}`);
@@ -260,7 +296,9 @@ if (otherDevice === null) {
       torch.tidy(() => runCase(c, otherDevice));
       expect(torch.memory().numTensors).toBe(before);
     });
-    test.each(cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) => runCaseWithoutAutograd(c, otherDevice));
+    test.each(cases.map((c) => [c.name, c] as const))('%s, without autograd', (_name, c) =>
+      runCaseWithoutAutograd(c, otherDevice),
+    );
   });
 }
 
@@ -363,7 +401,10 @@ describe('toString() matches PyTorch repr', () => {
     torch.tidy(() => {
       const leaf = make(r, r.requiresGrad ?? false);
       const then: Record<string, (x: Tensor) => Tensor> = {
-        mulSelf: (x) => x.mul(x), sum: (x) => x.sum(), view: (x) => x.view(4), logSoftmax: (x) => x.logSoftmax(1),
+        mulSelf: (x) => x.mul(x),
+        sum: (x) => x.sum(),
+        view: (x) => x.view(4),
+        logSoftmax: (x) => x.logSoftmax(1),
       };
       const t = r.then ? then[r.then](leaf) : leaf;
       expect(t.toString()).toBe(r.repr);
@@ -375,7 +416,7 @@ describe('toString() matches PyTorch repr', () => {
 describe('numbers in arithmetic', () => {
   // The direct CPU path makes the wrapped number in the tensor's dtype and keeps the last one per thread; the
   // same number with another dtype or kind (int, float, bool) must not reuse it. Values are exact in binary.
-  test('a number reused across calls, dtypes and kinds gives PyTorch\'s dtypes and exact values', () => {
+  test("a number reused across calls, dtypes and kinds gives PyTorch's dtypes and exact values", () => {
     torch.tidy(() => {
       const f32 = torch.tensor([1.5, -2]);
       const f64 = torch.tensor([1.5, -2], { dtype: 'float64' });
@@ -393,8 +434,8 @@ describe('numbers in arithmetic', () => {
         [i64.div(2), 'float32', [1.5, -2]],
         [f32.mul(3), 'float32', [4.5, -6]],
       ];
-      for (const [t, dtype, values] of steps) expect({ dtype: t.dtype, values: t.toArray() }).toEqual({ dtype, values });
+      for (const [t, dtype, values] of steps)
+        expect({ dtype: t.dtype, values: t.toArray() }).toEqual({ dtype, values });
     });
   });
 });
-

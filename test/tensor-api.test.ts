@@ -17,7 +17,10 @@ afterEach(() => {
 
 describe('tensor()', () => {
   test('nested arrays give the shape, float32 by default, and toArray gives them back', () => {
-    const t = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = torch.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float32');
     expect(t.device).toBe('cpu');
@@ -25,12 +28,24 @@ describe('tensor()', () => {
     expect(t.numel()).toBe(6);
     expect(t.size()).toEqual([2, 3]);
     expect(t.size(-1)).toBe(3);
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
-    expect(t.tolist()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(t.tolist()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(arrayKind(t.dataSync())).toBe(Float32Array.name);
-    const deep = torch.tensor([[[1], [2]], [[3], [4]]]);
+    const deep = torch.tensor([
+      [[1], [2]],
+      [[3], [4]],
+    ]);
     expect(deep.shape).toEqual([2, 2, 1]);
-    expect(deep.toArray()).toEqual([[[1], [2]], [[3], [4]]]);
+    expect(deep.toArray()).toEqual([
+      [[1], [2]],
+      [[3], [4]],
+    ]);
   });
 
   test('a scalar gives a 0-dim tensor and an empty array a [0] tensor', () => {
@@ -60,7 +75,9 @@ describe('tensor()', () => {
       expect(t.dtype).toBe(dtype);
       const back = t.dataSync();
       expect(arrayKind(back)).toBe(ctor.name);
-      expect(Array.from(back as ArrayLike<number | bigint>)).toEqual(Array.from(src as unknown as ArrayLike<number | bigint>));
+      expect(Array.from(back as ArrayLike<number | bigint>)).toEqual(
+        Array.from(src as unknown as ArrayLike<number | bigint>),
+      );
     }
     // A view into a bigger buffer reads only its own elements.
     const big = new Float32Array([9, 1, 2, 3, 9]);
@@ -77,9 +94,15 @@ describe('tensor()', () => {
   });
 
   test('booleans give bool', () => {
-    const t = torch.tensor([[true, false], [false, true]]);
+    const t = torch.tensor([
+      [true, false],
+      [false, true],
+    ]);
     expect(t.dtype).toBe('bool');
-    expect(t.toArray()).toEqual([[true, false], [false, true]]);
+    expect(t.toArray()).toEqual([
+      [true, false],
+      [false, true],
+    ]);
     expect(arrayKind(t.dataSync())).toBe(Uint8Array.name);
     expect(torch.tensor(true).item()).toBe(true);
   });
@@ -115,23 +138,34 @@ describe('tensor()', () => {
 });
 
 describe('factories', () => {
-  test.each(fx.creation.map((c) => [`${c.fn}(${c.args.map((a) => JSON.stringify(a)).join(', ')}${c.opts ? ', ' + JSON.stringify(c.opts) : ''})`, c] as const))(
-    '%s matches PyTorch',
-    (_n, c) => {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const fn = (torch as any)[c.fn] as (...a: unknown[]) => Tensor;
-      const t = fn(...c.args, ...(c.opts ? [c.opts] : []));
-      expectMatches(t, c.out, c.fn);
-    },
-  );
+  test.each(
+    fx.creation.map(
+      (c) =>
+        [
+          `${c.fn}(${c.args.map((a) => JSON.stringify(a)).join(', ')}${c.opts ? ', ' + JSON.stringify(c.opts) : ''})`,
+          c,
+        ] as const,
+    ),
+  )('%s matches PyTorch', (_n, c) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const fn = (torch as any)[c.fn] as (...a: unknown[]) => Tensor;
+    const t = fn(...c.args, ...(c.opts ? [c.opts] : []));
+    expectMatches(t, c.out, c.fn);
+  });
 
   test('options: dtype, requiresGrad; a number shape means one dimension', () => {
     expect(torch.zeros(3).shape).toEqual([3]);
     expect(torch.ones([2, 2], { dtype: 'float64' }).dtype).toBe('float64');
     const z = torch.zeros([2], { requiresGrad: true });
     expect(z.requiresGrad).toBe(true);
-    expect(torch.full([2, 2], 3, { dtype: 'int64' }).toArray()).toEqual([[3, 3], [3, 3]]);
-    expect(torch.eye(2, { dtype: 'int32' }).toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(torch.full([2, 2], 3, { dtype: 'int64' }).toArray()).toEqual([
+      [3, 3],
+      [3, 3],
+    ]);
+    expect(torch.eye(2, { dtype: 'int32' }).toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
     expect(torch.arange(0, 3, 1, { dtype: 'float32' }).dtype).toBe('float32');
   });
 
@@ -163,7 +197,14 @@ describe('factories', () => {
 
   test('*Like keep shape, dtype and device unless told otherwise', () => {
     const base = torch.tensor([[1, 2, 3]], { dtype: 'float64' });
-    for (const t of [torch.zerosLike(base), torch.onesLike(base), torch.emptyLike(base), torch.fullLike(base, 4), torch.randLike(base), torch.randnLike(base)]) {
+    for (const t of [
+      torch.zerosLike(base),
+      torch.onesLike(base),
+      torch.emptyLike(base),
+      torch.fullLike(base, 4),
+      torch.randLike(base),
+      torch.randnLike(base),
+    ]) {
       expect(t.shape).toEqual([1, 3]);
       expect(t.dtype).toBe('float64');
       expect(t.device).toBe('cpu');
@@ -177,41 +218,58 @@ describe('factories', () => {
 });
 
 describe('fromBuffer', () => {
-  test.each(Object.entries(fx.dtypes))('PyTorch %s bytes read back as its values, and bytes() gives them back', (dtype, d) => {
-    const t = torch.fromBuffer(Buffer.from(d.bytes), d.converted.shape, dtype as DType);
-    expect(t.dtype).toBe(dtype);
-    expectMatches(t, d.converted);
-    expect(Array.from(t.bytes())).toEqual(d.bytes);
-  });
+  test.each(Object.entries(fx.dtypes))(
+    'PyTorch %s bytes read back as its values, and bytes() gives them back',
+    (dtype, d) => {
+      const t = torch.fromBuffer(Buffer.from(d.bytes), d.converted.shape, dtype as DType);
+      expect(t.dtype).toBe(dtype);
+      expectMatches(t, d.converted);
+      expect(Array.from(t.bytes())).toEqual(d.bytes);
+    },
+  );
 
   test('accepts ArrayBuffer and TypedArray views, and copies the data', () => {
     const f = new Float32Array([1, 2, 3, 4, 5, 6]);
     const t = torch.fromBuffer(f.buffer, [2, 3], 'float32');
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     f[0] = 100;
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const view = new Uint8Array(new Int32Array([7, 8, 9]).buffer, 4, 8);
     expect(torch.fromBuffer(view, [2], 'int32').toArray()).toEqual([8, 9]);
     expect(torch.fromBuffer(new Float32Array([1, 2]), [2], 'float32', { requiresGrad: true }).requiresGrad).toBe(true);
   });
 
   test('a byte length that does not fit shape and dtype is an error', () => {
-    expect(() => torch.fromBuffer(new Float32Array(5), [2, 3], 'float32')).toThrow(/20 bytes given, shape \[2,3\] of float32 needs 24/);
+    expect(() => torch.fromBuffer(new Float32Array(5), [2, 3], 'float32')).toThrow(
+      /20 bytes given, shape \[2,3\] of float32 needs 24/,
+    );
     expect(() => torch.fromBuffer(Buffer.alloc(7), [1], 'int64')).toThrow(/needs 8/);
     expect(torch.zeros([1]).toArray()).toEqual([0]);
   });
 });
 
 describe('manualSeed', () => {
-  const draw = (s: typeof fx.random.sequence[number]): Tensor =>
-    s.fn === 'randint' ? torch.randint(s.low!, s.high!, s.shape) : torch[s.fn](s.shape, s.dtype ? { dtype: s.dtype } : {});
+  const draw = (s: (typeof fx.random.sequence)[number]): Tensor =>
+    s.fn === 'randint'
+      ? torch.randint(s.low!, s.high!, s.shape)
+      : torch[s.fn](s.shape, s.dtype ? { dtype: s.dtype } : {});
 
   test('reproduces torch.manual_seed + randn/rand/randint from Python, number for number', () => {
     torch.manualSeed(fx.random.seed);
     for (const s of fx.random.sequence) {
       const t = draw(s);
       expect(t.shape).toEqual(s.shape);
-      expectMatches(t, { shape: s.shape, dtype: s.fn === 'randint' ? 'int64' : s.dtype ?? 'float32', values: s.values }, `${s.fn}`);
+      expectMatches(
+        t,
+        { shape: s.shape, dtype: s.fn === 'randint' ? 'int64' : (s.dtype ?? 'float32'), values: s.values },
+        `${s.fn}`,
+      );
     }
   });
 
@@ -229,8 +287,15 @@ describe('manualSeed', () => {
 
 describe('dtypes', () => {
   const arrayType: Record<string, { name: string }> = {
-    float32: Float32Array, float64: Float64Array, float16: Float32Array, bfloat16: Float32Array,
-    int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+    float32: Float32Array,
+    float64: Float64Array,
+    float16: Float32Array,
+    bfloat16: Float32Array,
+    int64: BigInt64Array,
+    int32: Int32Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    bool: Uint8Array,
   };
 
   test.each(Object.entries(fx.dtypes))('%s round trip via to(), dataSync, toArray and item', (dtype, d) => {
@@ -277,7 +342,10 @@ describe('dtypes', () => {
   });
 
   test('await data() resolves to the same TypedArray as dataSync()', async () => {
-    const t = torch.tensor([[1.5, 2.5], [3.5, 4.5]]);
+    const t = torch.tensor([
+      [1.5, 2.5],
+      [3.5, 4.5],
+    ]);
     const d = await t.data();
     expect(arrayKind(d)).toBe(Float32Array.name);
     expect(Array.from(d as Float32Array)).toEqual([1.5, 2.5, 3.5, 4.5]);
@@ -358,7 +426,11 @@ describe('autograd', () => {
     expect(y.requiresGrad).toBe(false);
     expect(torch.isGradEnabled()).toBe(true);
     // Restored after an exception too.
-    expect(() => torch.noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      torch.noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(torch.isGradEnabled()).toBe(true);
     torch.setGradEnabled(false);
     expect(x.add(1).requiresGrad).toBe(false);
@@ -413,7 +485,9 @@ describe('devices', () => {
 
   itCuda('creation, matmul and backward on cuda match the CPU', () => {
     const c = ag('matmul-relu');
-    const Wc = make(c.W as never).to('cuda').requiresGrad_();
+    const Wc = make(c.W as never)
+      .to('cuda')
+      .requiresGrad_();
     const xc = make(c.x).cuda().requiresGrad_();
     expect(Wc.device).toBe('cuda:0');
     expect(Wc.isCuda).toBe(true);
@@ -447,19 +521,29 @@ describe('hostile arguments', () => {
 
   test('an unknown dtype, by name or of another type, is a TypeError naming it', () => {
     const buf = Buffer.alloc(16);
-    expect(() => torch.fromBuffer(buf, [1], 'float128' as DType)).toThrow(new TypeError("unknown dtype 'float128'; expected one of uint8, int8, int16, int32, int64, float16, float32, float64, bool, bfloat16"));
+    expect(() => torch.fromBuffer(buf, [1], 'float128' as DType)).toThrow(
+      new TypeError(
+        "unknown dtype 'float128'; expected one of uint8, int8, int16, int32, int64, float16, float32, float64, bool, bfloat16",
+      ),
+    );
     expect(() => torch.zeros([2], { dtype: 5 as unknown as DType })).toThrow(/^unknown dtype 5; expected one of/);
     expect(() => torch.tensor([1], { dtype: {} as DType })).toThrow(/^unknown dtype an object;/);
     expect(() => torch.zeros([2], { dtype: 'toString' as DType })).toThrow(/^unknown dtype 'toString'/);
     expect(torch.fromBuffer(buf, [2], 'torch.float64' as DType).dtype).toBe('float64');
-    expect(() => torch.fromBuffer(buf, [-4], 'float32')).toThrow(/^fromBuffer: shape must be a list of non-negative integers, got \[-4\]/);
-    expect(() => torch.fromBuffer('abcd' as unknown as Buffer, [4], 'uint8')).toThrow(/^fromBuffer: the data must be a Buffer/);
+    expect(() => torch.fromBuffer(buf, [-4], 'float32')).toThrow(
+      /^fromBuffer: shape must be a list of non-negative integers, got \[-4\]/,
+    );
+    expect(() => torch.fromBuffer('abcd' as unknown as Buffer, [4], 'uint8')).toThrow(
+      /^fromBuffer: the data must be a Buffer/,
+    );
   });
 
   test('setNumThreads refuses counts that do not fit, instead of wrapping 2**32 + 1 to 1', () => {
     const before = torch.backend.getNumThreads();
     for (const n of [2 ** 32 + 1, 0, -1, 1.5, NaN, 1e300]) {
-      expect(() => torch.backend.setNumThreads(n)).toThrow(/setNumThreads: argument 1 must be a thread count, an integer from 1 to 65536/);
+      expect(() => torch.backend.setNumThreads(n)).toThrow(
+        /setNumThreads: argument 1 must be a thread count, an integer from 1 to 65536/,
+      );
     }
     expect(torch.backend.getNumThreads()).toBe(before);
   });
@@ -483,9 +567,11 @@ describe('hostile arguments', () => {
     // repr(torch.arange(5000)) and repr(torch.arange(3000).reshape(3, 1000) % 2 == 0)
     expect(torch.arange(5000).toString()).toBe('tensor([   0,    1,    2,  ..., 4997, 4998, 4999])');
     expect(torch.arange(3000).reshape(3, 1000).remainder(2).eq(0).toString()).toBe(
-      'tensor([[ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False]])');
+      'tensor([[ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False],\n        [ True, False,  True,  ..., False,  True, False]])',
+    );
     // repr(torch.arange(2_000_000, dtype=torch.float32).reshape(2, 1000, 1000) / 7)
     expect(torch.arange(2_000_000, undefined, 1, { dtype: 'float32' }).reshape(2, 1000, 1000).div(7).toString()).toBe(
-      'tensor([[[0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 1.4243e+02,\n          1.4257e+02, 1.4271e+02],\n         [1.4286e+02, 1.4300e+02, 1.4314e+02,  ..., 2.8529e+02,\n          2.8543e+02, 2.8557e+02],\n         [2.8571e+02, 2.8586e+02, 2.8600e+02,  ..., 4.2814e+02,\n          4.2829e+02, 4.2843e+02],\n         ...,\n         [1.4243e+05, 1.4243e+05, 1.4243e+05,  ..., 1.4257e+05,\n          1.4257e+05, 1.4257e+05],\n         [1.4257e+05, 1.4257e+05, 1.4257e+05,  ..., 1.4271e+05,\n          1.4271e+05, 1.4271e+05],\n         [1.4271e+05, 1.4271e+05, 1.4271e+05,  ..., 1.4286e+05,\n          1.4286e+05, 1.4286e+05]],\n\n        [[1.4286e+05, 1.4286e+05, 1.4286e+05,  ..., 1.4300e+05,\n          1.4300e+05, 1.4300e+05],\n         [1.4300e+05, 1.4300e+05, 1.4300e+05,  ..., 1.4314e+05,\n          1.4314e+05, 1.4314e+05],\n         [1.4314e+05, 1.4314e+05, 1.4314e+05,  ..., 1.4329e+05,\n          1.4329e+05, 1.4329e+05],\n         ...,\n         [2.8529e+05, 2.8529e+05, 2.8529e+05,  ..., 2.8543e+05,\n          2.8543e+05, 2.8543e+05],\n         [2.8543e+05, 2.8543e+05, 2.8543e+05,  ..., 2.8557e+05,\n          2.8557e+05, 2.8557e+05],\n         [2.8557e+05, 2.8557e+05, 2.8557e+05,  ..., 2.8571e+05,\n          2.8571e+05, 2.8571e+05]]])');
+      'tensor([[[0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 1.4243e+02,\n          1.4257e+02, 1.4271e+02],\n         [1.4286e+02, 1.4300e+02, 1.4314e+02,  ..., 2.8529e+02,\n          2.8543e+02, 2.8557e+02],\n         [2.8571e+02, 2.8586e+02, 2.8600e+02,  ..., 4.2814e+02,\n          4.2829e+02, 4.2843e+02],\n         ...,\n         [1.4243e+05, 1.4243e+05, 1.4243e+05,  ..., 1.4257e+05,\n          1.4257e+05, 1.4257e+05],\n         [1.4257e+05, 1.4257e+05, 1.4257e+05,  ..., 1.4271e+05,\n          1.4271e+05, 1.4271e+05],\n         [1.4271e+05, 1.4271e+05, 1.4271e+05,  ..., 1.4286e+05,\n          1.4286e+05, 1.4286e+05]],\n\n        [[1.4286e+05, 1.4286e+05, 1.4286e+05,  ..., 1.4300e+05,\n          1.4300e+05, 1.4300e+05],\n         [1.4300e+05, 1.4300e+05, 1.4300e+05,  ..., 1.4314e+05,\n          1.4314e+05, 1.4314e+05],\n         [1.4314e+05, 1.4314e+05, 1.4314e+05,  ..., 1.4329e+05,\n          1.4329e+05, 1.4329e+05],\n         ...,\n         [2.8529e+05, 2.8529e+05, 2.8529e+05,  ..., 2.8543e+05,\n          2.8543e+05, 2.8543e+05],\n         [2.8543e+05, 2.8543e+05, 2.8543e+05,  ..., 2.8557e+05,\n          2.8557e+05, 2.8557e+05],\n         [2.8557e+05, 2.8557e+05, 2.8557e+05,  ..., 2.8571e+05,\n          2.8571e+05, 2.8571e+05]]])',
+    );
   });
 });

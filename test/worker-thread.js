@@ -28,7 +28,11 @@ if (mode === 'data-pending') {
   const big = torch.rand([1024, 1024]);
   parentPort.postMessage({ started: true });
   const spin = () => {
-    for (let k = 0; k < 8; k++) big.data().then(() => undefined, () => undefined);
+    for (let k = 0; k < 8; k++)
+      big.data().then(
+        () => undefined,
+        () => undefined,
+      );
     torch.tidy(() => big.matmul(big).sum().item());
     setImmediate(spin);
   };
@@ -59,7 +63,10 @@ if (mode === 'data-pending') {
         const y = Wt.matmul(xt).relu().sum();
         y.backward();
         // Some bigger work too, so that the threads really overlap inside libtorch.
-        const m = torch.ones([96, 96]).mul(0.01).matmul(torch.ones([96, 96]));
+        const m = torch
+          .ones([96, 96])
+          .mul(0.01)
+          .matmul(torch.ones([96, 96]));
         big = m.sum().item();
         return { y: y.item(), gradW: flat(Wt.grad), gradX: flat(xt.grad) };
       }),

@@ -36,7 +36,10 @@ interface Result {
 function start(workerData: object): { worker: Worker; result: Promise<unknown>; exit: Promise<number> } {
   const worker = new Worker(path.join(__dirname, 'worker-thread.js'), {
     workerData: { ...workerData, libDir },
-    env: { ...process.env, TORCH_LORA_ADDON: process.env.TORCH_LORA_ADDON ?? path.join(root, 'build', 'Release', 'torch_lora.node') },
+    env: {
+      ...process.env,
+      TORCH_LORA_ADDON: process.env.TORCH_LORA_ADDON ?? path.join(root, 'build', 'Release', 'torch_lora.node'),
+    },
   });
   const result = new Promise((resolve, reject) => {
     worker.once('message', resolve);
@@ -60,14 +63,20 @@ function computeOnMain(): void {
 }
 
 const close = (got: number[], want: { values: unknown[] }) =>
-  got.length === want.values.length && got.every((g, i) => Math.abs(g - Number(want.values[i])) <= 1e-6 + 1e-5 * Math.abs(Number(want.values[i])));
+  got.length === want.values.length &&
+  got.every((g, i) => Math.abs(g - Number(want.values[i])) <= 1e-6 + 1e-5 * Math.abs(Number(want.values[i])));
 
 test('two workers and the main thread compute concurrently and agree with PyTorch', async () => {
   const before = torch.memory().numTensors;
   const jobs = [start({ W, x, iterations: 150 }), start({ W, x, iterations: 150 })];
   // Main-thread work while the workers run (they start asynchronously; keep going until both have answered).
   let answered = 0;
-  jobs.forEach((j) => j.result.then(() => answered++, () => answered++));
+  jobs.forEach((j) =>
+    j.result.then(
+      () => answered++,
+      () => answered++,
+    ),
+  );
   let mainIterations = 0;
   while (answered < 2 && mainIterations < 100000) {
     computeOnMain();

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { DistilBertForSequenceClassification, finetune, manualSeed } from '../../lib';
 import { evaluate } from './grid';
-import type { data , TokenizerLike } from '../../lib';
+import type { data, TokenizerLike } from '../../lib';
 import type { DemoMethod } from './methods';
 
 type TextExample = data.TextExample;
@@ -18,7 +18,14 @@ export interface Protocol {
 }
 
 /** The seed's protocol: IMDb's 50k reviews split 35k / 5k / 10k, 3 epochs. */
-export const SEED_PROTOCOL: Protocol = { train: 35_000, validation: 5_000, test: 10_000, epochs: 3, batchSize: 16, maxLength: 256 };
+export const SEED_PROTOCOL: Protocol = {
+  train: 35_000,
+  validation: 5_000,
+  test: 10_000,
+  epochs: 3,
+  batchSize: 16,
+  maxLength: 256,
+};
 
 export interface Estimate {
   key: string;
@@ -30,7 +37,16 @@ export interface Estimate {
 }
 
 export async function estimateProtocol(
-  methods: readonly (DemoMethod & { lrs: number[] })[], o: { configPath: string; tokenizer: TokenizerLike; texts: readonly TextExample[]; precision: 'bf16' | 'fp32'; device: string; protocol: Protocol; log: (l: string) => void },
+  methods: readonly (DemoMethod & { lrs: number[] })[],
+  o: {
+    configPath: string;
+    tokenizer: TokenizerLike;
+    texts: readonly TextExample[];
+    precision: 'bf16' | 'fp32';
+    device: string;
+    protocol: Protocol;
+    log: (l: string) => void;
+  },
 ): Promise<Estimate[]> {
   const config = JSON.parse(fs.readFileSync(o.configPath, 'utf8'));
   const p = o.protocol;
@@ -44,12 +60,33 @@ export async function estimateProtocol(
       if (o.device !== 'cpu') model.to(o.device);
       try {
         const r = await finetune({
-          model, tokenizer: o.tokenizer, method: m.method, lora: m.lora, train: o.texts.slice(0, steps * p.batchSize), epochs: 1, batchSize: p.batchSize,
-          lr: m.lrs[0], maxLength: p.maxLength, mixedPrecision: o.precision === 'bf16' ? 'bf16' : null, device: o.device, progress: false, log: () => undefined,
+          model,
+          tokenizer: o.tokenizer,
+          method: m.method,
+          lora: m.lora,
+          train: o.texts.slice(0, steps * p.batchSize),
+          epochs: 1,
+          batchSize: p.batchSize,
+          lr: m.lrs[0],
+          maxLength: p.maxLength,
+          mixedPrecision: o.precision === 'bf16' ? 'bf16' : null,
+          device: o.device,
+          progress: false,
+          log: () => undefined,
         });
         const examples = o.texts.slice(0, 2 * p.batchSize);
         const t0 = Date.now();
-        await evaluate(model, { tokenizer: o.tokenizer, batchSize: p.batchSize, maxLength: p.maxLength, precision: o.precision, device: o.device }, examples);
+        await evaluate(
+          model,
+          {
+            tokenizer: o.tokenizer,
+            batchSize: p.batchSize,
+            maxLength: p.maxLength,
+            precision: o.precision,
+            device: o.device,
+          },
+          examples,
+        );
         return { train: r.seconds, evalPerExample: (Date.now() - t0) / 1000 / examples.length };
       } finally {
         model.dispose();
@@ -62,9 +99,17 @@ export async function estimateProtocol(
     const steps = Math.ceil(p.train / p.batchSize) * p.epochs;
     const runSeconds = steps * secondsPerStep + p.epochs * p.validation * secondsPerEvalExample;
     const gridSeconds = m.lrs.length * runSeconds + p.test * secondsPerEvalExample;
-    const e = { key: m.key, secondsPerStep, secondsPerEvalExample, runMinutes: runSeconds / 60, gridHours: gridSeconds / 3600 };
-    o.log(`  ${m.key}: ${secondsPerStep.toFixed(2)} s per training step, ${(1000 * secondsPerEvalExample).toFixed(0)} ms per evaluated review -> ` +
-      `${e.runMinutes.toFixed(0)} min per run, ${e.gridHours.toFixed(1)} h for ${m.lrs.length} rates and the test`);
+    const e = {
+      key: m.key,
+      secondsPerStep,
+      secondsPerEvalExample,
+      runMinutes: runSeconds / 60,
+      gridHours: gridSeconds / 3600,
+    };
+    o.log(
+      `  ${m.key}: ${secondsPerStep.toFixed(2)} s per training step, ${(1000 * secondsPerEvalExample).toFixed(0)} ms per evaluated review -> ` +
+        `${e.runMinutes.toFixed(0)} min per run, ${e.gridHours.toFixed(1)} h for ${m.lrs.length} rates and the test`,
+    );
     out.push(e);
   }
   return out;

@@ -69,16 +69,29 @@ export const METHODS: readonly DemoMethod[] = [
 ];
 
 /** `--lr key=rate,rate` overrides a method's grid; `--only key,key` picks methods. */
-export function selectMethods(only: string | undefined, lrOverrides: readonly string[], pretrained: boolean): (DemoMethod & { lrs: number[] })[] {
+export function selectMethods(
+  only: string | undefined,
+  lrOverrides: readonly string[],
+  pretrained: boolean,
+): (DemoMethod & { lrs: number[] })[] {
   const keys = only ? only.split(',').map((k) => k.trim()) : METHODS.filter((m) => !m.extra).map((m) => m.key);
-  for (const k of keys) if (!METHODS.some((m) => m.key === k)) throw new Error(`--only: no method '${k}' (the methods: ${METHODS.map((m) => m.key).join(', ')})`);
+  for (const k of keys)
+    if (!METHODS.some((m) => m.key === k))
+      throw new Error(`--only: no method '${k}' (the methods: ${METHODS.map((m) => m.key).join(', ')})`);
   const overrides = new Map<string, number[]>();
   for (const o of lrOverrides) {
     const match = /^([a-z-]+)=(.+)$/.exec(o);
-    if (!match || !METHODS.some((m) => m.key === match[1])) throw new Error(`--lr: expected METHOD=RATE[,RATE...] with METHOD one of ${METHODS.map((m) => m.key).join(', ')}, got '${o}'`);
+    if (!match || !METHODS.some((m) => m.key === match[1]))
+      throw new Error(
+        `--lr: expected METHOD=RATE[,RATE...] with METHOD one of ${METHODS.map((m) => m.key).join(', ')}, got '${o}'`,
+      );
     const rates = match[2].split(',').map(Number);
-    if (rates.some((r) => !Number.isFinite(r) || r <= 0 || r > 1)) throw new Error(`--lr ${match[1]}: rates must be numbers in (0, 1], got '${match[2]}'`);
+    if (rates.some((r) => !Number.isFinite(r) || r <= 0 || r > 1))
+      throw new Error(`--lr ${match[1]}: rates must be numbers in (0, 1], got '${match[2]}'`);
     overrides.set(match[1], rates);
   }
-  return METHODS.filter((m) => keys.includes(m.key)).map((m) => ({ ...m, lrs: overrides.get(m.key) ?? (pretrained ? m.grid.pretrained : m.grid.standIn) }));
+  return METHODS.filter((m) => keys.includes(m.key)).map((m) => ({
+    ...m,
+    lrs: overrides.get(m.key) ?? (pretrained ? m.grid.pretrained : m.grid.standIn),
+  }));
 }

@@ -6,10 +6,13 @@ import Fastify, { LogController } from 'fastify';
 import type { Classifier, ServingErrorCode } from '../../lib';
 import { ServingError } from '../../lib';
 import { createMetrics } from './metrics';
-import type { Limits} from './schemas';
+import type { Limits } from './schemas';
 import { addAdapterSchema, classifySchema, listAdaptersSchema, removeAdapterSchema } from './schemas';
 
-export type ClassifierLike = Pick<Classifier, 'classify' | 'addAdapter' | 'removeAdapter' | 'adapters' | 'stats' | 'onBatch'>;
+export type ClassifierLike = Pick<
+  Classifier,
+  'classify' | 'addAdapter' | 'removeAdapter' | 'adapters' | 'stats' | 'onBatch'
+>;
 
 /** Adapter management over HTTP: off unless given. */
 export interface AdminOptions {
@@ -86,7 +89,11 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
     connectionTimeout: opts.connectionTimeoutMs ?? 60_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
     // Without a Host header Node would answer a bare 400 itself; this way the routes answer with a JSON error.
-    http: { headersTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, requestTimeout), requireHostHeader: false },
+    http: {
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, requestTimeout),
+      requireHostHeader: false,
+    },
   });
   app.server.maxConnections = opts.maxConnections ?? 1024;
   // Only JSON bodies: Fastify also parses text/plain by default, which the routes would then reject as 400.
@@ -122,21 +129,31 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
       }
       if (!authorized(req.headers.authorization)) {
         reply.header('www-authenticate', 'Bearer realm="torch-lora"');
-        return reply.status(401).send({ error: 'UNAUTHORIZED', message: 'adapter management needs a valid bearer token' });
+        return reply
+          .status(401)
+          .send({ error: 'UNAUTHORIZED', message: 'adapter management needs a valid bearer token' });
       }
     },
   };
 
-  app.post<{ Body: { name: string; path: string } }>('/v1/adapters', { schema: addAdapterSchema, ...admin }, async (req, reply) => {
-    await classifier.addAdapter(req.body.name, req.body.path, { root: opts.admin!.adapterRoot });
-    reply.status(201);
-    return { adapters: classifier.adapters() };
-  });
+  app.post<{ Body: { name: string; path: string } }>(
+    '/v1/adapters',
+    { schema: addAdapterSchema, ...admin },
+    async (req, reply) => {
+      await classifier.addAdapter(req.body.name, req.body.path, { root: opts.admin!.adapterRoot });
+      reply.status(201);
+      return { adapters: classifier.adapters() };
+    },
+  );
 
-  app.delete<{ Params: { name: string } }>('/v1/adapters/:name', { schema: removeAdapterSchema, ...admin }, async (req) => {
-    await classifier.removeAdapter(req.params.name);
-    return { adapters: classifier.adapters() };
-  });
+  app.delete<{ Params: { name: string } }>(
+    '/v1/adapters/:name',
+    { schema: removeAdapterSchema, ...admin },
+    async (req) => {
+      await classifier.removeAdapter(req.params.name);
+      return { adapters: classifier.adapters() };
+    },
+  );
 
   app.get('/health', async (req, reply) => {
     const s = classifier.stats();
@@ -145,7 +162,9 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
     return {
       status: ok ? 'ok' : s.state === 'unavailable' ? 'failed' : 'unavailable',
       state: s.state,
-      workers: s.workers, readyWorkers: s.readyWorkers, queueDepth: s.queueDepth,
+      workers: s.workers,
+      readyWorkers: s.readyWorkers,
+      queueDepth: s.queueDepth,
     };
   });
 
@@ -159,7 +178,8 @@ export function buildServer(classifier: ClassifierLike, opts: ServerOptions = {}
 
 /** A constant-time check of `Authorization: Bearer <token>`. */
 function bearerCheck(token: string): (header: string | undefined) => boolean {
-  if (typeof token !== 'string' || token.length < 16) throw new RangeError('the admin token must have at least 16 characters');
+  if (typeof token !== 'string' || token.length < 16)
+    throw new RangeError('the admin token must have at least 16 characters');
   const want = createHash('sha256').update(token).digest();
   return (header) => {
     const m = /^Bearer +(\S+) *$/i.exec(header ?? '');
@@ -174,7 +194,12 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, 
   else if (err instanceof ServingError && err.detail) req.log.warn({ code: err.code, detail: err.detail }, err.message);
   if (status === 503) reply.header('retry-after', String(retryAfter));
   // A 500 may carry libtorch's or the loader's words (paths, values): those stay in the log.
-  const message = error === 'INTERNAL' ? 'internal server error' : status === 500 ? `${error.toLowerCase().replace(/_/g, ' ')}; see the server log` : err.message;
+  const message =
+    error === 'INTERNAL'
+      ? 'internal server error'
+      : status === 500
+        ? `${error.toLowerCase().replace(/_/g, ' ')}; see the server log`
+        : err.message;
   reply.status(status).send({ error, message });
 }
 

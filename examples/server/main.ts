@@ -73,10 +73,14 @@ function parse() {
     adapters[spec.slice(0, eq)] = spec.slice(eq + 1);
   }
   // The token never goes on the command line, where `ps` shows it to every user.
-  const token = values['admin-token-file'] ? fs.readFileSync(values['admin-token-file'], 'utf8').trim() : process.env.TORCH_LORA_ADMIN_TOKEN;
-  if (values['adapter-root'] && !token) throw new Error('--adapter-root needs an admin token (TORCH_LORA_ADMIN_TOKEN or --admin-token-file)');
+  const token = values['admin-token-file']
+    ? fs.readFileSync(values['admin-token-file'], 'utf8').trim()
+    : process.env.TORCH_LORA_ADMIN_TOKEN;
+  if (values['adapter-root'] && !token)
+    throw new Error('--adapter-root needs an admin token (TORCH_LORA_ADMIN_TOKEN or --admin-token-file)');
   if (token && !values['adapter-root']) throw new Error('an admin token was given without --adapter-root');
-  const admin = token && values['adapter-root'] ? { token, adapterRoot: path.resolve(values['adapter-root']) } : undefined;
+  const admin =
+    token && values['adapter-root'] ? { token, adapterRoot: path.resolve(values['adapter-root']) } : undefined;
   return { ...values, model: values.model, adapters, admin };
 }
 
@@ -107,7 +111,8 @@ async function main(): Promise<void> {
     maxQueue: int(args['max-queue'], 'max-queue'),
     maxLength: int(args['max-length'], 'max-length'),
     maxAdapters: int(args['max-adapters'], 'max-adapters'),
-    maxAdapterBytes: args['max-adapter-mb'] === undefined ? undefined : int(args['max-adapter-mb'], 'max-adapter-mb')! * 2 ** 20,
+    maxAdapterBytes:
+      args['max-adapter-mb'] === undefined ? undefined : int(args['max-adapter-mb'], 'max-adapter-mb')! * 2 ** 20,
     requestTimeoutMs: int(args['classify-timeout-ms'], 'classify-timeout-ms'),
   });
   const app = buildServer(classifier, {
@@ -122,7 +127,9 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : args.port;
   // bench/load-test.ts waits for this line.
-  console.log(`torch-lora server listening on http://${args.host}:${port} (adapters: ${classifier.adapters().join(', ') || 'none'})`);
+  console.log(
+    `torch-lora server listening on http://${args.host}:${port} (adapters: ${classifier.adapters().join(', ') || 'none'})`,
+  );
 
   let stopping = false;
   const onSignal = async (signal: string) => {

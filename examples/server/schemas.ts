@@ -21,7 +21,12 @@ export function classifySchema(limits: Limits) {
     body: {
       type: 'object',
       properties: {
-        texts: { type: 'array', minItems: 1, maxItems: limits.maxBatchTexts, items: { type: 'string', maxLength: limits.maxTextChars } },
+        texts: {
+          type: 'array',
+          minItems: 1,
+          maxItems: limits.maxBatchTexts,
+          items: { type: 'string', maxLength: limits.maxTextChars },
+        },
         adapter: adapterName,
       },
       required: ['texts'],
@@ -35,7 +40,11 @@ export function classifySchema(limits: Limits) {
             type: 'array',
             items: {
               type: 'object',
-              properties: { label: { type: 'string' }, score: { type: 'number' }, scores: { type: 'array', items: { type: 'number' } } },
+              properties: {
+                label: { type: 'string' },
+                score: { type: 'number' },
+                scores: { type: 'array', items: { type: 'number' } },
+              },
             },
           },
           adapter: { type: ['string', 'null'] },

@@ -10,7 +10,11 @@ export interface ShutdownOptions {
 }
 
 /** Resolves once the server and the classifier are closed; never waits past the deadlines. */
-export async function shutdown(app: FastifyInstance, classifier: Pick<Classifier, 'close'>, opts: ShutdownOptions = {}): Promise<void> {
+export async function shutdown(
+  app: FastifyInstance,
+  classifier: Pick<Classifier, 'close'>,
+  opts: ShutdownOptions = {},
+): Promise<void> {
   const drainMs = opts.drainMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {

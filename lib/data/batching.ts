@@ -52,5 +52,6 @@ function indices(count: number): number[] {
 }
 
 function assertBatchSize(batchSize: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
 }

@@ -64,8 +64,12 @@ export function encodeLabels(rows: RawExample[], path: string, known?: readonly 
 export function classCount(ids: readonly number[], where: (index: number) => string): number {
   let count = 0;
   ids.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0) throw new Error(`${where(i)}: label ${clipText(String(id))} is not a class id (an integer label 0..n-1)`);
-    if (id >= MAX_CLASSES) throw new Error(`${where(i)}: label ${id} is beyond the ${MAX_CLASSES} classes allowed (integer labels are class ids 0..K-1)`);
+    if (!Number.isInteger(id) || id < 0)
+      throw new Error(`${where(i)}: label ${clipText(String(id))} is not a class id (an integer label 0..n-1)`);
+    if (id >= MAX_CLASSES)
+      throw new Error(
+        `${where(i)}: label ${id} is beyond the ${MAX_CLASSES} classes allowed (integer labels are class ids 0..K-1)`,
+      );
     if (id >= count) count = id + 1;
   });
   return count;
@@ -83,7 +87,9 @@ function distinctLabels(rows: RawExample[], path: string): string[] {
   for (const row of rows) {
     seen.add(row.label);
     if (seen.size > MAX_CLASSES) {
-      throw new Error(`${path}:${row.line}: more than ${MAX_CLASSES} distinct labels (classes) by this line; is the label column the right one?`);
+      throw new Error(
+        `${path}:${row.line}: more than ${MAX_CLASSES} distinct labels (classes) by this line; is the label column the right one?`,
+      );
     }
   }
   return [...seen];
@@ -93,7 +99,10 @@ function encodeWithKnownLabels(rows: RawExample[], path: string, known: readonly
   const ids = new Map(known.map((label, id) => [label, id]));
   const examples = rows.map((row) => {
     const label = ids.get(row.label);
-    if (label === undefined) throw new Error(`${path}:${row.line}: label '${clipText(row.label)}' is not one of ${clipText(known.join(', '))}`);
+    if (label === undefined)
+      throw new Error(
+        `${path}:${row.line}: label '${clipText(row.label)}' is not one of ${clipText(known.join(', '))}`,
+      );
     return { text: row.text, label };
   });
   return { examples, labels: [...known] };
@@ -105,7 +114,6 @@ function keepIntegerLabels(rows: RawExample[], path: string): LabeledExamples {
   const examples = rows.map((row, i) => ({ text: row.text, label: ids[i] }));
   return { examples, labels: Array.from({ length: count }, (_, id) => String(id)) };
 }
-
 
 function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -5,14 +5,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { encodeLabels, findColumn, type ColumnOptions, type LabeledExamples, type RawExample, type TextDataset } from './dataset';
-
+import {
+  encodeLabels,
+  findColumn,
+  type ColumnOptions,
+  type LabeledExamples,
+  type RawExample,
+  type TextDataset,
+} from './dataset';
 
 export const SST2_LABELS = ['negative', 'positive'];
 
 /** Reads a headed TSV; the columns default to GLUE's single-sentence names, `sentence` and `label`. */
-export function loadTsv(path: string, { textColumn = 'sentence', labelColumn = 'label', labels }: ColumnOptions = {}): LabeledExamples {
-  const lines = readFileSync(path, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+export function loadTsv(
+  path: string,
+  { textColumn = 'sentence', labelColumn = 'label', labels }: ColumnOptions = {},
+): LabeledExamples {
+  const lines = readFileSync(path, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   const header = lines[0].split('\t');
   const textIndex = findColumn(header, textColumn, `${path}:1`);
   const labelIndex = findColumn(header, labelColumn, `${path}:1`);
@@ -49,5 +60,8 @@ export function loadSst2(dir: string): TextDataset {
 function tsvHeader(path: string): string[] {
   const text = readFileSync(path, 'utf8');
   const end = text.indexOf('\n');
-  return text.slice(0, end < 0 ? text.length : end).replace(/\r$/, '').split('\t');
+  return text
+    .slice(0, end < 0 ? text.length : end)
+    .replace(/\r$/, '')
+    .split('\t');
 }

@@ -30,7 +30,12 @@ export async function loadImdb(pathOrArchive: string): Promise<TextDataset> {
   const reviews = statSync(pathOrArchive).isDirectory()
     ? readImdbFolder(findImdbRoot(pathOrArchive))
     : await readImdbArchive(pathOrArchive);
-  const dataset = { name: 'imdb', labels: IMDB_LABELS, train: sortedSplit(reviews, 'train'), test: sortedSplit(reviews, 'test') };
+  const dataset = {
+    name: 'imdb',
+    labels: IMDB_LABELS,
+    train: sortedSplit(reviews, 'train'),
+    test: sortedSplit(reviews, 'test'),
+  };
   for (const split of SPLITS) {
     if (dataset[split].length === 0) throw new Error(`imdb: no ${split} reviews found in ${pathOrArchive}`);
   }

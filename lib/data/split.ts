@@ -50,12 +50,17 @@ export interface Splits<T> {
 }
 
 /** Shuffles with the seed, then cuts [train | validation | test] in that order; train takes what is left. */
-export function trainValidationTestSplit<T>(examples: readonly T[], { validation, test, seed }: SplitOptions): Splits<T> {
+export function trainValidationTestSplit<T>(
+  examples: readonly T[],
+  { validation, test, seed }: SplitOptions,
+): Splits<T> {
   const validationCount = splitCount(validation, examples.length, 'validation');
   const testCount = splitCount(test, examples.length, 'test');
   const trainCount = examples.length - validationCount - testCount;
   if (trainCount < 0) {
-    throw new Error(`split: validation (${validationCount}) + test (${testCount}) exceed the ${examples.length} examples`);
+    throw new Error(
+      `split: validation (${validationCount}) + test (${testCount}) exceed the ${examples.length} examples`,
+    );
   }
   const shuffled = shuffle(examples, seed);
   return {
@@ -79,7 +84,8 @@ function splitCount(size: number, total: number, what: string): number {
  */
 export function raschkaImdbSplit(imdb: TextDataset, seed: number): TextDataset {
   const pooled = [...imdb.train, ...(imdb.test ?? [])];
-  if (pooled.length !== 50_000) throw new Error(`raschkaImdbSplit: expected the 50,000 IMDb reviews, got ${pooled.length}`);
+  if (pooled.length !== 50_000)
+    throw new Error(`raschkaImdbSplit: expected the 50,000 IMDb reviews, got ${pooled.length}`);
   const { train, validation, test } = trainValidationTestSplit(pooled, { validation: 5_000, test: 10_000, seed });
   return { name: 'imdb-raschka', labels: imdb.labels, train, validation, test };
 }

@@ -10,7 +10,10 @@ export interface CsvRecord {
 }
 
 /** Reads a CSV whose first record names the columns. */
-export function loadCsv(path: string, { textColumn = 'text', labelColumn = 'label', labels }: ColumnOptions = {}): LabeledExamples {
+export function loadCsv(
+  path: string,
+  { textColumn = 'text', labelColumn = 'label', labels }: ColumnOptions = {},
+): LabeledExamples {
   const [header, ...records] = parseCsv(readText(path), path);
   if (!header) throw new Error(`${path}: empty file, expected a header row`);
   const textIndex = findColumn(header.fields, textColumn, `${path}:${header.line}`);
@@ -26,7 +29,10 @@ export function loadCsv(path: string, { textColumn = 'text', labelColumn = 'labe
 }
 
 /** Reads one JSON object per line; blank lines are skipped. */
-export function loadJsonl(path: string, { textColumn = 'text', labelColumn = 'label', labels }: ColumnOptions = {}): LabeledExamples {
+export function loadJsonl(
+  path: string,
+  { textColumn = 'text', labelColumn = 'label', labels }: ColumnOptions = {},
+): LabeledExamples {
   const rows: RawExample[] = [];
   readText(path)
     .split('\n')
@@ -132,12 +138,14 @@ function jsonlRow(source: string, { path, line, textColumn, labelColumn }: Jsonl
   } catch (error) {
     throw new Error(`${where}: invalid JSON: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${where}: expected a JSON object`);
   const record = value as Record<string, unknown>;
   const text = record[textColumn];
   const label = record[labelColumn];
   if (typeof text !== 'string') throw new Error(`${where}: missing column '${textColumn}' (or it is not a string)`);
-  if (!isLabelValue(label)) throw new Error(`${where}: missing column '${labelColumn}' (or it is not a string, number or boolean)`);
+  if (!isLabelValue(label))
+    throw new Error(`${where}: missing column '${labelColumn}' (or it is not a string, number or boolean)`);
   return { text, label: String(label), line };
 }
 

@@ -50,7 +50,7 @@ const MIN_INFLATE_ALLOWANCE = 64 << 20;
  * archive, and the entry when there is one.
  */
 export async function* readTar(source: string | Buffer, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
-  const name = Buffer.isBuffer(source) ? options.name ?? '<buffer>' : source;
+  const name = Buffer.isBuffer(source) ? (options.name ?? '<buffer>') : source;
   const parser = new TarParser(options.filter, options.maxEntryBytes);
   try {
     const input = await openDecompressed(source);
@@ -58,7 +58,9 @@ export async function* readTar(source: string | Buffer, options: ReadTarOptions 
     for await (const chunk of input.stream) {
       inflated += (chunk as Buffer).length;
       if (input.gzipped && inflated > MIN_INFLATE_ALLOWANCE + MAX_INFLATE_RATIO * input.compressedBytes()) {
-        throw new Error(`gzip data inflates more than ${MAX_INFLATE_RATIO} times over (${inflated} bytes from ${input.compressedBytes()}); refusing a likely gzip bomb ${parser.position()}`);
+        throw new Error(
+          `gzip data inflates more than ${MAX_INFLATE_RATIO} times over (${inflated} bytes from ${input.compressedBytes()}); refusing a likely gzip bomb ${parser.position()}`,
+        );
       }
       yield* parser.push(chunk as Buffer);
     }
@@ -72,7 +74,8 @@ export async function* readTar(source: string | Buffer, options: ReadTarOptions 
 function describeTarError(e: Error, parser: TarParser): string {
   if (e instanceof TarFormatError) return e.message;
   const code = (e as { code?: string }).code;
-  if (code?.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') return `gzip data is corrupt or truncated (${e.message}) ${parser.position()}`;
+  if (code?.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE')
+    return `gzip data is corrupt or truncated (${e.message}) ${parser.position()}`;
   return e.message;
 }
 
@@ -86,7 +89,11 @@ export async function readTarEntries(source: string | Buffer, options: ReadTarOp
   return entries;
 }
 
-interface DecompressedInput { stream: Readable; gzipped: boolean; compressedBytes: () => number }
+interface DecompressedInput {
+  stream: Readable;
+  gzipped: boolean;
+  compressedBytes: () => number;
+}
 
 async function openDecompressed(source: string | Buffer): Promise<DecompressedInput> {
   const gzipped = Buffer.isBuffer(source) ? isGzip(source) : isGzip(await readHead(source, 2));
@@ -94,7 +101,9 @@ async function openDecompressed(source: string | Buffer): Promise<DecompressedIn
   let compressed = 0;
   const compressedBytes = () => compressed;
   if (!gzipped) return { stream: raw, gzipped, compressedBytes };
-  raw.on('data', (chunk: Buffer) => { compressed += chunk.length; });
+  raw.on('data', (chunk: Buffer) => {
+    compressed += chunk.length;
+  });
   // pipeline() forwards a read error from the file into the gunzip stream, so the for-await above throws.
   return { stream: pipeline(raw, createGunzip({ chunkSize: 1 << 18 }), () => {}), gzipped, compressedBytes };
 }
@@ -148,11 +157,18 @@ export class TarParser {
   private offset = 0;
   private lastName: string | undefined;
 
-  constructor(private readonly filter?: TarFilter, private readonly maxEntryBytes = DEFAULT_MAX_ENTRY_BYTES) {}
+  constructor(
+    private readonly filter?: TarFilter,
+    private readonly maxEntryBytes = DEFAULT_MAX_ENTRY_BYTES,
+  ) {}
 
   /** Where the parser is, for an error message: "at byte N in entry 'x'" or "after entry 'x'". */
   position(): string {
-    const entry = this.current ? ` in entry '${clipText(this.current.name)}'` : this.lastName !== undefined ? ` after entry '${clipText(this.lastName)}'` : '';
+    const entry = this.current
+      ? ` in entry '${clipText(this.current.name)}'`
+      : this.lastName !== undefined
+        ? ` after entry '${clipText(this.lastName)}'`
+        : '';
     return `at byte ${this.offset}${entry}`;
   }
 
@@ -209,7 +225,8 @@ export class TarParser {
     this.lastName = header.name;
     this.bodyUse = this.decideBodyUse(header);
     const limit = this.bodyUse === 'keep' ? this.maxEntryBytes : MAX_META_BYTES;
-    if (this.bodyUse !== 'skip' && header.size > limit) this.fail(`entry is ${header.size} bytes, more than the ${limit} read into memory`);
+    if (this.bodyUse !== 'skip' && header.size > limit)
+      this.fail(`entry is ${header.size} bytes, more than the ${limit} read into memory`);
     this.bodyRemaining = header.size;
     this.padding = (BLOCK - (header.size % BLOCK)) % BLOCK;
     this.body = this.bodyUse === 'skip' ? null : Buffer.allocUnsafe(header.size);
@@ -253,7 +270,8 @@ export class TarParser {
       if (key === 'path') overrides.name = value;
       if (key === 'size') {
         const size = /^\d+$/.test(value) ? Number(value) : NaN;
-        if (!isByteCount(size)) this.fail(`pax header gives size ${JSON.stringify(clipText(value, 40))}, not a byte count`);
+        if (!isByteCount(size))
+          this.fail(`pax header gives size ${JSON.stringify(clipText(value, 40))}, not a byte count`);
         overrides.size = size;
       }
       pos += length;

@@ -37,10 +37,17 @@ export class DistributedDataParallel<M extends Module = Module> {
    * Wraps `module` after broadcasting its trainable parameters and its buffers from rank 0, so that every rank
    * starts from the same weights (frozen ones are loaded from the same files and stay as they are).
    */
-  static async create<M extends Module>(module: M, opts: DistributedDataParallelOptions = {}): Promise<DistributedDataParallel<M>> {
+  static async create<M extends Module>(
+    module: M,
+    opts: DistributedDataParallelOptions = {},
+  ): Promise<DistributedDataParallel<M>> {
     const trainable = [...module.namedParameters()].filter(([, p]) => p.requiresGrad);
     await broadcastCoalesced([...trainable.map(([, p]) => p), ...module.buffers()], 0);
-    return new DistributedDataParallel(module, trainable.map(([n]) => n), opts);
+    return new DistributedDataParallel(
+      module,
+      trainable.map(([n]) => n),
+      opts,
+    );
   }
 
   private constructor(module: M, names: string[], opts: DistributedDataParallelOptions) {
@@ -48,7 +55,12 @@ export class DistributedDataParallel<M extends Module = Module> {
     if (!(capMB > 0) || capMB > 1 << 16) throw new Error(`bucketCapMB must be in (0, 65536], got ${capMB}`);
     this.module = module;
     const byName = new Map(module.namedParameters());
-    this.id = N.ddpCreate(names.map((n) => arg(byName.get(n))), names, Math.round(capMB * 1024 * 1024), opts.findUnusedParameters ?? false);
+    this.id = N.ddpCreate(
+      names.map((n) => arg(byName.get(n))),
+      names,
+      Math.round(capMB * 1024 * 1024),
+      opts.findUnusedParameters ?? false,
+    );
   }
 
   /** The wrapped module, run through call() (its hooks and memory scope). */

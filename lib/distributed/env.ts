@@ -12,7 +12,12 @@ export interface Rendezvous {
 }
 
 /** A non-negative integer from an environment variable or option, or a clear error naming it. */
-export function intSetting(name: string, value: string | number | undefined, min = 0, max = 1 << 20): number | undefined {
+export function intSetting(
+  name: string,
+  value: string | number | undefined,
+  min = 0,
+  max = 1 << 20,
+): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -31,15 +36,24 @@ export function localPlacement(env: NodeJS.ProcessEnv = process.env): { localRan
 
 /** Resolves `initMethod` ('env://' or 'tcp://host:port') plus explicit rank/worldSize into a rendezvous point. */
 export function resolveRendezvous(
-  initMethod: string, rank: number | undefined, worldSize: number | undefined, env: NodeJS.ProcessEnv = process.env,
+  initMethod: string,
+  rank: number | undefined,
+  worldSize: number | undefined,
+  env: NodeJS.ProcessEnv = process.env,
 ): Rendezvous {
   let host: string | undefined;
   let port: number | undefined;
   if (initMethod === 'env://') {
     host = env.MASTER_ADDR;
     port = intSetting('MASTER_PORT', env.MASTER_PORT, 1, 65535);
-    if (!host) throw new Error("initMethod 'env://' needs MASTER_ADDR in the environment (torchrun and `torch-lora launch` set it)");
-    if (port === undefined) throw new Error("initMethod 'env://' needs MASTER_PORT in the environment (torchrun and `torch-lora launch` set it)");
+    if (!host)
+      throw new Error(
+        "initMethod 'env://' needs MASTER_ADDR in the environment (torchrun and `torch-lora launch` set it)",
+      );
+    if (port === undefined)
+      throw new Error(
+        "initMethod 'env://' needs MASTER_PORT in the environment (torchrun and `torch-lora launch` set it)",
+      );
   } else {
     const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(initMethod);
     if (!m) throw new Error(`initMethod must be 'env://' or 'tcp://host:port', got ${JSON.stringify(initMethod)}`);

@@ -42,13 +42,26 @@ export function parseLaunchArgs(argv: string[]): LaunchOptions {
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const v = () => inline ?? value(flag);
     switch (flag.replace(/_/g, '-')) {
-      case '--nproc-per-node': o.nprocPerNode = intSetting(flag, v(), 1, 1024); break;
-      case '--nnodes': o.nnodes = intSetting(flag, v(), 1, 65536); break;
-      case '--node-rank': o.nodeRank = intSetting(flag, v(), 0, 65535); break;
-      case '--master-addr': o.masterAddr = v(); break;
-      case '--master-port': o.masterPort = intSetting(flag, v(), 1, 65535); break;
-      case '--grace-ms': o.graceMs = intSetting(flag, v(), 0, 3600_000); break;
-      default: throw new Error(`unknown launch option ${flag}\n${LAUNCH_USAGE}`);
+      case '--nproc-per-node':
+        o.nprocPerNode = intSetting(flag, v(), 1, 1024);
+        break;
+      case '--nnodes':
+        o.nnodes = intSetting(flag, v(), 1, 65536);
+        break;
+      case '--node-rank':
+        o.nodeRank = intSetting(flag, v(), 0, 65535);
+        break;
+      case '--master-addr':
+        o.masterAddr = v();
+        break;
+      case '--master-port':
+        o.masterPort = intSetting(flag, v(), 1, 65535);
+        break;
+      case '--grace-ms':
+        o.graceMs = intSetting(flag, v(), 0, 3600_000);
+        break;
+      default:
+        throw new Error(`unknown launch option ${flag}\n${LAUNCH_USAGE}`);
     }
   }
   if (i >= argv.length) throw new Error(`launch needs a script\n${LAUNCH_USAGE}`);
@@ -57,15 +70,25 @@ export function parseLaunchArgs(argv: string[]): LaunchOptions {
 }
 
 /** Each rank's environment: torchrun's variables, and its share of the cores unless OMP_NUM_THREADS is set. */
-export function rankEnvironment(o: LaunchOptions, localRank: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const nnodes = o.nnodes ?? 1, nodeRank = o.nodeRank ?? 0;
+export function rankEnvironment(
+  o: LaunchOptions,
+  localRank: number,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const nnodes = o.nnodes ?? 1,
+    nodeRank = o.nodeRank ?? 0;
   if (nodeRank >= nnodes) throw new Error(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
   const threads = Math.max(1, Math.floor(os.availableParallelism() / o.nprocPerNode));
   return {
-    ...base, ...o.env,
-    RANK: String(nodeRank * o.nprocPerNode + localRank), WORLD_SIZE: String(nnodes * o.nprocPerNode),
-    LOCAL_RANK: String(localRank), LOCAL_WORLD_SIZE: String(o.nprocPerNode), GROUP_RANK: String(nodeRank),
-    MASTER_ADDR: o.masterAddr ?? '127.0.0.1', MASTER_PORT: String(o.masterPort ?? 29500),
+    ...base,
+    ...o.env,
+    RANK: String(nodeRank * o.nprocPerNode + localRank),
+    WORLD_SIZE: String(nnodes * o.nprocPerNode),
+    LOCAL_RANK: String(localRank),
+    LOCAL_WORLD_SIZE: String(o.nprocPerNode),
+    GROUP_RANK: String(nodeRank),
+    MASTER_ADDR: o.masterAddr ?? '127.0.0.1',
+    MASTER_PORT: String(o.masterPort ?? 29500),
     OMP_NUM_THREADS: base.OMP_NUM_THREADS ?? o.env?.OMP_NUM_THREADS ?? String(threads),
   };
 }
@@ -80,7 +103,10 @@ export function launch(o: LaunchOptions): Promise<number> {
   let terminateTimer: NodeJS.Timeout | null = null;
   const globalRank = (local: number) => (o.nodeRank ?? 0) * o.nprocPerNode + local;
 
-  const stopOthers = (signal: NodeJS.Signals) => children.forEach((c, k) => { if (!exited.has(k)) c.kill(signal); });
+  const stopOthers = (signal: NodeJS.Signals) =>
+    children.forEach((c, k) => {
+      if (!exited.has(k)) c.kill(signal);
+    });
   return new Promise((resolve, reject) => {
     // Ctrl-C reaches every rank from the terminal already (they share its process group), and the CLI quits at
     // once on a second SIGINT: the launcher only stays alive for it. SIGTERM (a scheduler's stop) is passed on.
@@ -97,7 +123,10 @@ export function launch(o: LaunchOptions): Promise<number> {
         reject(e);
         return;
       }
-      const child = spawn(process.execPath, [o.script, ...(o.args ?? [])], { env, stdio: o.onOutput ? 'pipe' : 'inherit' });
+      const child = spawn(process.execPath, [o.script, ...(o.args ?? [])], {
+        env,
+        stdio: o.onOutput ? 'pipe' : 'inherit',
+      });
       children.push(child);
       if (o.onOutput) {
         const sink = o.onOutput;
@@ -107,7 +136,10 @@ export function launch(o: LaunchOptions): Promise<number> {
       child.on('error', (e) => log(`torch-lora launch: rank ${globalRank(k)} could not start: ${e.message}`));
       child.on('exit', (code, signal) => {
         exited.add(k);
-        if ((code !== 0 || signal) && failed) log(`torch-lora launch: rank ${globalRank(k)} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`);
+        if ((code !== 0 || signal) && failed)
+          log(
+            `torch-lora launch: rank ${globalRank(k)} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}`,
+          );
         if ((code !== 0 || signal) && !failed) {
           failed = { rank: globalRank(k), why: signal ? `was killed by ${signal}` : `exited with code ${code}` };
           log(`torch-lora launch: rank ${failed.rank} (pid ${child.pid}) ${failed.why}; stopping the other ranks`);

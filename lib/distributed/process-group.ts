@@ -46,7 +46,8 @@ function serialized<T>(launch: () => Promise<T>): Promise<T> {
  */
 export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Promise<void> {
   const backend = opts.backend ?? 'gloo';
-  if (backend !== 'gloo' && backend !== 'nccl') throw new Error(`backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`);
+  if (backend !== 'gloo' && backend !== 'nccl')
+    throw new Error(`backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`);
   const timeoutMs = intSetting('timeoutMs', opts.timeoutMs, 1, 7 * 24 * 3600 * 1000) ?? DEFAULT_TIMEOUT_MS;
   const rv = resolveRendezvous(opts.initMethod ?? 'env://', opts.rank, opts.worldSize);
   // Under torchrun's elastic agent the agent already serves the store at MASTER_PORT; rank 0 then connects too.
@@ -118,7 +119,10 @@ export function allGather(t: Tensor): Promise<Tensor[]> {
   return serialized(async () => {
     const shape = t.shape;
     if (shape.length > MAX_DIMS) throw new Error(`allGather: at most ${MAX_DIMS} dimensions, got ${shape.length}`);
-    const meta = tensor([dtypeCode(t.dtype), shape.length, ...shape, ...new Array(MAX_DIMS - shape.length).fill(0)], { dtype: 'int64', device: t.device });
+    const meta = tensor([dtypeCode(t.dtype), shape.length, ...shape, ...new Array(MAX_DIMS - shape.length).fill(0)], {
+      dtype: 'int64',
+      device: t.device,
+    });
     let metas: Tensor[];
     try {
       metas = (await N.distAllGather(meta.handle)).map(wrap);
@@ -130,7 +134,9 @@ export function allGather(t: Tensor): Promise<Tensor[]> {
     const shapes = rows.map((r) => r.slice(2, 2 + r[1]));
     const mismatch = rows.findIndex((r) => r[0] !== rows[0][0]);
     if (mismatch >= 0) {
-      throw new Error(`allGather: rank ${mismatch} sent ${dtypeName(rows[mismatch][0])} but rank 0 sent ${dtypeName(rows[0][0])}`);
+      throw new Error(
+        `allGather: rank ${mismatch} sent ${dtypeName(rows[mismatch][0])} but rank 0 sent ${dtypeName(rows[0][0])}`,
+      );
     }
     const same = shapes.every((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
     if (same) return (await N.distAllGather(h)).map(wrap);
@@ -138,7 +144,9 @@ export function allGather(t: Tensor): Promise<Tensor[]> {
     const longest = Math.max(...numels);
     const padded = tidy(() => {
       const flat = t.detach().reshape([-1]);
-      return longest > flat.shape[0] ? cat([flat, zeros([longest - flat.shape[0]], { dtype: t.dtype, device: t.device })]) : flat.clone();
+      return longest > flat.shape[0]
+        ? cat([flat, zeros([longest - flat.shape[0]], { dtype: t.dtype, device: t.device })])
+        : flat.clone();
     });
     let gathered: Tensor[];
     try {
@@ -162,7 +170,9 @@ export function reduceScatter(inputs: Tensor[] | Tensor, op: ReduceOp = 'sum'): 
       const w = getWorldSize();
       const n = inputs.shape[0];
       if (inputs.dim() === 0 || n % w !== 0) {
-        throw new Error(`reduceScatter: the first dimension (${inputs.shape[0] ?? 'none'}) must split evenly over ${w} ranks`);
+        throw new Error(
+          `reduceScatter: the first dimension (${inputs.shape[0] ?? 'none'}) must split evenly over ${w} ranks`,
+        );
       }
       const parts = inputs.chunk(w, 0);
       try {
@@ -174,4 +184,3 @@ export function reduceScatter(inputs: Tensor[] | Tensor, op: ReduceOp = 'sum'): 
     return wrap(await N.distReduceScatter(inputs.map(arg), op));
   });
 }
-

@@ -38,18 +38,23 @@ export class DistributedSampler implements Iterable<number> {
   readonly totalSize: number;
   private epoch = 0;
 
-  constructor(readonly datasetSize: number, opts: DistributedSamplerOptions = {}) {
+  constructor(
+    readonly datasetSize: number,
+    opts: DistributedSamplerOptions = {},
+  ) {
     intSetting('datasetSize', datasetSize, 0, 2 ** 40);
     const grouped = isInitialized();
     this.numReplicas = intSetting('numReplicas', opts.numReplicas, 1) ?? (grouped ? getWorldSize() : 1);
     this.rank = intSetting('rank', opts.rank) ?? (grouped ? getRank() : 0);
-    if (this.rank >= this.numReplicas) throw new Error(`rank ${this.rank} must be below numReplicas ${this.numReplicas}`);
+    if (this.rank >= this.numReplicas)
+      throw new Error(`rank ${this.rank} must be below numReplicas ${this.numReplicas}`);
     this.shuffle = opts.shuffle ?? true;
     this.seed = intSetting('seed', opts.seed ?? 0, 0, Number.MAX_SAFE_INTEGER)!;
     this.dropLast = opts.dropLast ?? false;
-    this.numSamples = this.dropLast && datasetSize % this.numReplicas !== 0
-      ? Math.ceil((datasetSize - this.numReplicas) / this.numReplicas)
-      : Math.ceil(datasetSize / this.numReplicas);
+    this.numSamples =
+      this.dropLast && datasetSize % this.numReplicas !== 0
+        ? Math.ceil((datasetSize - this.numReplicas) / this.numReplicas)
+        : Math.ceil(datasetSize / this.numReplicas);
     this.totalSize = this.numSamples * this.numReplicas;
   }
 

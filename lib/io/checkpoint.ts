@@ -6,7 +6,7 @@ import { parseSafetensors } from './safetensors';
 import { parseTorchCheckpoint } from './torch-pickle';
 import { isZip } from './zip';
 import { readWholeFile } from './read-file';
-import type { CheckpointFormat} from './hf-weight-files';
+import type { CheckpointFormat } from './hf-weight-files';
 import { WEIGHT_FILES, readWeightMap } from './hf-weight-files';
 
 export type { CheckpointFormat } from './hf-weight-files';
@@ -21,7 +21,9 @@ export interface LoadedCheckpoint {
 /** Reads a .safetensors file or a torch.save zip checkpoint, recognised by its first bytes or extension. */
 export function loadStateDictFile(file: string): Map<string, RawTensor> {
   const buf = readWholeFile(file);
-  return detectFormat(file, buf) === 'safetensors' ? parseSafetensors(buf, file).tensors : parseTorchCheckpoint(buf, file);
+  return detectFormat(file, buf) === 'safetensors'
+    ? parseSafetensors(buf, file).tensors
+    : parseTorchCheckpoint(buf, file);
 }
 
 export function detectFormat(file: string, head: Buffer): CheckpointFormat {

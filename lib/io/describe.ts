@@ -21,7 +21,9 @@ class BoundedText {
 
   constructor(private readonly limit: number) {}
 
-  get full(): boolean { return this.length >= this.limit; }
+  get full(): boolean {
+    return this.length >= this.limit;
+  }
 
   add(s: string): void {
     const room = this.limit - this.length;
@@ -32,22 +34,55 @@ class BoundedText {
     this.length += piece.length;
   }
 
-  text(): string { return this.parts.join('') + (this.cut ? '…' : ''); }
+  text(): string {
+    return this.parts.join('') + (this.cut ? '…' : '');
+  }
 }
 
 function write(v: unknown, out: BoundedText, depth: number): void {
-  if (out.full) { out.add('…'); return; }
-  if (depth > MAX_DEPTH) { out.add('…'); return; }
-  if (typeof v === 'string') { out.add(JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v)); return; }
-  if (typeof v === 'bigint') { out.add(`${v}n`); return; }
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) { out.add(String(v)); return; }
-  if (typeof v === 'symbol' || typeof v === 'function') { out.add(typeof v); return; }
-  if (Buffer.isBuffer(v) || v instanceof Uint8Array) { out.add(`<${v.length} bytes>`); return; }
-  const named = (v as { kind?: unknown; name?: unknown });
-  if (typeof named.kind === 'string' && typeof named.name === 'string') { out.add(named.name.slice(0, 100)); return; }
-  if (Array.isArray(v)) { writeItems(v, '[', ']', out, (x) => write(x, out, depth + 1)); return; }
+  if (out.full) {
+    out.add('…');
+    return;
+  }
+  if (depth > MAX_DEPTH) {
+    out.add('…');
+    return;
+  }
+  if (typeof v === 'string') {
+    out.add(JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v));
+    return;
+  }
+  if (typeof v === 'bigint') {
+    out.add(`${v}n`);
+    return;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) {
+    out.add(String(v));
+    return;
+  }
+  if (typeof v === 'symbol' || typeof v === 'function') {
+    out.add(typeof v);
+    return;
+  }
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
+    out.add(`<${v.length} bytes>`);
+    return;
+  }
+  const named = v as { kind?: unknown; name?: unknown };
+  if (typeof named.kind === 'string' && typeof named.name === 'string') {
+    out.add(named.name.slice(0, 100));
+    return;
+  }
+  if (Array.isArray(v)) {
+    writeItems(v, '[', ']', out, (x) => write(x, out, depth + 1));
+    return;
+  }
   if (v instanceof Map) {
-    writeItems(v, '{', '}', out, ([k, x]: [unknown, unknown]) => { write(k, out, depth + 1); out.add(': '); write(x, out, depth + 1); });
+    writeItems(v, '{', '}', out, ([k, x]: [unknown, unknown]) => {
+      write(k, out, depth + 1);
+      out.add(': ');
+      write(x, out, depth + 1);
+    });
     return;
   }
   // Through descriptors: a getter (a checkpoint tensor's lazy `data`) is not run to describe it.
@@ -59,11 +94,20 @@ function write(v: unknown, out: BoundedText, depth: number): void {
   });
 }
 
-function writeItems<T>(items: Iterable<T>, open: string, close: string, out: BoundedText, each: (item: T) => void): void {
+function writeItems<T>(
+  items: Iterable<T>,
+  open: string,
+  close: string,
+  out: BoundedText,
+  each: (item: T) => void,
+): void {
   out.add(open);
   let first = true;
   for (const item of items) {
-    if (out.full) { out.add('…'); return; }
+    if (out.full) {
+      out.add('…');
+      return;
+    }
     if (!first) out.add(', ');
     first = false;
     each(item);

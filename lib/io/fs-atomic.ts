@@ -6,14 +6,19 @@ import * as path from 'node:path';
 
 /** A name beside `target` for work in progress: same folder, so same filesystem, so rename is atomic. */
 function sibling(target: string, tag: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.${tag}`);
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.${tag}`,
+  );
 }
 
 /** The error, with the file it concerns in its message (Node's ENOSPC says only "write"); code and cause kept. */
 export function errorNamingFile(file: string, e: unknown): Error {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.message === 'string' && err.message.includes(file)) return err;
-  return Object.assign(new Error(`cannot write ${file}: ${err?.message ?? String(e)}`, { cause: e }), { code: err?.code });
+  return Object.assign(new Error(`cannot write ${file}: ${err?.message ?? String(e)}`, { cause: e }), {
+    code: err?.code,
+  });
 }
 
 /**
@@ -114,7 +119,9 @@ function carryOver(target: string, temp: string): void {
     if (fs.existsSync(to)) continue;
     const from = path.join(target, entry.name);
     if (!entry.isFile()) {
-      throw new Error(`${target} holds '${entry.name}', which is not a plain file: save into a new or empty folder instead`);
+      throw new Error(
+        `${target} holds '${entry.name}', which is not a plain file: save into a new or empty folder instead`,
+      );
     }
     try {
       fs.linkSync(from, to);
@@ -132,7 +139,11 @@ function writeAll(fd: number, chunk: Uint8Array): void {
 function fsyncDirectory(dir: string): void {
   try {
     const fd = fs.openSync(dir, 'r');
-    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     // best effort
   }

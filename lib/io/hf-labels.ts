@@ -25,8 +25,13 @@ export function labelNames(config: LabelConfig): string[] {
 
 /** Names the classes: id2label and label2id from a list or an index-to-name map. */
 export function setLabelNames(config: LabelConfig, names: Record<number, string> | string[]): void {
-  const list = Array.isArray(names) ? names : Object.keys(names).sort((a, b) => Number(a) - Number(b)).map((k) => names[Number(k)]);
-  if (list.length === 0 || list.some((n) => typeof n !== 'string')) throw new Error(`id2label: expected class names, got ${JSON.stringify(names)}`);
+  const list = Array.isArray(names)
+    ? names
+    : Object.keys(names)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((k) => names[Number(k)]);
+  if (list.length === 0 || list.some((n) => typeof n !== 'string'))
+    throw new Error(`id2label: expected class names, got ${JSON.stringify(names)}`);
   config.id2label = Object.fromEntries(list.map((n, i) => [String(i), n]));
   config.label2id = Object.fromEntries(list.map((n, i) => [n, i]));
 }

@@ -5,7 +5,11 @@ import * as path from 'node:path';
 
 export type CheckpointFormat = 'safetensors' | 'torch';
 
-export interface WeightFile { file: string; format: CheckpointFormat; sharded: boolean }
+export interface WeightFile {
+  file: string;
+  format: CheckpointFormat;
+  sharded: boolean;
+}
 
 /** In the order transformers prefers them; an index (sharded) names its shards in "weight_map". */
 export const WEIGHT_FILES: readonly WeightFile[] = [
@@ -31,7 +35,8 @@ export function readWeightMap(indexFile: string): Record<string, string> {
     if (typeof shard !== 'string') throw new Error(`${indexFile}: shard of '${name}' is not a file name`);
     // Shards live in the folder itself: an index must not point elsewhere (nor make a download write elsewhere).
     const dir = path.resolve(path.dirname(indexFile));
-    if (shard === '' || path.dirname(path.resolve(dir, shard)) !== dir) throw new Error(`${indexFile}: shard '${shard}' is outside the folder`);
+    if (shard === '' || path.dirname(path.resolve(dir, shard)) !== dir)
+      throw new Error(`${indexFile}: shard '${shard}' is outside the folder`);
   }
   return weightMap as Record<string, string>;
 }

@@ -38,7 +38,7 @@ export async function resolveModelPath(pathOrId: string, options: ResolveOptions
   if (options.offline ?? isOfflineFromEnv()) {
     throw new Error(
       `${pathOrId} (revision ${revision}) is not in the Hugging Face cache at ${repo.dir}, ` +
-      'and offline mode is on (HF_HUB_OFFLINE), so it cannot be downloaded',
+        'and offline mode is on (HF_HUB_OFFLINE), so it cannot be downloaded',
     );
   }
   return downloadSnapshot(repo, options.files);
@@ -49,7 +49,10 @@ export async function resolveModelPath(pathOrId: string, options: ResolveOptions
  * the hub id (config and weights complete), else undefined (not a folder, not an id, or not cached). Synchronous,
  * for the tokenizer's fromPretrained.
  */
-export function findCachedModelPath(pathOrId: string, options: Pick<ResolveOptions, 'revision' | 'cacheDir'> = {}): string | undefined {
+export function findCachedModelPath(
+  pathOrId: string,
+  options: Pick<ResolveOptions, 'revision' | 'cacheDir'> = {},
+): string | undefined {
   if (isDirectory(pathOrId)) return pathOrId;
   if (!isRepoId(pathOrId)) return undefined;
   const revision = options.revision ?? 'main';
@@ -119,7 +122,11 @@ function hasCompleteWeights(snapshot: string, has: (file: string) => boolean): b
 // ---------------------------------------------------------------------------------------------------
 // Download
 
-interface Repo { id: string; revision: string; dir: string }
+interface Repo {
+  id: string;
+  revision: string;
+  dir: string;
+}
 
 /** Downloads the needed files into the cache and returns the snapshot folder. */
 async function downloadSnapshot(repo: Repo, files?: string[]): Promise<string> {
@@ -143,7 +150,9 @@ async function downloadWeights(session: DownloadSession): Promise<void> {
     }
     return;
   }
-  throw new Error(`${session.repo.id} (revision ${session.repo.revision}) has none of ${WEIGHT_FILES.map((w) => w.file).join(', ')}`);
+  throw new Error(
+    `${session.repo.id} (revision ${session.repo.revision}) has none of ${WEIGHT_FILES.map((w) => w.file).join(', ')}`,
+  );
 }
 
 class DownloadSession {

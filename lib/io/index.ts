@@ -1,5 +1,12 @@
 export * from './raw-tensor';
-export { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, parseSafetensors, writeSafetensors, serializeSafetensors } from './safetensors';
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  readSafetensorsMetadata,
+  parseSafetensors,
+  writeSafetensors,
+  serializeSafetensors,
+} from './safetensors';
 export { writeFileAtomic, writeFolderAtomic, recoverFolder, errorNamingFile } from './fs-atomic';
 export type { SafetensorsContents, TensorDict } from './safetensors';
 export { readTorchCheckpoint, parseTorchCheckpoint } from './torch-pickle';

@@ -2,8 +2,7 @@
 // little-endian, C-contiguous bytes.
 
 export type DType =
-  | 'float32' | 'float64' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export interface RawTensor {
   dtype: DType;
@@ -13,21 +12,54 @@ export interface RawTensor {
 }
 
 export const DTYPES: readonly DType[] = [
-  'float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool',
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
 ];
 
 export const ITEMSIZE: Readonly<Record<DType, number>> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 const SAFETENSORS_NAMES: Readonly<Record<DType, string>> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16',
-  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 const TORCH_STORAGE_NAMES: Readonly<Record<DType, string>> = {
-  float32: 'FloatStorage', float64: 'DoubleStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
-  int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage',
+  float32: 'FloatStorage',
+  float64: 'DoubleStorage',
+  float16: 'HalfStorage',
+  bfloat16: 'BFloat16Storage',
+  int64: 'LongStorage',
+  int32: 'IntStorage',
+  int16: 'ShortStorage',
+  int8: 'CharStorage',
+  uint8: 'ByteStorage',
   bool: 'BoolStorage',
 };
 

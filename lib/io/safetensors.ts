@@ -1,10 +1,8 @@
 // The safetensors format: u64 LE header length N, N bytes of JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {key: value}}, then the tensor bytes.
 import * as fs from 'node:fs';
-import type {
-  DType, RawTensor} from './raw-tensor';
-import { assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType,
-} from './raw-tensor';
+import type { DType, RawTensor } from './raw-tensor';
+import { assertRawTensor, byteLength, fromSafetensorsDType, toSafetensorsDType } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { findDuplicateKey } from './json-keys';
 import { clipText, describeValue } from './describe';
@@ -27,8 +25,13 @@ export function readSafetensors(file: string): SafetensorsContents {
 }
 
 /** What a .safetensors header says (tensor names, dtypes and shapes, and `__metadata__`), reading only the header. */
-export function readSafetensorsHeader(file: string): { tensors: Map<string, { dtype: DType; shape: number[] }>; metadata: Record<string, string> } {
-  const fail = (msg: string): never => { throw new Error(`${file}: ${msg}`); };
+export function readSafetensorsHeader(file: string): {
+  tensors: Map<string, { dtype: DType; shape: number[] }>;
+  metadata: Record<string, string>;
+} {
+  const fail = (msg: string): never => {
+    throw new Error(`${file}: ${msg}`);
+  };
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -36,7 +39,8 @@ export function readSafetensorsHeader(file: string): { tensors: Map<string, { dt
     fs.readSync(fd, head, 0, head.length, 0);
     if (head.length < 8) fail(`file is too short to be safetensors (${size} bytes, the header length alone is 8)`);
     const n = head.readBigUInt64LE(0);
-    if (n > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) fail(`header length ${n} is beyond the file size (${size} bytes) or the ${MAX_HEADER_BYTES} bytes allowed`);
+    if (n > BigInt(Math.min(size - 8, MAX_HEADER_BYTES)))
+      fail(`header length ${n} is beyond the file size (${size} bytes) or the ${MAX_HEADER_BYTES} bytes allowed`);
     const buf = Buffer.alloc(8 + Number(n));
     head.copy(buf);
     fs.readSync(fd, buf, 8, Number(n), 8);
@@ -60,7 +64,9 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
 
 /** Parses safetensors bytes; `source` names the input in error messages. */
 export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsContents {
-  const fail = (msg: string): never => { throw new Error(`${source}: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new Error(`${source}: ${msg}`);
+  };
   const { header, dataStart } = readHeader(buf, fail);
   const metadata = parseMetadata(header[METADATA_KEY], fail);
   const entries = Object.entries(header)
@@ -75,7 +81,13 @@ export function parseSafetensors(buf: Buffer, source = '<buffer>'): SafetensorsC
   return { tensors, metadata };
 }
 
-interface HeaderEntry { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+interface HeaderEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 type Fail = (msg: string) => never;
 
 function readHeader(buf: Buffer, fail: Fail): { header: Record<string, unknown>; dataStart: number } {
@@ -132,7 +144,9 @@ function checkOffsets(entries: HeaderEntry[], dataLength: number, fail: Fail): v
     }
     const expected = byteLength(e.dtype, e.shape);
     if (e.end - e.begin !== expected) {
-      fail(`${where} span ${e.end - e.begin} bytes but ${toSafetensorsDType(e.dtype)}${describeValue(e.shape)} needs ${expected}`);
+      fail(
+        `${where} span ${e.end - e.begin} bytes but ${toSafetensorsDType(e.dtype)}${describeValue(e.shape)} needs ${expected}`,
+      );
     }
     if (e.begin === e.end) continue; // an empty tensor overlaps nothing
     if (previous && e.begin < previous.end) fail(`${where} overlap tensor '${clipText(previous.name)}'`);
@@ -165,12 +179,23 @@ function toEntries(tensors: TensorDict): [string, RawTensor][] {
 // The safetensors dtype enum is declared in increasing alignment; the Python library writes the
 // largest alignment first, then by name (byte order), so every tensor starts aligned.
 const ALIGNMENT_RANK: Readonly<Record<DType, number>> = {
-  bool: 0, uint8: 1, int8: 2, int16: 3, float16: 4, bfloat16: 5, int32: 6, float32: 7, float64: 8, int64: 9,
+  bool: 0,
+  uint8: 1,
+  int8: 2,
+  int16: 3,
+  float16: 4,
+  bfloat16: 5,
+  int32: 6,
+  float32: 7,
+  float64: 8,
+  int64: 9,
 };
 
 function orderLikeSafetensors(entries: [string, RawTensor][]): [string, RawTensor][] {
-  return [...entries].sort(([aName, a], [bName, b]) =>
-    ALIGNMENT_RANK[b.dtype] - ALIGNMENT_RANK[a.dtype] || Buffer.compare(Buffer.from(aName), Buffer.from(bName)));
+  return [...entries].sort(
+    ([aName, a], [bName, b]) =>
+      ALIGNMENT_RANK[b.dtype] - ALIGNMENT_RANK[a.dtype] || Buffer.compare(Buffer.from(aName), Buffer.from(bName)),
+  );
 }
 
 function encodeHeader(ordered: [string, RawTensor][], metadata?: Record<string, string>): Buffer {
@@ -198,7 +223,6 @@ function encodeMetadata(metadata: Record<string, string>): string {
   });
   return `{${fields.join(',')}}`;
 }
-
 
 function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -11,7 +11,7 @@ import type { RawTensor } from './raw-tensor';
 import { readWholeFile } from './read-file';
 import { describeValue } from './describe';
 import { unpickle } from './unpickle';
-import type { ZipEntry} from './zip';
+import type { ZipEntry } from './zip';
 import { isZip, readZipDirectory, zipEntryData } from './zip';
 import { StorageLoader, findTorchGlobal, withSource } from './torch-storages';
 
@@ -31,7 +31,8 @@ export function readTorchCheckpoint(file: string): Map<string, RawTensor> {
  */
 export function parseTorchCheckpoint(buf: Buffer, source = '<buffer>'): Map<string, RawTensor> {
   if (!isZip(buf)) {
-    const legacy = buf[0] === 0x80 ? ' (it looks like the legacy pre-1.6 torch.save format, which is not supported)' : '';
+    const legacy =
+      buf[0] === 0x80 ? ' (it looks like the legacy pre-1.6 torch.save format, which is not supported)' : '';
     throw new Error(`${source}: not a torch zip checkpoint${legacy}`);
   }
   const entries = readZipDirectory(buf, source);
@@ -43,7 +44,8 @@ export function parseTorchCheckpoint(buf: Buffer, source = '<buffer>'): Map<stri
   let root: unknown;
   try {
     const pickle = zipEntryData(buf, entries.get(pickleName)!, source, MAX_PICKLE_BYTES);
-    if (pickle.length > MAX_PICKLE_BYTES) throw new Error(`${pickleName} is ${pickle.length} bytes, more than the ${MAX_PICKLE_BYTES} a state dict needs`);
+    if (pickle.length > MAX_PICKLE_BYTES)
+      throw new Error(`${pickleName} is ${pickle.length} bytes, more than the ${MAX_PICKLE_BYTES} a state dict needs`);
     root = unpickle(pickle, {
       findGlobal: (module, name) => findTorchGlobal(module, name, tensors, source),
       persistentLoad: (pid) => storages.load(pid),
@@ -53,7 +55,6 @@ export function parseTorchCheckpoint(buf: Buffer, source = '<buffer>'): Map<stri
   }
   return toStateDict(root, tensors, source);
 }
-
 
 function findDataPkl(entries: Map<string, ZipEntry>, source: string): string {
   const candidates = [...entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
@@ -65,7 +66,8 @@ function findDataPkl(entries: Map<string, ZipEntry>, source: string): string {
 function checkByteOrder(buf: Buffer, entries: Map<string, ZipEntry>, prefix: string, source: string): void {
   const entry = entries.get(`${prefix}byteorder`);
   const order = entry ? zipEntryData(buf, entry, source, 16).toString('latin1').trim() : 'little';
-  if (order !== 'little') throw new Error(`${source}: storages are ${describeValue(order)}-endian; only little-endian is supported`);
+  if (order !== 'little')
+    throw new Error(`${source}: storages are ${describeValue(order)}-endian; only little-endian is supported`);
 }
 
 function toStateDict(root: unknown, tensors: WeakSet<RawTensor>, source: string): Map<string, RawTensor> {
@@ -74,7 +76,9 @@ function toStateDict(root: unknown, tensors: WeakSet<RawTensor>, source: string)
   for (const [key, value] of root) {
     if (typeof key !== 'string') throw new Error(`${source}: state dict key ${describeValue(key)} is not a string`);
     if (!tensors.has(value as RawTensor)) {
-      throw new Error(`${source}: state dict entry ${describeValue(key)} is not a tensor; only flat {name: tensor} dicts are supported`);
+      throw new Error(
+        `${source}: state dict entry ${describeValue(key)} is not a tensor; only flat {name: tensor} dicts are supported`,
+      );
     }
     out.set(key, value as RawTensor);
   }

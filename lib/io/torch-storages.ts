@@ -1,11 +1,11 @@
 // The storages and torch globals of a torch.save state-dict pickle: persistent ids resolved to storages in the zip
 // (their bytes read or inflated on first use, within a budget), and the allowlisted globals that rebuild tensors as
 // descriptions (dtype, shape, view into a storage). torch-pickle.ts holds the archive-level reading.
-import type { DType, RawTensor} from './raw-tensor';
+import type { DType, RawTensor } from './raw-tensor';
 import { ITEMSIZE, fromTorchStorageName, numel } from './raw-tensor';
 import { clipText, describeValue } from './describe';
 import type { PyCallable } from './unpickle';
-import type { ZipEntry} from './zip';
+import type { ZipEntry } from './zip';
 import { zipEntryData } from './zip';
 
 // Deflated storages may inflate, all together, to this many times the archive's size (or MIN_INFLATE_BUDGET).
@@ -20,10 +20,20 @@ export function withSource(e: Error, source: string): Error {
   return e.message.startsWith(`${source}: `) ? e : new Error(`${source}: ${e.message}`);
 }
 
-interface StorageType { kind: 'storageType'; name: string; dtype: DType }
+interface StorageType {
+  kind: 'storageType';
+  name: string;
+  dtype: DType;
+}
 
 /** A storage as the pickle names it; its bytes are read on first use. */
-interface Storage { kind: 'storage'; name: string; dtype: DType; numel: number; bytes: () => Buffer }
+interface Storage {
+  kind: 'storage';
+  name: string;
+  dtype: DType;
+  numel: number;
+  bytes: () => Buffer;
+}
 
 export class StorageLoader {
   private readonly cache = new Map<string, Storage>();
@@ -44,11 +54,13 @@ export class StorageLoader {
       throw new Error(`unsupported persistent id ${describeValue(pid)}`);
     }
     const [, type, key, , count] = pid as [string, unknown, unknown, unknown, unknown];
-    if (!isKind<StorageType>(type, 'storageType')) throw new Error(`persistent id names ${describeValue(type)}, not a storage type`);
+    if (!isKind<StorageType>(type, 'storageType'))
+      throw new Error(`persistent id names ${describeValue(type)}, not a storage type`);
     if (typeof key !== 'string' || !isCount(count)) throw new Error(`bad storage persistent id ${describeValue(pid)}`);
     const cached = this.cache.get(key);
     if (cached) {
-      if (cached.dtype !== type.dtype || cached.numel !== count) throw new Error(`storage ${cached.name} is described twice, differently`);
+      if (cached.dtype !== type.dtype || cached.numel !== count)
+        throw new Error(`storage ${cached.name} is described twice, differently`);
       return cached;
     }
     const storage = this.describe(key, type.dtype, count);
@@ -63,13 +75,16 @@ export class StorageLoader {
     const entry = this.entries.get(name);
     if (!entry) throw new Error(`storage entry ${name} is missing from the archive`);
     const need = count * ITEMSIZE[dtype];
-    if (entry.size !== need) throw new Error(`storage ${name} has ${entry.size} bytes, ${count} ${dtype} elements need ${need}`);
+    if (entry.size !== need)
+      throw new Error(`storage ${name} has ${entry.size} bytes, ${count} ${dtype} elements need ${need}`);
     let bytes: Buffer | undefined;
     const read = (): Buffer => {
       if (bytes) return bytes;
       if (entry.method !== 0) {
         if (entry.size > this.inflateBudget) {
-          throw new Error(`${this.source}: storage ${name} would inflate to ${entry.size} bytes, beyond ${MAX_INFLATE_RATIO} times the archive's size; refusing a likely zip bomb`);
+          throw new Error(
+            `${this.source}: storage ${name} would inflate to ${entry.size} bytes, beyond ${MAX_INFLATE_RATIO} times the archive's size; refusing a likely zip bomb`,
+          );
         }
         this.inflateBudget -= entry.size;
       }
@@ -85,9 +100,8 @@ const UNTYPED_STORAGE_DTYPE: DType = 'uint8';
 
 export function findTorchGlobal(module: string, name: string, tensors: WeakSet<RawTensor>, source: string): unknown {
   const full = `${module}.${name}`;
-  const storageDtype = module === 'torch'
-    ? (name === 'UntypedStorage' ? UNTYPED_STORAGE_DTYPE : fromTorchStorageName(name))
-    : undefined;
+  const storageDtype =
+    module === 'torch' ? (name === 'UntypedStorage' ? UNTYPED_STORAGE_DTYPE : fromTorchStorageName(name)) : undefined;
   if (storageDtype) return { kind: 'storageType', name: full, dtype: storageDtype } satisfies StorageType;
   const callable = (call: (args: unknown[]) => unknown): PyCallable => ({ kind: 'callable', name: full, call });
   switch (full) {
@@ -119,8 +133,15 @@ function newOrderedDict(args: unknown[]): Map<unknown, unknown> {
  */
 function rebuildTensor(args: unknown[], source: string): RawTensor {
   const [storage, offset, size, stride] = args;
-  if (!isKind<Storage>(storage, 'storage')) throw new Error(`_rebuild_tensor_v2 got ${describeValue(storage)} for a storage`);
-  if (!isCount(offset) || !isCountList(size) || !isCountList(stride) || size.length !== stride.length || size.length > MAX_DIMS) {
+  if (!isKind<Storage>(storage, 'storage'))
+    throw new Error(`_rebuild_tensor_v2 got ${describeValue(storage)} for a storage`);
+  if (
+    !isCount(offset) ||
+    !isCountList(size) ||
+    !isCountList(stride) ||
+    size.length !== stride.length ||
+    size.length > MAX_DIMS
+  ) {
     throw new Error(`_rebuild_tensor_v2: bad offset/size/stride ${describeValue([offset, size, stride])}`);
   }
   const shape = [...size];
@@ -128,9 +149,11 @@ function rebuildTensor(args: unknown[], source: string): RawTensor {
   const count = numel(shape);
   const view = `tensor view (offset ${offset}, shape [${shape}], stride [${strides}])`;
   if (count > 0) {
-    if (count > storage.numel) throw new Error(`${view} has more elements than its storage ${storage.name} (${storage.numel})`);
+    if (count > storage.numel)
+      throw new Error(`${view} has more elements than its storage ${storage.name} (${storage.numel})`);
     const last = shape.reduce((end, dim, i) => end + (dim - 1) * strides[i], offset);
-    if (last >= storage.numel) throw new Error(`${view} exceeds its storage ${storage.name} of ${storage.numel} elements`);
+    if (last >= storage.numel)
+      throw new Error(`${view} exceeds its storage ${storage.name} of ${storage.numel} elements`);
   }
   let data: Buffer | undefined;
   const tensor = { dtype: storage.dtype, shape } as RawTensor;
@@ -139,7 +162,10 @@ function rebuildTensor(args: unknown[], source: string): RawTensor {
     get: () => {
       if (!data) {
         try {
-          data = count === 0 ? Buffer.alloc(0) : contiguousBytes(storage.bytes(), ITEMSIZE[storage.dtype], offset, shape, strides);
+          data =
+            count === 0
+              ? Buffer.alloc(0)
+              : contiguousBytes(storage.bytes(), ITEMSIZE[storage.dtype], offset, shape, strides);
         } catch (e) {
           throw withSource(e as Error, source);
         }

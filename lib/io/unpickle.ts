@@ -16,7 +16,11 @@ export interface UnpickleHooks {
 }
 
 /** What findGlobal returns for something REDUCE may call. */
-export interface PyCallable { kind: 'callable'; name: string; call: (args: unknown[]) => unknown }
+export interface PyCallable {
+  kind: 'callable';
+  name: string;
+  call: (args: unknown[]) => unknown;
+}
 
 export interface UnpickleLimits {
   /** Values on the stack at once. */
@@ -44,7 +48,8 @@ export function unpickle(data: Buffer, hooks: UnpickleHooks, limits: Partial<Unp
       const at = m.pos;
       const op = m.byte();
       const handler = OPCODES[op];
-      if (!handler) throw new PickleError(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${at}`);
+      if (!handler)
+        throw new PickleError(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${at}`);
       handler(m);
     }
   } catch (e) {
@@ -75,10 +80,15 @@ class PickleMachine {
   private memoCount = 0;
   private items = 0;
 
-  constructor(private readonly data: Buffer, readonly hooks: UnpickleHooks, private readonly limits: UnpickleLimits) {}
+  constructor(
+    private readonly data: Buffer,
+    readonly hooks: UnpickleHooks,
+    private readonly limits: UnpickleLimits,
+  ) {}
 
   take(n: number): Buffer {
-    if (this.pos + n > this.data.length) throw new PickleError(`truncated pickle (needs ${n} bytes at byte ${this.pos})`);
+    if (this.pos + n > this.data.length)
+      throw new PickleError(`truncated pickle (needs ${n} bytes at byte ${this.pos})`);
     const out = this.data.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -89,9 +99,15 @@ class PickleMachine {
     if (this.pos >= this.data.length) throw new PickleError(`truncated pickle (needs 1 bytes at byte ${this.pos})`);
     return this.data[this.pos++];
   }
-  u16(): number { return this.take(2).readUInt16LE(0); }
-  u32(): number { return this.take(4).readUInt32LE(0); }
-  i32(): number { return this.take(4).readInt32LE(0); }
+  u16(): number {
+    return this.take(2).readUInt16LE(0);
+  }
+  u32(): number {
+    return this.take(4).readUInt32LE(0);
+  }
+  i32(): number {
+    return this.take(4).readInt32LE(0);
+  }
 
   u64(): number {
     const v = this.take(8).readBigUInt64LE(0);
@@ -100,7 +116,10 @@ class PickleMachine {
   }
 
   long(length: number): number | bigint {
-    if (length > this.limits.maxLongBytes) throw new PickleError(`integer of ${length} bytes at byte ${this.pos} (at most ${this.limits.maxLongBytes} allowed)`);
+    if (length > this.limits.maxLongBytes)
+      throw new PickleError(
+        `integer of ${length} bytes at byte ${this.pos} (at most ${this.limits.maxLongBytes} allowed)`,
+      );
     return decodeLong(this.take(length));
   }
 
@@ -113,7 +132,8 @@ class PickleMachine {
   }
 
   push(v: unknown): void {
-    if (this.stack.length >= this.limits.maxStack) throw new PickleError(`more than ${this.limits.maxStack} values on the stack at byte ${this.pos}`);
+    if (this.stack.length >= this.limits.maxStack)
+      throw new PickleError(`more than ${this.limits.maxStack} values on the stack at byte ${this.pos}`);
     this.stack.push(v);
   }
 
@@ -139,7 +159,8 @@ class PickleMachine {
   /** Counts `n` more items put into containers. */
   grow(n: number): void {
     this.items += n;
-    if (this.items > this.limits.maxItems) throw new PickleError(`more than ${this.limits.maxItems} items in lists, tuples and dicts at byte ${this.pos}`);
+    if (this.items > this.limits.maxItems)
+      throw new PickleError(`more than ${this.limits.maxItems} items in lists, tuples and dicts at byte ${this.pos}`);
   }
 
   /** A new tuple or list of `items`. */
@@ -151,7 +172,8 @@ class PickleMachine {
   memoPut(index: number): void {
     const value = this.top();
     if (this.memo[index] === undefined && !this.sparseMemo.has(index)) {
-      if (this.memoCount >= this.limits.maxMemo) throw new PickleError(`more than ${this.limits.maxMemo} memo entries at byte ${this.pos}`);
+      if (this.memoCount >= this.limits.maxMemo)
+        throw new PickleError(`more than ${this.limits.maxMemo} memo entries at byte ${this.pos}`);
       this.memoCount++;
     }
     if (index <= this.memo.length + 1024) {
@@ -168,9 +190,13 @@ class PickleMachine {
     return value;
   }
 
-  memoSize(): number { return this.memoCount; }
+  memoSize(): number {
+    return this.memoCount;
+  }
 
-  global(module: string, name: string): void { this.push(this.hooks.findGlobal(module, name)); }
+  global(module: string, name: string): void {
+    this.push(this.hooks.findGlobal(module, name));
+  }
 }
 
 // Little-endian two's complement; through hex, which is linear where shifting a BigInt byte by byte is quadratic.
@@ -228,12 +254,23 @@ function stackGlobal(m: PickleMachine): void {
 }
 
 const OPCODES: Record<number, (m: PickleMachine) => void> = {
-  0x80: (m) => { m.byte(); }, // PROTO
-  0x95: (m) => { m.u64(); }, // FRAME: framing only groups reads
-  0x2e: (m) => { m.result = m.pop(); m.stopped = true; }, // STOP
+  0x80: (m) => {
+    m.byte();
+  }, // PROTO
+  0x95: (m) => {
+    m.u64();
+  }, // FRAME: framing only groups reads
+  0x2e: (m) => {
+    m.result = m.pop();
+    m.stopped = true;
+  }, // STOP
   0x28: (m) => m.push(MARK), // MARK
-  0x30: (m) => { m.pop(); }, // POP
-  0x31: (m) => { m.popMark(); }, // POP_MARK
+  0x30: (m) => {
+    m.pop();
+  }, // POP
+  0x31: (m) => {
+    m.popMark();
+  }, // POP_MARK
   0x32: (m) => m.push(m.top()), // DUP
   0x4e: (m) => m.push(null), // NONE
   0x88: (m) => m.push(true), // NEWTRUE
@@ -252,22 +289,43 @@ const OPCODES: Record<number, (m: PickleMachine) => void> = {
   0x29: (m) => m.push([]), // EMPTY_TUPLE
   0x74: (m) => m.push(m.sequence(m.popMark())), // TUPLE
   0x85: (m) => m.push(m.sequence([m.pop()])), // TUPLE1
-  0x86: (m) => { const b = m.pop(); m.push(m.sequence([m.pop(), b])); }, // TUPLE2
-  0x87: (m) => { const c = m.pop(); const b = m.pop(); m.push(m.sequence([m.pop(), b, c])); }, // TUPLE3
+  0x86: (m) => {
+    const b = m.pop();
+    m.push(m.sequence([m.pop(), b]));
+  }, // TUPLE2
+  0x87: (m) => {
+    const c = m.pop();
+    const b = m.pop();
+    m.push(m.sequence([m.pop(), b, c]));
+  }, // TUPLE3
   0x5d: (m) => m.push([]), // EMPTY_LIST
   0x6c: (m) => m.push(m.sequence(m.popMark())), // LIST
-  0x61: (m) => { const v = m.pop(); appendItem(m, v); }, // APPEND
+  0x61: (m) => {
+    const v = m.pop();
+    appendItem(m, v);
+  }, // APPEND
   0x65: (m) => appendItems(m, m.popMark()), // APPENDS
   0x7d: (m) => m.push(new Map()), // EMPTY_DICT
-  0x64: (m) => { const items = m.popMark(); m.push(new Map()); setItems(m, items); }, // DICT
-  0x73: (m) => { const v = m.pop(); const k = m.pop(); setItems(m, [k, v]); }, // SETITEM
+  0x64: (m) => {
+    const items = m.popMark();
+    m.push(new Map());
+    setItems(m, items);
+  }, // DICT
+  0x73: (m) => {
+    const v = m.pop();
+    const k = m.pop();
+    setItems(m, [k, v]);
+  }, // SETITEM
   0x75: (m) => setItems(m, m.popMark()), // SETITEMS
   0x71: (m) => m.memoPut(m.byte()), // BINPUT
   0x72: (m) => m.memoPut(m.u32()), // LONG_BINPUT
   0x94: (m) => m.memoPut(m.memoSize()), // MEMOIZE
   0x68: (m) => m.push(m.memoGet(m.byte())), // BINGET
   0x6a: (m) => m.push(m.memoGet(m.u32())), // LONG_BINGET
-  0x63: (m) => { const module = m.line(); m.global(module, m.line()); }, // GLOBAL
+  0x63: (m) => {
+    const module = m.line();
+    m.global(module, m.line());
+  }, // GLOBAL
   0x93: stackGlobal, // STACK_GLOBAL
   0x52: reduce, // REDUCE
   0x62: build, // BUILD

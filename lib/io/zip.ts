@@ -4,7 +4,13 @@
 import * as buffer from 'node:buffer';
 import * as zlib from 'node:zlib';
 
-export interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localOffset: number }
+export interface ZipEntry {
+  name: string;
+  method: number;
+  compressedSize: number;
+  size: number;
+  localOffset: number;
+}
 
 const SIG_LOCAL_HEADER = 0x04034b50;
 const SIG_CENTRAL_HEADER = 0x02014b50;
@@ -25,14 +31,19 @@ export function zipError(source: string, msg: string): never {
   throw new Error(`${source}: corrupt or truncated ZIP archive: ${msg}`);
 }
 
-interface CentralDirectory { offset: number; size: number; count: number }
+interface CentralDirectory {
+  offset: number;
+  size: number;
+  count: number;
+}
 
 /** The archive's entries by name, from the central directory (local headers of torch files lack sizes). */
 export function readZipDirectory(buf: Buffer, source: string): Map<string, ZipEntry> {
   const dir = findCentralDirectory(buf, source);
   if (dir.offset + dir.size > buf.length) zipError(source, 'central directory lies beyond the end of the file');
   // Each header takes at least 46 bytes, so a count beyond that is a lie (and would loop for nothing).
-  if (dir.count > dir.size / CENTRAL_HEADER_SIZE) zipError(source, `${dir.count} entries cannot fit in a ${dir.size}-byte central directory`);
+  if (dir.count > dir.size / CENTRAL_HEADER_SIZE)
+    zipError(source, `${dir.count} entries cannot fit in a ${dir.size}-byte central directory`);
   const entries = new Map<string, ZipEntry>();
   let pos = dir.offset;
   for (let i = 0; i < dir.count; i++) {
@@ -98,7 +109,9 @@ function applyZip64Extra(entry: ZipEntry, extra: Buffer, source: string): void {
     const id = extra.readUInt16LE(pos);
     const length = extra.readUInt16LE(pos + 2);
     if (id === 1 && length >= wanted.length * 8 && pos + 4 + length <= extra.length) {
-      wanted.forEach((field, i) => { entry[field] = safeNumber(extra.readBigUInt64LE(pos + 4 + i * 8), source); });
+      wanted.forEach((field, i) => {
+        entry[field] = safeNumber(extra.readBigUInt64LE(pos + 4 + i * 8), source);
+      });
       return;
     }
     pos += 4 + length;
@@ -110,14 +123,25 @@ function applyZip64Extra(entry: ZipEntry, extra: Buffer, source: string): void {
  * An entry's bytes: a view into the archive when stored, inflated when deflated. The entry's declared size must
  * match what is there, and a deflated entry must not declare more than `maxSize` bytes (the caller's bound).
  */
-export function zipEntryData(buf: Buffer, entry: ZipEntry, source: string, maxSize = buffer.constants.MAX_LENGTH): Buffer {
+export function zipEntryData(
+  buf: Buffer,
+  entry: ZipEntry,
+  source: string,
+  maxSize = buffer.constants.MAX_LENGTH,
+): Buffer {
   const raw = zipEntryRaw(buf, entry, source);
   if (entry.method === STORED) {
-    if (entry.size !== entry.compressedSize) zipError(source, `stored entry ${entry.name} declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+    if (entry.size !== entry.compressedSize)
+      zipError(source, `stored entry ${entry.name} declares ${entry.size} bytes but holds ${entry.compressedSize}`);
     return raw;
   }
-  if (entry.method !== DEFLATED) zipError(source, `entry ${entry.name} uses unsupported compression method ${entry.method}`);
-  if (entry.size > maxSize) zipError(source, `entry ${entry.name} declares ${entry.size} bytes once inflated, more than the ${maxSize} allowed`);
+  if (entry.method !== DEFLATED)
+    zipError(source, `entry ${entry.name} uses unsupported compression method ${entry.method}`);
+  if (entry.size > maxSize)
+    zipError(
+      source,
+      `entry ${entry.name} declares ${entry.size} bytes once inflated, more than the ${maxSize} allowed`,
+    );
   return inflateExactly(raw, entry, source);
 }
 
@@ -146,7 +170,8 @@ function inflateExactly(raw: Buffer, entry: ZipEntry, source: string): Buffer {
     }
     return zipError(source, `entry ${entry.name} does not inflate (${(e as Error).message})`);
   }
-  if (out.length !== entry.size) zipError(source, `entry ${entry.name} inflates to ${out.length} bytes, expected ${entry.size}`);
+  if (out.length !== entry.size)
+    zipError(source, `entry ${entry.name} inflates to ${out.length} bytes, expected ${entry.size}`);
   return out;
 }
 

@@ -31,13 +31,17 @@ export interface AdapterWeights {
 
 export function readAdapterWeights(dir: string, adapterName: string): AdapterWeights {
   const file = adapterWeightsFile(dir);
-  if (file.endsWith('.bin')) return { file, tensors: normalizeKeys(readTorchCheckpoint(file), adapterName, file), metadata: {} };
+  if (file.endsWith('.bin'))
+    return { file, tensors: normalizeKeys(readTorchCheckpoint(file), adapterName, file), metadata: {} };
   const { tensors, metadata } = readSafetensors(file);
   return { file, tensors: normalizeKeys(tensors, adapterName, file), metadata };
 }
 
 /** Names, dtypes and shapes only (a safetensors header, or the .bin's pickle, whose storages are small). */
-export function readAdapterShapes(dir: string, adapterName: string): { file: string; tensors: Map<string, { dtype: DType; shape: number[] }> } {
+export function readAdapterShapes(
+  dir: string,
+  adapterName: string,
+): { file: string; tensors: Map<string, { dtype: DType; shape: number[] }> } {
   const file = adapterWeightsFile(dir);
   const tensors = file.endsWith('.bin') ? readTorchCheckpoint(file) : readSafetensorsHeader(file).tensors;
   return { file, tensors: normalizeKeys(tensors, adapterName, file) };
@@ -56,9 +60,13 @@ function normalizeKeys<T>(tensors: Map<string, T>, adapterName: string, file: st
   const out = new Map<string, T>();
   for (const [k, v] of tensors) {
     const key = (k.startsWith(KEY_PREFIX) ? k : KEY_PREFIX + k)
-      .replace(`.lora_A.${adapterName}.`, '.lora_A.').replace(`.lora_B.${adapterName}.`, '.lora_B.')
+      .replace(`.lora_A.${adapterName}.`, '.lora_A.')
+      .replace(`.lora_B.${adapterName}.`, '.lora_B.')
       .replace(`.modules_to_save.${adapterName}.`, '.')
-      .replace(new RegExp(`\\.lora_magnitude_vector\\.${escapeRegExp(adapterName)}\\.weight$`), '.lora_magnitude_vector');
+      .replace(
+        new RegExp(`\\.lora_magnitude_vector\\.${escapeRegExp(adapterName)}\\.weight$`),
+        '.lora_magnitude_vector',
+      );
     if (out.has(key)) throw new Error(`${file}: '${k}' appears twice (as '${key}')`);
     out.set(key, v);
   }

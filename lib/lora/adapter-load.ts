@@ -17,10 +17,17 @@ import type { LoraScaling } from './lora-layer';
 import { markPeftTrainable, setAdapterTrainable } from './freeze';
 import { addLoraAt } from './replace';
 import { ModulesToSaveWrapper } from './modules-to-save';
-import type { PeftLoraConfig} from './peft-config';
+import type { PeftLoraConfig } from './peft-config';
 import { ADAPTER_CONFIG, peftTargets, rankAndAlpha, readAdapterConfig, savedModuleEntries } from './peft-config';
-import { KEY_PREFIX, LABELS_KEY, SCALING_KEY, readAdapterShapes, readAdapterWeights, readAdapterMetadata } from './adapter-files';
-import type { LabelConfig} from '../io/hf-labels';
+import {
+  KEY_PREFIX,
+  LABELS_KEY,
+  SCALING_KEY,
+  readAdapterShapes,
+  readAdapterWeights,
+  readAdapterMetadata,
+} from './adapter-files';
+import type { LabelConfig } from '../io/hf-labels';
 import { setLabelNames } from '../io/hf-labels';
 
 export interface LoadAdapterOptions {
@@ -34,7 +41,11 @@ export interface LoadAdapterOptions {
   activate?: boolean;
 }
 
-interface LayerPlan { name: string; r: number; loraAlpha: number }
+interface LayerPlan {
+  name: string;
+  r: number;
+  loraAlpha: number;
+}
 interface AdapterPlan {
   layers: LayerPlan[];
   saved: [string, Module][];
@@ -59,13 +70,21 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
   const raschka = metadata[SCALING_KEY] === 'alpha' && !config.use_rslora;
   const scaling: LoraScaling = config.use_rslora ? 'rslora' : raschka ? 'alpha' : 'alpha/r';
   for (const { name, r, loraAlpha } of plan.layers) {
-    const loraOpts = { rank: r, alpha: raschka ? loraAlpha / r : loraAlpha, scaling, dropout: config.lora_dropout, bias: config.lora_bias, dora: config.use_dora };
+    const loraOpts = {
+      rank: r,
+      alpha: raschka ? loraAlpha / r : loraAlpha,
+      scaling,
+      dropout: config.lora_dropout,
+      bias: config.lora_bias,
+      dora: config.use_dora,
+    };
     const a = addLoraAt(model, name, adapterName, loraOpts);
     const key = `${KEY_PREFIX}${name}.lora_`;
     copyInto(a.A, tensors.get(`${key}A.weight`)!, `${key}A.weight`, file, true);
     copyInto(a.B, tensors.get(`${key}B.weight`)!, `${key}B.weight`, file, true);
     if (a.bias) copyInto(a.bias, tensors.get(`${key}B.bias`)!, `${key}B.bias`, file, false);
-    if (a.magnitude) copyInto(a.magnitude, tensors.get(`${key}magnitude_vector`)!, `${key}magnitude_vector`, file, false);
+    if (a.magnitude)
+      copyInto(a.magnitude, tensors.get(`${key}magnitude_vector`)!, `${key}magnitude_vector`, file, false);
     if (opts.activate ?? true) (model.getSubmodule(name) as LinearWithLoRA).setAdapter(adapterName);
   }
   // The saved modules (the head) get this adapter's own copies, as PEFT's ModulesToSaveWrapper: loading a second
@@ -75,7 +94,14 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
     const own = wrapper.add(adapterName, savedShapes(plan.saved, tensors), opts.isTrainable ?? false);
     try {
       for (const [name, m] of plan.saved) {
-        for (const [pn] of m.namedParameters()) copyInto(own.get(`${name}.${pn}`)!, tensors.get(`${KEY_PREFIX}${name}.${pn}`)!, `${KEY_PREFIX}${name}.${pn}`, file, false);
+        for (const [pn] of m.namedParameters())
+          copyInto(
+            own.get(`${name}.${pn}`)!,
+            tensors.get(`${KEY_PREFIX}${name}.${pn}`)!,
+            `${KEY_PREFIX}${name}.${pn}`,
+            file,
+            false,
+          );
       }
     } catch (e) {
       wrapper.remove(adapterName);
@@ -88,12 +114,25 @@ export function loadAdapter(model: Module, dir: string, opts: LoadAdapterOptions
 
   const trainable = opts.isTrainable ?? false;
   const layers = plan.layers.map((l) => l.name);
-  if (trainable) markPeftTrainable(model, { adapterName, layers, saved: plan.saved.map(([n]) => n), bias: config.bias });
-  else setAdapterTrainable(model, adapterName, layers, plan.saved.map(([n]) => n), false);
+  if (trainable)
+    markPeftTrainable(model, { adapterName, layers, saved: plan.saved.map(([n]) => n), bias: config.bias });
+  else
+    setAdapterTrainable(
+      model,
+      adapterName,
+      layers,
+      plan.saved.map(([n]) => n),
+      false,
+    );
   // The adapter's class names become the model's, like its head, when it is the active one and the counts agree.
   const labels = parseLabels(metadata[LABELS_KEY], dir);
   const modelConfig = (model as { config?: LabelConfig }).config;
-  if (labels && (opts.activate ?? true) && modelConfig?.id2label && Object.keys(modelConfig.id2label).length === labels.length) {
+  if (
+    labels &&
+    (opts.activate ?? true) &&
+    modelConfig?.id2label &&
+    Object.keys(modelConfig.id2label).length === labels.length
+  ) {
     setLabelNames(modelConfig, labels);
   }
   return plan.layers.map((l) => l.name);
@@ -109,7 +148,13 @@ function hasSubmodule(model: Module, name: string): boolean {
 }
 
 /** Decides where every tensor of the file goes and checks its shape; throws naming the file and key otherwise. */
-function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, file: string, adapterName: string): AdapterPlan {
+function planAdapter(
+  model: Module,
+  config: PeftLoraConfig,
+  tensors: Shapes,
+  file: string,
+  adapterName: string,
+): AdapterPlan {
   const left = new Set(tensors.keys());
   const shapeOf = (key: string) => tensors.get(key)?.shape;
   const expectShape = (key: string, want: number[], why: string) => {
@@ -128,12 +173,15 @@ function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, fil
     const key = `${KEY_PREFIX}${name}.lora_`;
     // A targeted module without weights in the file is what PEFT leaves at lora_B = 0: no effect, so not added.
     if (!tensors.has(`${key}A.weight`)) continue;
-    if (!peftTargets(config, name)) throw new Error(`${file}: has '${key}A.weight' but ${configFile} does not target '${name}'`);
-    if (m instanceof LinearWithLoRA && m.lora.has(adapterName)) throw new Error(`'${name}' already has an adapter named '${adapterName}'`);
+    if (!peftTargets(config, name))
+      throw new Error(`${file}: has '${key}A.weight' but ${configFile} does not target '${name}'`);
+    if (m instanceof LinearWithLoRA && m.lora.has(adapterName))
+      throw new Error(`'${name}' already has an adapter named '${adapterName}'`);
     const { r, loraAlpha } = rankAndAlpha(config, name);
     const linear = m instanceof LinearWithLoRA ? m.linear : m;
     const [inF, outF] = [linear.inFeatures, linear.outFeatures];
-    if (r > Math.max(inF, outF)) throw new Error(`${configFile}: rank ${r} for '${name}' exceeds the layer's size (${inF} -> ${outF})`);
+    if (r > Math.max(inF, outF))
+      throw new Error(`${configFile}: rank ${r} for '${name}' exceeds the layer's size (${inF} -> ${outF})`);
     expectShape(`${key}A.weight`, [r, inF], `rank ${r} of ${configFile} on '${name}' (${inF} -> ${outF})`);
     expectShape(`${key}B.weight`, [outF, r], `rank ${r} of ${configFile} on '${name}' (${inF} -> ${outF})`);
     if (config.lora_bias) {
@@ -143,7 +191,8 @@ function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, fil
       throw new Error(`${file}: has '${key}B.bias' but ${configFile} says lora_bias is false`);
     }
     if (config.use_dora) expectShape(`${key}magnitude_vector`, [outF], `use_dora of ${configFile}`);
-    else if (tensors.has(`${key}magnitude_vector`)) throw new Error(`${file}: has '${key}magnitude_vector' but ${configFile} says use_dora is false`);
+    else if (tensors.has(`${key}magnitude_vector`))
+      throw new Error(`${file}: has '${key}magnitude_vector' but ${configFile} says use_dora is false`);
     layers.push({ name, r, loraAlpha });
     adapted.add(name);
   }
@@ -162,15 +211,24 @@ function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, fil
     if (viaBaseLayer) module = module.slice(0, -'.base_layer'.length);
     const isWrapper = hasSubmodule(model, module) && model.getSubmodule(module) instanceof LinearWithLoRA;
     const wrapped = isWrapper || adapted.has(module);
-    if (config.bias === 'lora_only' && !adapted.has(module)) throw new Error(`${file}: '${key}' is the bias of a module this adapter does not adapt (bias is 'lora_only')`);
-    if (viaBaseLayer && !wrapped) throw new Error(`${file}: '${key}' names the base layer of '${module}', which this adapter does not adapt`);
+    if (config.bias === 'lora_only' && !adapted.has(module))
+      throw new Error(`${file}: '${key}' is the bias of a module this adapter does not adapt (bias is 'lora_only')`);
+    if (viaBaseLayer && !wrapped)
+      throw new Error(`${file}: '${key}' names the base layer of '${module}', which this adapter does not adapt`);
     const target = params.get(isWrapper ? `${module}.linear.bias` : `${module}.bias`);
     if (!target) throw new Error(`${file}: '${key}' has no bias parameter in the model`);
     expectShape(key, target.shape, `the model's bias of '${module}'`);
     biases.set(wrapped ? `${module}.linear.bias` : `${module}.bias`, key); // its name once the layer is wrapped
   }
   if (left.size) {
-    throw new Error(`${file}: unknown tensor${left.size > 1 ? 's' : ''} ${[...left].slice(0, 5).map((k) => `'${k}'`).join(', ')} (not a LoRA weight of a targeted module, a module to save or a bias the config's bias setting names)`);
+    throw new Error(
+      `${file}: unknown tensor${left.size > 1 ? 's' : ''} ${[...left]
+        .slice(0, 5)
+        .map((k) => `'${k}'`)
+        .join(
+          ', ',
+        )} (not a LoRA weight of a targeted module, a module to save or a bias the config's bias setting names)`,
+    );
   }
   return { layers, saved, biases };
 }
@@ -179,7 +237,12 @@ function planAdapter(model: Module, config: PeftLoraConfig, tensors: Shapes, fil
 // wraps, trains and saves DistilBERT's 'pre_classifier'), and for SEQ_CLS it adds 'classifier' and 'score'. So: a
 // module named by a listed entry (exactly or as a dotted suffix) must have its weights in the file; a module matched
 // only by the plain suffix rule or by an implied SEQ_CLS head is loaded when the file has its weights.
-function savedModules(model: Module, config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>, weights: Map<string, unknown>, file: string): [string, Module][] {
+function savedModules(
+  model: Module,
+  config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>,
+  weights: Map<string, unknown>,
+  file: string,
+): [string, Module][] {
   const { listed, implied } = savedModuleEntries(config);
   const entries = [...listed, ...implied];
   const out: [string, Module][] = [];
@@ -193,7 +256,9 @@ function savedModules(model: Module, config: Pick<PeftLoraConfig, 'modules_to_sa
     if (present.length === keys.length) out.push([n, m]);
     else if (named || present.length > 0) {
       const entry = entries.find((e) => n.endsWith(e));
-      throw new Error(`${file}: modules_to_save lists '${entry}' but '${keys.find((k) => !weights.has(k))}' is missing`);
+      throw new Error(
+        `${file}: modules_to_save lists '${entry}' but '${keys.find((k) => !weights.has(k))}' is missing`,
+      );
     }
   }
   return out;
@@ -238,7 +303,8 @@ function parseLabels(text: string | undefined, dir: string): string[] | null {
   } catch {
     labels = null;
   }
-  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) throw new Error(`${dir}: ${LABELS_KEY} in the adapter's weights file is not a list of names`);
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))
+    throw new Error(`${dir}: ${LABELS_KEY} in the adapter's weights file is not a list of names`);
   return labels as string[];
 }
 
@@ -246,10 +312,14 @@ function copyInto(target: Tensor, raw: RawTensor, key: string, file: string, tra
   const want = target.shape;
   const got = transpose ? [...raw.shape].reverse() : raw.shape;
   if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
-    throw new Error(`${file}: '${key}' has shape [${raw.shape}], which does not fit [${transpose ? [...want].reverse() : want}]`);
+    throw new Error(
+      `${file}: '${key}' has shape [${raw.shape}], which does not fit [${transpose ? [...want].reverse() : want}]`,
+    );
   }
-  tidy(() => noGrad(() => {
-    const t = rawToTensor(raw);
-    target.copy_(transpose ? t.t() : t);
-  }));
+  tidy(() =>
+    noGrad(() => {
+      const t = rawToTensor(raw);
+      target.copy_(transpose ? t.t() : t);
+    }),
+  );
 }

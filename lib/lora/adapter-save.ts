@@ -14,11 +14,11 @@ import { tensorToRaw } from '../io/tensor-bridge';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import type { LoRALayer } from './lora-layer';
 import { loraLayers } from './replace';
-import type { PeftBias, PeftLoraConfig} from './peft-config';
+import type { PeftBias, PeftLoraConfig } from './peft-config';
 import { ADAPTER_CONFIG, SEQ_CLS_HEADS, peftSavedModules } from './peft-config';
 import { pyPatternKeyMatches } from './safe-regex';
 import { ADAPTER_WEIGHTS, KEY_PREFIX, LABELS_KEY, SCALING_KEY } from './adapter-files';
-import type { LabelConfig} from '../io/hf-labels';
+import type { LabelConfig } from '../io/hf-labels';
 import { labelNames, placeholderLabels } from '../io/hf-labels';
 
 export interface SaveAdapterOptions {
@@ -57,18 +57,31 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
   if (layers.length === 0) throw new Error(`saveAdapter: the model has no LoRA adapter named '${adapterName}'`);
   const adapters = layers.map(([name, l]) => [name, l.adapter(adapterName)] as const);
   const scalingModes = new Set(adapters.map(([, a]) => a.scalingMode === 'rslora'));
-  if (scalingModes.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' mixes rsLoRA and plain scaling across layers, which PEFT's one use_rslora cannot express`);
+  if (scalingModes.size > 1)
+    throw new Error(
+      `saveAdapter: adapter '${adapterName}' mixes rsLoRA and plain scaling across layers, which PEFT's one use_rslora cannot express`,
+    );
   const loraBias = new Set(adapters.map(([, a]) => a.bias !== null));
-  if (loraBias.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' has lora_bias on some layers only, which PEFT's one lora_bias cannot express`);
-  if (new Set(adapters.map(([, a]) => a.magnitude !== null)).size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' uses DoRA on some layers only, which PEFT's one use_dora cannot express`);
+  if (loraBias.size > 1)
+    throw new Error(
+      `saveAdapter: adapter '${adapterName}' has lora_bias on some layers only, which PEFT's one lora_bias cannot express`,
+    );
+  if (new Set(adapters.map(([, a]) => a.magnitude !== null)).size > 1)
+    throw new Error(
+      `saveAdapter: adapter '${adapterName}' uses DoRA on some layers only, which PEFT's one use_dora cannot express`,
+    );
   const dropouts = new Set(adapters.map(([, a]) => a.dropoutP));
-  if (dropouts.size > 1) throw new Error(`saveAdapter: adapter '${adapterName}' has different dropouts across layers, which PEFT's one lora_dropout cannot express`);
+  if (dropouts.size > 1)
+    throw new Error(
+      `saveAdapter: adapter '${adapterName}' has different dropouts across layers, which PEFT's one lora_dropout cannot express`,
+    );
 
   const tensors = new Map<string, RawTensor>();
   const ranks = new Map<string, number>();
   const alphas = new Map<string, number>();
   for (const [name, a] of adapters) {
-    if (layers.find(([n]) => n === name)![1].mergedAdapter === adapterName) throw new Error(`saveAdapter: '${name}' has the adapter merged; unmerge it first`);
+    if (layers.find(([n]) => n === name)![1].mergedAdapter === adapterName)
+      throw new Error(`saveAdapter: '${name}' has the adapter merged; unmerge it first`);
     tidy(() => {
       tensors.set(`${KEY_PREFIX}${name}.lora_A.weight`, tensorToRaw(a.A.t().contiguous()));
       tensors.set(`${KEY_PREFIX}${name}.lora_B.weight`, tensorToRaw(a.B.t().contiguous()));
@@ -83,7 +96,8 @@ export function saveAdapter(model: Module, dir: string, opts: SaveAdapterOptions
   const modulesToSave = opts.modulesToSave ?? [];
   const saved = peftSavedModules(model, { modules_to_save: modulesToSave, task_type: taskType });
   for (const [name, m] of saved) {
-    if (m instanceof LinearWithLoRA) throw new Error(`saveAdapter: '${name}' is both adapted and a module to save; PEFT refuses that combination`);
+    if (m instanceof LinearWithLoRA)
+      throw new Error(`saveAdapter: '${name}' is both adapted and a module to save; PEFT refuses that combination`);
     for (const [pn, p] of m.namedParameters()) tensors.set(`${KEY_PREFIX}${name}.${pn}`, tensorToRaw(p));
   }
   const adapted = new Set(layers.map(([n]) => n));
@@ -146,7 +160,9 @@ function isSaved(param: string, saved: [string, Module][]): boolean {
 // for a model set up for LoRA training (markOnlyLoraAsTrainable, loadAdapter with isTrainable), where the base
 // weights are frozen; otherwise 'none'.
 function trainedBias(model: Module, adapted: Set<string>, saved: [string, Module][]): PeftBias {
-  const baseWeightTrains = [...model.namedParameters()].some(([n, p]) => p.requiresGrad && !n.endsWith('bias') && !n.includes('.lora.') && !isSaved(n, saved));
+  const baseWeightTrains = [...model.namedParameters()].some(
+    ([n, p]) => p.requiresGrad && !n.endsWith('bias') && !n.includes('.lora.') && !isSaved(n, saved),
+  );
   if (baseWeightTrains) return 'none';
   let mode: PeftBias = 'none';
   for (const [n, p] of model.namedParameters()) {
@@ -159,7 +175,12 @@ function trainedBias(model: Module, adapted: Set<string>, saved: [string, Module
 }
 
 // Each bias to write, under PEFT's key: an adapted layer's bias is its base_layer's.
-function biasKeys(model: Module, adapted: Set<string>, saved: [string, Module][], bias: PeftBias): [import('../tensor').Tensor, string][] {
+function biasKeys(
+  model: Module,
+  adapted: Set<string>,
+  saved: [string, Module][],
+  bias: PeftBias,
+): [import('../tensor').Tensor, string][] {
   if (bias === 'none') return [];
   const out: [import('../tensor').Tensor, string][] = [];
   for (const [n, p] of model.namedParameters()) {
@@ -172,7 +193,9 @@ function biasKeys(model: Module, adapted: Set<string>, saved: [string, Module][]
   return out;
 }
 
-interface WithLabelConfig { config?: LabelConfig }
+interface WithLabelConfig {
+  config?: LabelConfig;
+}
 
 function configLabels(model: Module): string[] | null {
   const config = (model as WithLabelConfig).config;

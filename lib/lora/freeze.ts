@@ -27,14 +27,16 @@ export function markOnlyLoraAsTrainable(model: Module, opts: TrainableOptions = 
   const bias = opts.bias ?? 'none';
   for (const [name, m] of model.namedModules()) {
     if (m instanceof LinearWithLoRA) {
-      for (const [adapter, layer] of m.lora.entries()) if (!opts.adapterName || adapter === opts.adapterName) unfreeze(layer);
+      for (const [adapter, layer] of m.lora.entries())
+        if (!opts.adapterName || adapter === opts.adapterName) unfreeze(layer);
       if (bias === 'lora_only' && m.linear.bias) m.linear.bias.requiresGrad_(true);
     } else if (m instanceof LoRALayer && !opts.adapterName) {
       unfreeze(m);
     }
     if (opts.modulesToSave && name && matchesTarget(opts.modulesToSave, name, m)) unfreeze(m);
   }
-  if (bias === 'all') for (const [n, p] of model.namedParameters()) if (n === 'bias' || n.endsWith('.bias')) p.requiresGrad_(true);
+  if (bias === 'all')
+    for (const [n, p] of model.namedParameters()) if (n === 'bias' || n.endsWith('.bias')) p.requiresGrad_(true);
 }
 
 export function countParameters(model: Module): { trainable: number; total: number } {
@@ -57,7 +59,13 @@ export function printTrainableParameters(model: Module, log: (s: string) => void
 }
 
 /** Sets requiresGrad on one adapter's A, B (and bias) in the named layers and on the named saved modules. */
-export function setAdapterTrainable(model: Module, adapterName: string, layers: string[], saved: string[], trainable: boolean): void {
+export function setAdapterTrainable(
+  model: Module,
+  adapterName: string,
+  layers: string[],
+  saved: string[],
+  trainable: boolean,
+): void {
   for (const name of layers) unfreezeTo((model.getSubmodule(name) as LinearWithLoRA).adapter(adapterName), trainable);
   for (const name of saved) unfreezeTo(model.getSubmodule(name), trainable);
 }
@@ -71,11 +79,15 @@ function unfreezeTo(m: Module, trainable: boolean): void {
  * modules to save and the biases PEFT's `bias` names ('all': every parameter with 'bias' in its name; 'lora_only':
  * the adapted layers' own biases).
  */
-export function markPeftTrainable(model: Module, opts: { adapterName: string; layers: string[]; saved: string[]; bias: 'none' | 'all' | 'lora_only' }): void {
+export function markPeftTrainable(
+  model: Module,
+  opts: { adapterName: string; layers: string[]; saved: string[]; bias: 'none' | 'all' | 'lora_only' },
+): void {
   freeze(model);
   setAdapterTrainable(model, opts.adapterName, opts.layers, opts.saved, true);
   const adaptedBiases = new Set(opts.layers.map((l) => `${l}.linear.bias`));
   for (const [n, p] of model.namedParameters()) {
-    if ((opts.bias === 'all' && n.includes('bias')) || (opts.bias === 'lora_only' && adaptedBiases.has(n))) p.requiresGrad_(true);
+    if ((opts.bias === 'all' && n.includes('bias')) || (opts.bias === 'lora_only' && adaptedBiases.has(n)))
+      p.requiresGrad_(true);
   }
 }

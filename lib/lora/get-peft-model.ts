@@ -8,7 +8,7 @@ import * as init from '../nn/init';
 import { LinearWithLoRA, DEFAULT_ADAPTER } from './linear-with-lora';
 import { markPeftTrainable } from './freeze';
 import { addLoraAt } from './replace';
-import type { PeftLoraConfig} from './peft-config';
+import type { PeftLoraConfig } from './peft-config';
 import { peftSavedModules, peftTargets, rankAndAlpha, validateLoraConfig } from './peft-config';
 
 /** LoraConfig's fields, all optional but target_modules where the model has no PEFT default. */
@@ -29,18 +29,33 @@ export function getPeftModel(model: Module, fields: LoraConfigFields, adapterNam
   const targets = fields.target_modules ?? DEFAULT_TARGETS.find(([re]) => names.some((n) => re.test(n)))?.[1];
   if (targets === undefined) throw new Error('getPeftModel: target_modules is required for this model');
   const initMode = fields.init_lora_weights ?? true;
-  if (initMode !== true && initMode !== false && initMode !== 'gaussian') throw new Error(`getPeftModel: init_lora_weights ${JSON.stringify(initMode)} is not supported (true, false or 'gaussian')`);
-  const config = validateLoraConfig({ peft_type: 'LORA', r: 8, lora_alpha: 8, ...fields, target_modules: targets, init_lora_weights: initMode }, 'getPeftModel');
+  if (initMode !== true && initMode !== false && initMode !== 'gaussian')
+    throw new Error(
+      `getPeftModel: init_lora_weights ${JSON.stringify(initMode)} is not supported (true, false or 'gaussian')`,
+    );
+  const config = validateLoraConfig(
+    { peft_type: 'LORA', r: 8, lora_alpha: 8, ...fields, target_modules: targets, init_lora_weights: initMode },
+    'getPeftModel',
+  );
 
   const saved = peftSavedModules(model, config).map(([n]) => n);
-  const chosen = [...model.namedModules()].filter(([n, m]) => n && (m instanceof Linear || m instanceof LinearWithLoRA) && !saved.includes(n) && peftTargets(config, n));
-  if (chosen.length === 0) throw new Error(`getPeftModel: no Linear module matched target_modules ${JSON.stringify(targets)}`);
+  const chosen = [...model.namedModules()].filter(
+    ([n, m]) =>
+      n && (m instanceof Linear || m instanceof LinearWithLoRA) && !saved.includes(n) && peftTargets(config, n),
+  );
+  if (chosen.length === 0)
+    throw new Error(`getPeftModel: no Linear module matched target_modules ${JSON.stringify(targets)}`);
   const layers: string[] = [];
   for (const [name] of chosen) {
     const { r, loraAlpha } = rankAndAlpha(config, name);
     const a = addLoraAt(model, name, adapterName, {
-      rank: r, alpha: loraAlpha, scaling: config.use_rslora ? 'rslora' : 'alpha/r', dropout: config.lora_dropout,
-      bias: config.lora_bias, dora: config.use_dora, init: initMode === 'gaussian' ? 'gaussian' : 'peft',
+      rank: r,
+      alpha: loraAlpha,
+      scaling: config.use_rslora ? 'rslora' : 'alpha/r',
+      dropout: config.lora_dropout,
+      bias: config.lora_bias,
+      dora: config.use_dora,
+      init: initMode === 'gaussian' ? 'gaussian' : 'peft',
     });
     if (initMode === false) {
       noGrad(() => init.uniform_(a.B, -1 / Math.sqrt(r), 1 / Math.sqrt(r))); // nn.Linear's default on lora_B

@@ -7,8 +7,30 @@ export { matchesTarget } from './targets';
 export type { TargetSpec } from './targets';
 export { freeze, unfreeze, markOnlyLoraAsTrainable, countParameters, printTrainableParameters } from './freeze';
 export type { TrainableOptions } from './freeze';
-export { mergeLora, unmergeLora, mergeAndUnload, setAdapter, disableAdapter, deleteAdapter, listAdapters, activeAdapter, activeAdapters } from './merge';
-export { saveAdapter, loadAdapter, readAdapterConfig, validateLoraConfig, readAdapterLabels, toPeftAlpha, adapterSavedModules, savedParameterShapes, ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_WEIGHTS_BIN } from './adapter-io';
+export {
+  mergeLora,
+  unmergeLora,
+  mergeAndUnload,
+  setAdapter,
+  disableAdapter,
+  deleteAdapter,
+  listAdapters,
+  activeAdapter,
+  activeAdapters,
+} from './merge';
+export {
+  saveAdapter,
+  loadAdapter,
+  readAdapterConfig,
+  validateLoraConfig,
+  readAdapterLabels,
+  toPeftAlpha,
+  adapterSavedModules,
+  savedParameterShapes,
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  ADAPTER_WEIGHTS_BIN,
+} from './adapter-io';
 export type { PeftLoraConfig, PeftBias, SaveAdapterOptions, LoadAdapterOptions } from './adapter-io';
 export { SafeRegex, pyFullmatch } from './safe-regex';
 export { getPeftModel } from './get-peft-model';

@@ -39,19 +39,32 @@ export class LinearWithLoRA extends Module {
   }
 
   /** The first active adapter, or null when the layer runs as its base. */
-  get activeAdapter(): string | null { return this.activeAdapters[0] ?? null; }
-  set activeAdapter(name: string | null) { this.activeAdapters = name === null ? [] : [name]; }
+  get activeAdapter(): string | null {
+    return this.activeAdapters[0] ?? null;
+  }
+  set activeAdapter(name: string | null) {
+    this.activeAdapters = name === null ? [] : [name];
+  }
 
-  get inFeatures(): number { return this.linear.inFeatures; }
-  get outFeatures(): number { return this.linear.outFeatures; }
+  get inFeatures(): number {
+    return this.linear.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.linear.outFeatures;
+  }
 
   addAdapter(name: string, opts: LoraOptions): LoRALayer {
     if (this.lora.has(name)) throw new Error(`adapter '${name}' already exists`);
     const w = this.linear.weight;
-    if (opts.bias && !this.linear.bias) throw new Error(`adapter '${name}': lora_bias needs a base layer with a bias (PEFT could not merge it either)`);
+    if (opts.bias && !this.linear.bias)
+      throw new Error(`adapter '${name}': lora_bias needs a base layer with a bias (PEFT could not merge it either)`);
     // A and B in the base layer's dtype and device (as PEFT creates them), and in the model's mode: a layer added
     // to a model in eval mode must not run dropout.
-    const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, { ...opts, device: w.device, dtype: w.dtype });
+    const layer = new LoRALayer(this.linear.inFeatures, this.linear.outFeatures, {
+      ...opts,
+      device: w.device,
+      dtype: w.dtype,
+    });
     layer.train(this.training);
     this.lora.set(name, layer);
     this.initDoraMagnitude(layer);
@@ -60,7 +73,12 @@ export class LinearWithLoRA extends Module {
 
   /** DoRA's starting magnitude: m = ‖W + s·(A B)ᵀ‖ row-wise (PEFT recomputes it after initialising A and B). */
   initDoraMagnitude(layer: LoRALayer): void {
-    if (layer.magnitude) noGrad(() => tidy(() => { layer.magnitude!.copy_(this.doraNorm(layer)); }));
+    if (layer.magnitude)
+      noGrad(() =>
+        tidy(() => {
+          layer.magnitude!.copy_(this.doraNorm(layer));
+        }),
+      );
   }
   deleteAdapter(name: string): void {
     const layer = this.adapter(name);
@@ -85,8 +103,12 @@ export class LinearWithLoRA extends Module {
   }
 
   /** The active adapter's A and B (Raschka's `layer.lora.A`). */
-  get A(): Tensor { return this.adapter().A; }
-  get B(): Tensor { return this.adapter().B; }
+  get A(): Tensor {
+    return this.adapter().A;
+  }
+  get B(): Tensor {
+    return this.adapter().B;
+  }
 
   forward(x: Tensor): Tensor {
     const l = this.linear;
@@ -144,7 +166,9 @@ export class LinearWithLoRA extends Module {
     noGrad(() => {
       if (a.magnitude) {
         factor = tidy(() => a.magnitude!.div(this.doraNorm(a)));
-        tidy(() => { this.linear.weight.add_(d).mul_(factor!.unsqueeze(1)); });
+        tidy(() => {
+          this.linear.weight.add_(d).mul_(factor!.unsqueeze(1));
+        });
       } else {
         this.linear.weight.add_(d);
       }
@@ -167,7 +191,11 @@ export class LinearWithLoRA extends Module {
     if (this.mergedAdapter === null) return;
     const d = this.deltaWeight(this.mergedAdapter);
     if (this.doraFactor) {
-      noGrad(() => tidy(() => { this.linear.weight.div_(this.doraFactor!.unsqueeze(1)); }));
+      noGrad(() =>
+        tidy(() => {
+          this.linear.weight.div_(this.doraFactor!.unsqueeze(1));
+        }),
+      );
       this.doraFactor.dispose();
       this.doraFactor = null;
     }

@@ -1,6 +1,6 @@
 // LoRALayer: the low-rank update scaling · (x @ A @ B), with A [in, r] and B [r, out] as in Raschka's from-scratch code.
 import { N } from '../native';
-import type { Tensor} from '../tensor';
+import type { Tensor } from '../tensor';
 import { wrap } from '../tensor';
 import { empty, zeros } from '../creation';
 import * as F from '../functional';
@@ -34,9 +34,12 @@ export interface LoraOptions {
 
 export function loraScaling(alpha: number, rank: number, mode: LoraScaling): number {
   switch (mode) {
-    case 'alpha': return alpha;
-    case 'alpha/r': return alpha / rank;
-    case 'rslora': return alpha / Math.sqrt(rank);
+    case 'alpha':
+      return alpha;
+    case 'alpha/r':
+      return alpha / rank;
+    case 'rslora':
+      return alpha / Math.sqrt(rank);
   }
 }
 
@@ -52,12 +55,18 @@ export class LoRALayer extends Module {
   readonly scalingMode: LoraScaling;
   readonly dropoutP: number;
 
-  constructor(readonly inDim: number, readonly outDim: number, opts: LoraOptions) {
+  constructor(
+    readonly inDim: number,
+    readonly outDim: number,
+    opts: LoraOptions,
+  ) {
     super();
-    if (!Number.isInteger(opts.rank) || opts.rank <= 0) throw new Error(`LoRA rank must be a positive integer, got ${opts.rank}`);
+    if (!Number.isInteger(opts.rank) || opts.rank <= 0)
+      throw new Error(`LoRA rank must be a positive integer, got ${opts.rank}`);
     // A rank above both sides adds nothing (the update's rank is at most min(in, out)) and would let a config value
     // alone allocate without bound (issue 14: r = 2e7 OOM-killed the server), so it is refused.
-    if (opts.rank > Math.max(inDim, outDim)) throw new Error(`LoRA rank ${opts.rank} exceeds the layer's size (${inDim} -> ${outDim})`);
+    if (opts.rank > Math.max(inDim, outDim))
+      throw new Error(`LoRA rank ${opts.rank} exceeds the layer's size (${inDim} -> ${outDim})`);
     if (!Number.isFinite(opts.alpha)) throw new Error(`LoRA alpha must be a finite number, got ${opts.alpha}`);
     this.rank = opts.rank;
     this.alpha = opts.alpha;
@@ -107,7 +116,18 @@ export class LoRALayer extends Module {
    */
   addedTo(x: Tensor, base: { weight: Tensor; bias: Tensor | null }): Tensor {
     this.refuseDora();
-    const out = wrap(N.loraLinear(x._h, base.weight._h, base.bias ? base.bias._h : -1, this.A._h, this.B._h, this.scaling, this.dropoutP, this.training));
+    const out = wrap(
+      N.loraLinear(
+        x._h,
+        base.weight._h,
+        base.bias ? base.bias._h : -1,
+        this.A._h,
+        this.B._h,
+        this.scaling,
+        this.dropoutP,
+        this.training,
+      ),
+    );
     if (!this.bias) return out;
     const withBias = out.add(this.bias, this.scaling);
     out.dispose(); // an intermediate: autograd keeps what backward needs

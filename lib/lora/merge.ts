@@ -34,7 +34,9 @@ export function setAdapter(model: Module, name: string | readonly string[]): voi
   const names = typeof name === 'string' ? [name] : [...name];
   const layers = loraLayers(model);
   const heads = ModulesToSaveWrapper.existing(model);
-  for (const n of names) if (!layers.some(([, l]) => l.lora.has(n)) && !heads?.has(n)) throw new Error(`no layer has an adapter named '${n}'`);
+  for (const n of names)
+    if (!layers.some(([, l]) => l.lora.has(n)) && !heads?.has(n))
+      throw new Error(`no layer has an adapter named '${n}'`);
   for (const [, l] of layers) l.setAdapter(names.filter((n) => l.lora.has(n)));
   // The saved modules run the first named adapter's copies (the base model's when it has none).
   heads?.use(names.find((n) => heads.has(n)) ?? null);
@@ -51,7 +53,9 @@ export function deleteAdapter(model: Module, name: string): void {
 export function listAdapters(model: Module): string[] {
   const names = new Set<string>();
   for (const [, l] of loraLayers(model)) l.lora.keys().forEach((k) => names.add(k));
-  ModulesToSaveWrapper.existing(model)?.adapters().forEach((k) => names.add(k));
+  ModulesToSaveWrapper.existing(model)
+    ?.adapters()
+    .forEach((k) => names.add(k));
   return [...names];
 }
 /** The active adapters of the first adapted layer. */

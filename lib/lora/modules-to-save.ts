@@ -68,7 +68,11 @@ export class ModulesToSaveWrapper {
         const baseTensor = this.base.get(key)!;
         const shape = params.get(key.slice(moduleName.length + 1)) ?? baseTensor.shape;
         const sameShape = shape.length === baseTensor.shape.length && shape.every((d, i) => d === baseTensor.shape[i]);
-        const copy = keep(noGrad(() => (sameShape ? baseTensor.clone() : zeros(shape, { dtype: baseTensor.dtype, device: baseTensor.device }))));
+        const copy = keep(
+          noGrad(() =>
+            sameShape ? baseTensor.clone() : zeros(shape, { dtype: baseTensor.dtype, device: baseTensor.device }),
+          ),
+        );
         copy.requiresGrad_(requiresGrad);
         own.set(key, copy);
       }

@@ -56,12 +56,14 @@ export function readAdapterConfig(dir: string): PeftLoraConfig {
 
 /** Checks every field PEFT's LoraConfig would use; `source` names the file in errors. */
 export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: expected a JSON object, got ${describe(raw)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${source}: expected a JSON object, got ${describe(raw)}`);
   const c = raw as Record<string, unknown>;
   const bad = (field: string, want: string): never => {
     throw new Error(`${source}: '${field}' must be ${want}, got ${describe(c[field])}`);
   };
-  if (c.peft_type !== 'LORA') throw new Error(`${source}: peft_type is ${describe(c.peft_type)}; only LORA adapters are supported`);
+  if (c.peft_type !== 'LORA')
+    throw new Error(`${source}: peft_type is ${describe(c.peft_type)}; only LORA adapters are supported`);
   if (c.fan_in_fan_out === true) throw new Error(`${source}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported`);
   const isRank = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_LORA_RANK;
   const isAlpha = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_LORA_ALPHA;
@@ -69,11 +71,14 @@ export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig
   if (c.lora_alpha === undefined) c.lora_alpha = 8; // PEFT's default
   if (!isAlpha(c.lora_alpha)) bad('lora_alpha', `a finite number within ±${MAX_LORA_ALPHA}`);
   c.lora_dropout ??= 0;
-  if (typeof c.lora_dropout !== 'number' || !(c.lora_dropout >= 0 && c.lora_dropout < 1)) bad('lora_dropout', 'a number in [0, 1)');
+  if (typeof c.lora_dropout !== 'number' || !(c.lora_dropout >= 0 && c.lora_dropout < 1))
+    bad('lora_dropout', 'a number in [0, 1)');
   const isStringList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-  if (typeof c.target_modules !== 'string' && !isStringList(c.target_modules)) bad('target_modules', 'a string (regular expression) or a list of names');
+  if (typeof c.target_modules !== 'string' && !isStringList(c.target_modules))
+    bad('target_modules', 'a string (regular expression) or a list of names');
   c.exclude_modules ??= null;
-  if (c.exclude_modules !== null && typeof c.exclude_modules !== 'string' && !isStringList(c.exclude_modules)) bad('exclude_modules', 'null, a string or a list of names');
+  if (c.exclude_modules !== null && typeof c.exclude_modules !== 'string' && !isStringList(c.exclude_modules))
+    bad('exclude_modules', 'null, a string or a list of names');
   c.modules_to_save ??= null;
   if (c.modules_to_save !== null && !isStringList(c.modules_to_save)) bad('modules_to_save', 'null or a list of names');
   c.task_type ??= null;
@@ -84,18 +89,27 @@ export function validateLoraConfig(raw: unknown, source: string): PeftLoraConfig
     c[flag] ??= false;
     if (typeof c[flag] !== 'boolean') bad(flag, 'true or false');
   }
-  for (const [field, check, want] of [['rank_pattern', isRank, 'ranks'], ['alpha_pattern', isAlpha, 'alphas']] as const) {
+  for (const [field, check, want] of [
+    ['rank_pattern', isRank, 'ranks'],
+    ['alpha_pattern', isAlpha, 'alphas'],
+  ] as const) {
     c[field] ??= {};
     const p = c[field];
     if (typeof p !== 'object' || Array.isArray(p) || p === null) bad(field, `an object of ${want}`);
-    for (const [k, v] of Object.entries(p as object)) if (!check(v)) throw new Error(`${source}: '${field}' entry '${k}' must be ${field === 'rank_pattern' ? `a positive integer up to ${MAX_LORA_RANK}` : `a finite number within ±${MAX_LORA_ALPHA}`}, got ${describe(v)}`);
+    for (const [k, v] of Object.entries(p as object))
+      if (!check(v))
+        throw new Error(
+          `${source}: '${field}' entry '${k}' must be ${field === 'rank_pattern' ? `a positive integer up to ${MAX_LORA_RANK}` : `a finite number within ±${MAX_LORA_ALPHA}`}, got ${describe(v)}`,
+        );
   }
   if (c.use_dora && c.lora_bias) throw new Error(`${source}: use_dora together with lora_bias is not supported`);
   c.layers_to_transform ??= null;
   const lt = c.layers_to_transform;
-  if (lt !== null && !Number.isInteger(lt) && !(Array.isArray(lt) && lt.every((i) => Number.isInteger(i)))) bad('layers_to_transform', 'null, an integer or a list of integers');
+  if (lt !== null && !Number.isInteger(lt) && !(Array.isArray(lt) && lt.every((i) => Number.isInteger(i))))
+    bad('layers_to_transform', 'null, an integer or a list of integers');
   c.layers_pattern ??= null;
-  if (c.layers_pattern !== null && typeof c.layers_pattern !== 'string' && !isStringList(c.layers_pattern)) bad('layers_pattern', 'null, a string or a list of strings');
+  if (c.layers_pattern !== null && typeof c.layers_pattern !== 'string' && !isStringList(c.layers_pattern))
+    bad('layers_pattern', 'null, a string or a list of strings');
   return c as unknown as PeftLoraConfig;
 }
 
@@ -109,7 +123,8 @@ function describe(v: unknown): string {
 export function peftTargets(config: PeftLoraConfig, name: string): boolean {
   const ex = config.exclude_modules;
   if (ex) {
-    if (typeof ex === 'string' ? pyFullmatch(ex, name) : ex.some((e) => name === e || name.endsWith(`.${e}`))) return false;
+    if (typeof ex === 'string' ? pyFullmatch(ex, name) : ex.some((e) => name === e || name.endsWith(`.${e}`)))
+      return false;
   }
   // Never a module that is saved whole: PEFT refuses the conflict the same way.
   if (config.modules_to_save?.some((m) => pyFullmatch(`(?:^|.*\\.)(?:${m})(?:$|\\..*)`, name))) return false;
@@ -128,12 +143,18 @@ export function peftTargets(config: PeftLoraConfig, name: string): boolean {
 // one of layers_pattern.
 function layerIndex(name: string, layersPattern: string[] | string | null): number | null {
   const parts = name.split('.');
-  const patterns = layersPattern === null || layersPattern.length === 0 ? null : Array.isArray(layersPattern) ? layersPattern : [layersPattern];
+  const patterns =
+    layersPattern === null || layersPattern.length === 0
+      ? null
+      : Array.isArray(layersPattern)
+        ? layersPattern
+        : [layersPattern];
   // The index must be followed by a dot (the last part never counts); without a pattern PEFT's regex needs two
   // parts before it.
   for (let i = patterns === null ? 2 : 1; i < parts.length - 1; i++) {
     if (!/^\d+$/.test(parts[i])) continue;
-    if (patterns === null || patterns.some((p) => pyFullmatch(`(?:.*\\.)?(?:${p})`, parts.slice(0, i).join('.')))) return Number(parts[i]);
+    if (patterns === null || patterns.some((p) => pyFullmatch(`(?:.*\\.)?(?:${p})`, parts.slice(0, i).join('.'))))
+      return Number(parts[i]);
   }
   return null;
 }
@@ -147,11 +168,17 @@ export function patternValue(pattern: Record<string, number> | undefined, name: 
 
 /** The rank and PEFT lora_alpha a module gets. */
 export function rankAndAlpha(config: PeftLoraConfig, name: string): { r: number; loraAlpha: number } {
-  return { r: patternValue(config.rank_pattern, name) ?? config.r, loraAlpha: patternValue(config.alpha_pattern, name) ?? config.lora_alpha };
+  return {
+    r: patternValue(config.rank_pattern, name) ?? config.r,
+    loraAlpha: patternValue(config.alpha_pattern, name) ?? config.lora_alpha,
+  };
 }
 
 /** The modules_to_save entries PEFT uses: the listed ones, plus the heads it adds for SEQ_CLS. */
-export function savedModuleEntries(config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>): { listed: string[]; implied: string[] } {
+export function savedModuleEntries(config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>): {
+  listed: string[];
+  implied: string[];
+} {
   const listed = config.modules_to_save ?? [];
   const implied = config.task_type === 'SEQ_CLS' ? SEQ_CLS_HEADS.filter((h) => !listed.includes(h)) : [];
   return { listed, implied };
@@ -162,7 +189,10 @@ export function savedModuleEntries(config: Pick<PeftLoraConfig, 'modules_to_save
  * parameters whose name ends with an entry, listed or implied by SEQ_CLS, with no dot boundary ('classifier' also
  * takes DistilBERT's 'pre_classifier').
  */
-export function peftSavedModules(model: Module, config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>): [string, Module][] {
+export function peftSavedModules(
+  model: Module,
+  config: Pick<PeftLoraConfig, 'modules_to_save' | 'task_type'>,
+): [string, Module][] {
   const { listed, implied } = savedModuleEntries(config);
   const entries = [...listed, ...implied];
   const out: [string, Module][] = [];

@@ -30,7 +30,9 @@ export function replaceLinearWithLora(model: Module, opts: ReplaceOptions): stri
   function visit(parent: Module, prefix: string): void {
     for (const [childName, child] of [...parent.namedChildren()]) {
       const name = prefix ? `${prefix}.${childName}` : childName;
-      const chosen = (targets === undefined || matchesTarget(targets, name, child)) && !(exclude && matchesTarget(exclude, name, child));
+      const chosen =
+        (targets === undefined || matchesTarget(targets, name, child)) &&
+        !(exclude && matchesTarget(exclude, name, child));
       if (chosen && (child instanceof Linear || child instanceof LinearWithLoRA)) matched++;
       if (child instanceof LinearWithLoRA) {
         if (chosen && !child.lora.has(adapterName)) {

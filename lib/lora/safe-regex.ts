@@ -24,7 +24,8 @@ export class SafeRegex {
 
   constructor(readonly source: string) {
     if (typeof source !== 'string') throw new Error(`regular expression must be a string, got ${typeof source}`);
-    if (source.length > 2000) throw new Error(`regular expression is ${source.length} characters long; at most 2000 are accepted`);
+    if (source.length > 2000)
+      throw new Error(`regular expression is ${source.length} characters long; at most 2000 are accepted`);
     const ast = new Parser(source).parseAll();
     this.program = compile(ast, source);
   }
@@ -40,7 +41,8 @@ export class SafeRegex {
   }
 
   private checked(text: string): string {
-    if (text.length > MAX_TEXT) throw new Error(`text to match against /${this.source}/ is longer than ${MAX_TEXT} characters`);
+    if (text.length > MAX_TEXT)
+      throw new Error(`text to match against /${this.source}/ is longer than ${MAX_TEXT} characters`);
     return text;
   }
 }
@@ -69,7 +71,12 @@ export function pyPatternKeyMatches(key: string, name: string): boolean {
 
 // ------------------------------------------------------------------------------------------------ parser
 const isDigit = (c: number) => c >= 48 && c <= 57;
-const isWord = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || (c > 127 && /[\p{L}\p{N}_]/u.test(String.fromCodePoint(c)));
+const isWord = (c: number) =>
+  isDigit(c) ||
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  c === 95 ||
+  (c > 127 && /[\p{L}\p{N}_]/u.test(String.fromCodePoint(c)));
 const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || (c > 127 && /\s/u.test(String.fromCodePoint(c)));
 
 class Parser {
@@ -125,9 +132,11 @@ class Parser {
       }
       if (node.kind === 'assert') this.fail('a quantified anchor');
       this.i++;
-      if (this.src[this.i] === '?') this.i++; // lazy: the same set of full matches
+      if (this.src[this.i] === '?')
+        this.i++; // lazy: the same set of full matches
       else if (this.src[this.i] === '+') this.fail('a possessive quantifier (not supported)');
-      if (this.src[this.i] === '*' || this.src[this.i] === '+' || this.src[this.i] === '?') this.fail('multiple repeat');
+      if (this.src[this.i] === '*' || this.src[this.i] === '+' || this.src[this.i] === '?')
+        this.fail('multiple repeat');
       node = { kind: 'repeat', node, min, max };
     }
   }
@@ -166,17 +175,28 @@ class Parser {
     const e = this.src[this.i++];
     if (e === undefined) this.fail('a trailing backslash');
     switch (e) {
-      case 'd': return isDigit;
-      case 'D': return (c) => !isDigit(c);
-      case 'w': return isWord;
-      case 'W': return (c) => !isWord(c);
-      case 's': return isSpace;
-      case 'S': return (c) => !isSpace(c);
-      case 'n': return (c) => c === 10;
-      case 't': return (c) => c === 9;
-      case 'r': return (c) => c === 13;
-      case 'f': return (c) => c === 12;
-      case 'v': return (c) => c === 11;
+      case 'd':
+        return isDigit;
+      case 'D':
+        return (c) => !isDigit(c);
+      case 'w':
+        return isWord;
+      case 'W':
+        return (c) => !isWord(c);
+      case 's':
+        return isSpace;
+      case 'S':
+        return (c) => !isSpace(c);
+      case 'n':
+        return (c) => c === 10;
+      case 't':
+        return (c) => c === 9;
+      case 'r':
+        return (c) => c === 13;
+      case 'f':
+        return (c) => c === 12;
+      case 'v':
+        return (c) => c === 11;
       default:
         if (/[A-Za-z0-9]/.test(e)) this.fail(`the escape '\\${e}'${inClass ? ' in a class' : ''} (not supported)`);
         return (c) => c === e.charCodeAt(0);
@@ -199,7 +219,10 @@ class Parser {
         this.i++;
         const pred = this.escape(true);
         const single = this.src[this.i - 1];
-        if (/[dDwWsS]/.test(single)) { parts.push(pred); continue; }
+        if (/[dDwWsS]/.test(single)) {
+          parts.push(pred);
+          continue;
+        }
         lo = ({ n: 10, t: 9, r: 13, f: 12, v: 11 } as Record<string, number>)[single] ?? single.charCodeAt(0);
       } else {
         lo = c.codePointAt(0)!;
@@ -241,19 +264,29 @@ type Instr =
 function compile(ast: Node, source: string): Instr[] {
   const prog: Instr[] = [];
   const emit = (i: Instr) => {
-    if (prog.length >= MAX_PROGRAM) throw new Error(`regular expression /${source}/ is too large once its repetitions are expanded`);
+    if (prog.length >= MAX_PROGRAM)
+      throw new Error(`regular expression /${source}/ is too large once its repetitions are expanded`);
     prog.push(i);
     return prog.length - 1;
   };
   const gen = (n: Node): void => {
     switch (n.kind) {
-      case 'char': emit({ op: 'char', test: n.test }); return;
-      case 'assert': emit({ op: 'assert', at: n.at }); return;
-      case 'seq': n.items.forEach(gen); return;
+      case 'char':
+        emit({ op: 'char', test: n.test });
+        return;
+      case 'assert':
+        emit({ op: 'assert', at: n.at });
+        return;
+      case 'seq':
+        n.items.forEach(gen);
+        return;
       case 'alt': {
         const jumps: number[] = [];
         n.options.forEach((opt, k) => {
-          if (k === n.options.length - 1) { gen(opt); return; }
+          if (k === n.options.length - 1) {
+            gen(opt);
+            return;
+          }
           const split = emit({ op: 'split', x: 0, y: 0 });
           (prog[split] as { x: number }).x = prog.length;
           gen(opt);

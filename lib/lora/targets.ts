@@ -15,5 +15,4 @@ export function matchesTarget(spec: TargetSpec, name: string, module: Module): b
   if (Array.isArray(spec)) return spec.some((t) => name === t || name.endsWith('.' + t));
   if (typeof spec === 'string') return pyFullmatch(spec, name);
   return new RegExp(`^(?:${spec.source})$`, spec.flags.replace('g', '')).test(name); // the caller's own RegExp
-
 }

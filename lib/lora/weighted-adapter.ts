@@ -23,39 +23,89 @@ export interface WeightedAdapterOptions {
 }
 
 /** A row-major matrix in float64. */
-interface Mat { rows: number; cols: number; data: Float64Array }
+interface Mat {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}
 
-const matOf = (t: Tensor): Mat => ({ rows: t.shape[0], cols: t.shape[1], data: Float64Array.from(t.double().dataSync() as Float64Array) });
+const matOf = (t: Tensor): Mat => ({
+  rows: t.shape[0],
+  cols: t.shape[1],
+  data: Float64Array.from(t.double().dataSync() as Float64Array),
+});
 
-export function addWeightedAdapter(model: Module, adapters: string[], weights: number[], name: string, combinationType: CombinationType = 'svd', opts: WeightedAdapterOptions = {}): string[] {
-  if (adapters.length === 0 || adapters.length !== weights.length) throw new Error(`addWeightedAdapter: ${adapters.length} adapters but ${weights.length} weights`);
-  if (weights.some((w) => !Number.isFinite(w))) throw new Error(`addWeightedAdapter: weights must be finite numbers, got ${weights}`);
-  if (!['linear', 'cat', 'svd'].includes(combinationType)) throw new Error(`addWeightedAdapter: combination type '${combinationType}' is not supported (linear, cat, svd)`);
+export function addWeightedAdapter(
+  model: Module,
+  adapters: string[],
+  weights: number[],
+  name: string,
+  combinationType: CombinationType = 'svd',
+  opts: WeightedAdapterOptions = {},
+): string[] {
+  if (adapters.length === 0 || adapters.length !== weights.length)
+    throw new Error(`addWeightedAdapter: ${adapters.length} adapters but ${weights.length} weights`);
+  if (weights.some((w) => !Number.isFinite(w)))
+    throw new Error(`addWeightedAdapter: weights must be finite numbers, got ${weights}`);
+  if (!['linear', 'cat', 'svd'].includes(combinationType))
+    throw new Error(`addWeightedAdapter: combination type '${combinationType}' is not supported (linear, cat, svd)`);
   const layers = loraLayers(model).filter(([, l]) => adapters.some((a) => l.lora.has(a)));
-  for (const a of adapters) if (!layers.some(([, l]) => l.lora.has(a))) throw new Error(`addWeightedAdapter: no layer has an adapter named '${a}'`);
-  if (layers.some(([, l]) => l.lora.has(name))) throw new Error(`addWeightedAdapter: an adapter named '${name}' already exists`);
-  for (const [n, l] of layers) for (const a of adapters) if (l.lora.get(a)?.magnitude) throw new Error(`addWeightedAdapter: '${a}' is a DoRA adapter ('${n}'); PEFT cannot combine DoRA adapters either`);
+  for (const a of adapters)
+    if (!layers.some(([, l]) => l.lora.has(a)))
+      throw new Error(`addWeightedAdapter: no layer has an adapter named '${a}'`);
+  if (layers.some(([, l]) => l.lora.has(name)))
+    throw new Error(`addWeightedAdapter: an adapter named '${name}' already exists`);
+  for (const [n, l] of layers)
+    for (const a of adapters)
+      if (l.lora.get(a)?.magnitude)
+        throw new Error(
+          `addWeightedAdapter: '${a}' is a DoRA adapter ('${n}'); PEFT cannot combine DoRA adapters either`,
+        );
   const kind: CombinationType = adapters.length === 1 ? 'linear' : combinationType; // PEFT does the same
   const allRanks = layers.flatMap(([, l]) => adapters.filter((a) => l.lora.has(a)).map((a) => l.adapter(a).rank));
-  if (kind === 'linear' && new Set(allRanks).size > 1) throw new Error(`addWeightedAdapter: 'linear' needs adapters of one rank, got ranks ${[...new Set(allRanks)].join(', ')}; use 'cat' or 'svd'`);
+  if (kind === 'linear' && new Set(allRanks).size > 1)
+    throw new Error(
+      `addWeightedAdapter: 'linear' needs adapters of one rank, got ranks ${[...new Set(allRanks)].join(', ')}; use 'cat' or 'svd'`,
+    );
   const svdRank = opts.svdRank ?? Math.max(...allRanks);
-  if (!Number.isInteger(svdRank) || svdRank <= 0) throw new Error(`addWeightedAdapter: svdRank must be a positive integer, got ${svdRank}`);
+  if (!Number.isInteger(svdRank) || svdRank <= 0)
+    throw new Error(`addWeightedAdapter: svdRank must be a positive integer, got ${svdRank}`);
 
   for (const [, layer] of layers) {
-    const parts = adapters.map((a, i) => [layer.lora.get(a), weights[i]] as const).filter((p): p is readonly [LoRALayer, number] => p[0] !== undefined);
-    const factors = noGrad(() => tidy(() => parts.map(([a, w]) => ({ A: matOf(a.A), B: matOf(a.B), c: w * a.scaling }))));
-    const { A, B } = kind === 'linear' ? combineLinear(factors) : kind === 'cat' ? combineCat(factors) : combineSvd(factors, Math.min(svdRank, layer.inFeatures, layer.outFeatures));
-    const created = layer.addAdapter(name, { rank: A.cols, alpha: A.cols, scaling: 'alpha/r', dropout: parts[0][0].dropoutP });
-    noGrad(() => tidy(() => {
-      created.A.copy_(tensor(A.data, { dtype: 'float64' }).view([A.rows, A.cols]));
-      created.B.copy_(tensor(B.data, { dtype: 'float64' }).view([B.rows, B.cols]));
-    }));
+    const parts = adapters
+      .map((a, i) => [layer.lora.get(a), weights[i]] as const)
+      .filter((p): p is readonly [LoRALayer, number] => p[0] !== undefined);
+    const factors = noGrad(() =>
+      tidy(() => parts.map(([a, w]) => ({ A: matOf(a.A), B: matOf(a.B), c: w * a.scaling }))),
+    );
+    const { A, B } =
+      kind === 'linear'
+        ? combineLinear(factors)
+        : kind === 'cat'
+          ? combineCat(factors)
+          : combineSvd(factors, Math.min(svdRank, layer.inFeatures, layer.outFeatures));
+    const created = layer.addAdapter(name, {
+      rank: A.cols,
+      alpha: A.cols,
+      scaling: 'alpha/r',
+      dropout: parts[0][0].dropoutP,
+    });
+    noGrad(() =>
+      tidy(() => {
+        created.A.copy_(tensor(A.data, { dtype: 'float64' }).view([A.rows, A.cols]));
+        created.B.copy_(tensor(B.data, { dtype: 'float64' }).view([B.rows, B.cols]));
+      }),
+    );
     for (const p of created.parameters()) p.requiresGrad_(false);
   }
   return layers.map(([n]) => n);
 }
 
-interface Factor { A: Mat; B: Mat; c: number }
+interface Factor {
+  A: Mat;
+  B: Mat;
+  c: number;
+}
 
 function combineLinear(fs: Factor[]): { A: Mat; B: Mat } {
   const A = zerosMat(fs[0].A.rows, fs[0].A.cols);
@@ -199,4 +249,3 @@ function jacobiSvd(m: Mat): { U: Mat; S: number[]; V: Mat } {
   }
   return { U, S, V };
 }
-

@@ -7,15 +7,21 @@ import { clipText, describeValue } from '../io/describe';
 import { findDuplicateKey } from '../io/json-keys';
 
 export class ConfigChecker {
-  constructor(private readonly config: Record<string, unknown>, private readonly source: string) {}
+  constructor(
+    private readonly config: Record<string, unknown>,
+    private readonly source: string,
+  ) {}
 
   private fail(field: string, expected: string): never {
-    throw new Error(`${this.source}: field "${field}" must be ${expected}, got ${describeValue(this.config[field], 80)}`);
+    throw new Error(
+      `${this.source}: field "${field}" must be ${expected}, got ${describeValue(this.config[field], 80)}`,
+    );
   }
 
   integer(field: string, min: number, max: number): number {
     const v = this.config[field];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(field, `an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(field, `an integer from ${min} to ${max}`);
     return v as number;
   }
 
@@ -64,6 +70,7 @@ export function readConfigJson(dir: string): Record<string, unknown> {
   assertConfigObject(config, file);
   // JSON.parse keeps the last of two values silently; a file that says two things about a field is refused.
   const duplicate = findDuplicateKey(text);
-  if (duplicate !== undefined) throw new Error(`${file}: field ${JSON.stringify(clipText(duplicate, 80))} appears twice`);
+  if (duplicate !== undefined)
+    throw new Error(`${file}: field ${JSON.stringify(clipText(duplicate, 80))} appears twice`);
   return config;
 }

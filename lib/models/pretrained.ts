@@ -45,7 +45,12 @@ export { readConfigJson } from './config-fields';
  * Copies a checkpoint's tensors into the model. Keys are matched exactly, or with the base-model prefix added or removed
  * (a bare `DistilBertModel` checkpoint into a classifier, or the reverse).
  */
-export function loadCheckpointInto(model: Module, dir: string, basePrefix: string, opts: FromPretrainedOptions = {}): LoadingInfo {
+export function loadCheckpointInto(
+  model: Module,
+  dir: string,
+  basePrefix: string,
+  opts: FromPretrainedOptions = {},
+): LoadingInfo {
   const ckpt = loadCheckpointFolder(dir);
   const own = model.stateDict();
   const source = remapPrefix(ckpt.tensors, Object.keys(own), basePrefix);
@@ -77,7 +82,9 @@ export function loadCheckpointInto(model: Module, dir: string, basePrefix: strin
     toLoad.push([target, raw]);
   }
   if (errors.length) {
-    const hint = errors.some((e) => e.startsWith('size mismatch')) ? '\n\tPass ignoreMismatchedSizes: true to re-initialise these weights.' : '';
+    const hint = errors.some((e) => e.startsWith('size mismatch'))
+      ? '\n\tPass ignoreMismatchedSizes: true to re-initialise these weights.'
+      : '';
     throw new Error(`Error(s) loading ${dir} into ${model.constructor.name}:\n\t${errors.join('\n\t')}${hint}`);
   }
   noGrad(() => {
@@ -117,7 +124,11 @@ export function savePretrained(model: Module, dir: string, config: Record<string
     const blocker = m.saveBlocker();
     if (blocker !== null) throw new Error(`savePretrained: '${name}' ${blocker}`);
   }
-  const full = { ...config, architectures: [model.constructor.name], torch_dtype: model.parameters()[0]?.dtype ?? 'float32' };
+  const full = {
+    ...config,
+    architectures: [model.constructor.name],
+    torch_dtype: model.parameters()[0]?.dtype ?? 'float32',
+  };
   writeFolderAtomic(dir, (temp) => {
     writeSafetensors(path.join(temp, 'model.safetensors'), stateDictToRaw(model.stateDict()), { format: 'pt' });
     writeFileAtomic(path.join(temp, 'config.json'), [Buffer.from(JSON.stringify(full, null, 2) + '\n')]);

@@ -2,16 +2,20 @@
 import { noGrad } from '../autograd';
 import { tidy } from '../scope';
 import { emptyLike, tensor } from '../creation';
-import type { Tensor} from '../tensor';
+import type { Tensor } from '../tensor';
 import { where } from '../tensor';
 
 type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
+    case 'linear':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
     case 'leaky_relu': {
       const slope = param ?? 0.01;
       return Math.sqrt(2 / (1 + slope * slope));
@@ -59,7 +63,11 @@ export function constant_(t: Tensor, value: number): Tensor {
   return skipping ? t : noGrad(() => t.fill_(value));
 }
 
-export interface KaimingOptions { a?: number; mode?: 'fan_in' | 'fan_out'; nonlinearity?: Nonlinearity }
+export interface KaimingOptions {
+  a?: number;
+  mode?: 'fan_in' | 'fan_out';
+  nonlinearity?: Nonlinearity;
+}
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   const fan = (opts.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut;
@@ -95,10 +103,20 @@ export interface TruncNormalOptions {
 
 /** N(mean, std) truncated to [a, b], drawing the same random numbers as PyTorch's nn.init.trunc_normal_. */
 export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: TruncNormalOptions = {}): Tensor {
-  return (opts.method ?? 'rejection') === 'rejection' ? truncNormalRejection(t, mean, std, a, b) : truncNormalInverseCdf(t, mean, std, a, b);
+  return (opts.method ?? 'rejection') === 'rejection'
+    ? truncNormalRejection(t, mean, std, a, b)
+    : truncNormalInverseCdf(t, mean, std, a, b);
 }
 
-const normCdf = (x: number) => tidy(() => (1 + (tensor([x / Math.SQRT2], { dtype: 'float64' }).erf().item() as number)) / 2);
+const normCdf = (x: number) =>
+  tidy(
+    () =>
+      (1 +
+        (tensor([x / Math.SQRT2], { dtype: 'float64' })
+          .erf()
+          .item() as number)) /
+      2,
+  );
 
 function truncNormalRejection(t: Tensor, mean: number, std: number, a: number, b: number): Tensor {
   return noGrad(() => {
@@ -140,27 +158,29 @@ function truncNormalRejection(t: Tensor, mean: number, std: number, a: number, b
 }
 
 function truncNormalInverseCdf(t: Tensor, mean: number, std: number, a: number, b: number): Tensor {
-  return noGrad(() => tidy(() => {
-    const erf = (xs: Float64Array) => tensor(xs).erf().dataSync() as Float64Array;
-    const [ea, eb] = erf(Float64Array.of((a - mean) / std / Math.SQRT2, (b - mean) / std / Math.SQRT2));
-    const l = (1 + ea) / 2;
-    const u = (1 + eb) / 2;
-    t.uniform_(2 * l - 1, 2 * u - 1);
-    const y = t.double().dataSync() as Float64Array;
-    const x = erfinvApprox(y);
-    // Two Newton steps, as ATen's calc_erfinv does after its rational approximation.
-    for (let it = 0; it < 2; it++) {
-      const e = erf(x);
-      for (let i = 0; i < x.length; i++) {
-        if (!Number.isFinite(x[i])) continue;
-        x[i] -= (e[i] - y[i]) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-x[i] * x[i]));
+  return noGrad(() =>
+    tidy(() => {
+      const erf = (xs: Float64Array) => tensor(xs).erf().dataSync() as Float64Array;
+      const [ea, eb] = erf(Float64Array.of((a - mean) / std / Math.SQRT2, (b - mean) / std / Math.SQRT2));
+      const l = (1 + ea) / 2;
+      const u = (1 + eb) / 2;
+      t.uniform_(2 * l - 1, 2 * u - 1);
+      const y = t.double().dataSync() as Float64Array;
+      const x = erfinvApprox(y);
+      // Two Newton steps, as ATen's calc_erfinv does after its rational approximation.
+      for (let it = 0; it < 2; it++) {
+        const e = erf(x);
+        for (let i = 0; i < x.length; i++) {
+          if (!Number.isFinite(x[i])) continue;
+          x[i] -= (e[i] - y[i]) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-x[i] * x[i]));
+        }
       }
-    }
-    const scale = std * Math.sqrt(2);
-    for (let i = 0; i < x.length; i++) x[i] = Math.min(Math.max(x[i] * scale + mean, a), b);
-    t.copy_(tensor(x).reshape(t.shape));
-    return t;
-  }));
+      const scale = std * Math.sqrt(2);
+      for (let i = 0; i < x.length; i++) x[i] = Math.min(Math.max(x[i] * scale + mean, a), b);
+      t.copy_(tensor(x).reshape(t.shape));
+      return t;
+    }),
+  );
 }
 
 /** The rational first approximation of erfinv in ATen's calc_erfinv (refined by Newton steps by the caller). */

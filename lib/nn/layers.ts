@@ -7,12 +7,19 @@ import { tidy } from '../scope';
 import * as init from './init';
 import type { DType } from '../dtype';
 
-interface FactoryOptions { device?: string; dtype?: DType }
+interface FactoryOptions {
+  device?: string;
+  dtype?: DType;
+}
 
 export class Linear extends Module {
   weight!: Tensor;
   bias!: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: FactoryOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: FactoryOptions & { bias?: boolean } = {},
+  ) {
     super();
     this.registerParameter('weight', empty([outFeatures, inFeatures], opts));
     this.registerParameter('bias', opts.bias === false ? null : empty([outFeatures], opts));
@@ -36,13 +43,20 @@ export class Linear extends Module {
 
 export class Embedding extends Module {
   weight!: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: FactoryOptions & { paddingIdx?: number } = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: FactoryOptions & { paddingIdx?: number } = {},
+  ) {
     super();
     const pad = opts.paddingIdx;
     this.paddingIdx = pad === undefined ? undefined : pad < 0 ? numEmbeddings + pad : pad;
     this.registerParameter('weight', empty([numEmbeddings, embeddingDim], opts));
     init.normal_(this.weight);
-    if (this.paddingIdx !== undefined) tidy(() => { init.zeros_(this.weight.select(0, this.paddingIdx!)); });
+    if (this.paddingIdx !== undefined)
+      tidy(() => {
+        init.zeros_(this.weight.select(0, this.paddingIdx!));
+      });
   }
   readonly paddingIdx: number | undefined;
   forward(indices: Tensor): Tensor {
@@ -58,7 +72,11 @@ export class LayerNorm extends Module {
   bias!: Tensor | null;
   readonly normalizedShape: number[];
   /** `bias: false` (PyTorch 2.1+) keeps the scale but learns no shift. */
-  constructor(normalizedShape: number | number[], readonly eps = 1e-5, opts: FactoryOptions & { elementwiseAffine?: boolean; bias?: boolean } = {}) {
+  constructor(
+    normalizedShape: number | number[],
+    readonly eps = 1e-5,
+    opts: FactoryOptions & { elementwiseAffine?: boolean; bias?: boolean } = {},
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     const affine = opts.elementwiseAffine ?? true;
@@ -88,24 +106,40 @@ export class Dropout extends Module {
 }
 
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
 }
 export class GELU extends Module {
-  constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
-  forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
-  extraRepr(): string { return `approximate='${this.approximate}'`; }
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.gelu(this.approximate);
+  }
+  extraRepr(): string {
+    return `approximate='${this.approximate}'`;
+  }
 }
 export class Tanh extends Module {
-  forward(x: Tensor): Tensor { return x.tanh(); }
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
 }
 export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor { return x.sigmoid(); }
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
 }
 export class SiLU extends Module {
-  forward(x: Tensor): Tensor { return x.silu(); }
+  forward(x: Tensor): Tensor {
+    return x.silu();
+  }
 }
 export class Identity extends Module {
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 /**

@@ -6,14 +6,20 @@ import type { DType } from '../dtype';
 
 export type StateDict = Record<string, Tensor>;
 
-export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
 
 /** PyTorch's forward pre-hook: sees the arguments before forward; returning an array replaces them (a single value: the one argument). */
 export type ForwardPreHook = (module: Module, args: unknown[]) => unknown;
 /** PyTorch's forward hook: sees the arguments and the output; returning something other than undefined replaces the output. */
 export type ForwardHook = (module: Module, args: unknown[], output: unknown) => unknown;
 /** What registerForwardHook / registerForwardPreHook return: remove() unregisters the hook (torch.utils.hooks.RemovableHandle). */
-export interface RemovableHandle { readonly id: number; remove(): void }
+export interface RemovableHandle {
+  readonly id: number;
+  remove(): void;
+}
 
 let nextHookId = 0;
 
@@ -84,7 +90,8 @@ export abstract class Module {
     return t as Tensor;
   }
   registerModule<M extends Module | null>(name: string, m: M): M {
-    if (name.includes('.') || name === '') throw new Error(`module name '${name}' must be non-empty and contain no '.'`);
+    if (name.includes('.') || name === '')
+      throw new Error(`module name '${name}' must be non-empty and contain no '.'`);
     this._modules.set(name, m);
     this.setProperty(name, m);
     return m;
@@ -190,7 +197,8 @@ export abstract class Module {
    * optimizer after calling this.
    */
   to(target: string | DType | { device?: string; dtype?: DType }): this {
-    const opts = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    const opts =
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     // Tensor by tensor, each old one freed as soon as no module holds it any more (as PyTorch's _apply does):
     // the peak is the model once plus its largest tensor, not the model twice (a bf16 cast of DistilBERT-base
     // would otherwise hold 265 MB of float32 weights beside the new ones).
@@ -258,8 +266,10 @@ export abstract class Module {
     const unexpectedKeys = [...source.keys()].filter((k) => !(k in own));
     const errors: string[] = [];
     if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      if (missingKeys.length) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
-      if (unexpectedKeys.length) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
+      if (missingKeys.length)
+        errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+      if (unexpectedKeys.length)
+        errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
     }
     for (const [k, target] of Object.entries(own)) {
       const src = source.get(k);
@@ -267,10 +277,13 @@ export abstract class Module {
       const a = target.shape;
       const b = src.shape;
       if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-        errors.push(`size mismatch for ${k}: copying a param with shape ${torchSize(b)} from checkpoint, the shape in current model is ${torchSize(a)}.`);
+        errors.push(
+          `size mismatch for ${k}: copying a param with shape ${torchSize(b)} from checkpoint, the shape in current model is ${torchSize(a)}.`,
+        );
       }
     }
-    if (errors.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
+    if (errors.length)
+      throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
         const src = source.get(k);
@@ -324,7 +337,12 @@ export abstract class Module {
 function addHook<H>(hooks: Map<number, H>, hook: H): RemovableHandle {
   const id = nextHookId++;
   hooks.set(id, hook);
-  return { id, remove: () => { hooks.delete(id); } };
+  return {
+    id,
+    remove: () => {
+      hooks.delete(id);
+    },
+  };
 }
 
 const torchSize = (shape: number[]) => `torch.Size([${shape.join(', ')}])`;

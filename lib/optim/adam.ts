@@ -16,8 +16,21 @@ export interface AdamOptions {
 type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor; maxExpAvgSq?: Tensor };
 
 class AdamBase extends Optimizer<AdamOptions, AdamState> {
-  constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions>, defaultWeightDecay: number, private readonly decoupled: boolean) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay, amsgrad: false, maximize: false, ...opts });
+  constructor(
+    params: ParamsArg<AdamOptions>,
+    opts: Partial<AdamOptions>,
+    defaultWeightDecay: number,
+    private readonly decoupled: boolean,
+  ) {
+    super(params, {
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: defaultWeightDecay,
+      amsgrad: false,
+      maximize: false,
+      ...opts,
+    });
   }
 
   step(): void {
@@ -28,9 +41,19 @@ class AdamBase extends Optimizer<AdamOptions, AdamState> {
       const states = ps.map((p) => this.stateOf(p, o.amsgrad));
       for (const s of states) s.step += 1;
       N.adamStep(
-        ps.map((p) => p._h), states.map((s) => s.expAvg._h), states.map((s) => s.expAvgSq._h),
-        o.amsgrad ? states.map((s) => s.maxExpAvgSq!._h) : null, states.map((s) => s.step),
-        o.lr, o.betas[0], o.betas[1], o.eps, o.weightDecay, o.amsgrad, this.decoupled, o.maximize,
+        ps.map((p) => p._h),
+        states.map((s) => s.expAvg._h),
+        states.map((s) => s.expAvgSq._h),
+        o.amsgrad ? states.map((s) => s.maxExpAvgSq!._h) : null,
+        states.map((s) => s.step),
+        o.lr,
+        o.betas[0],
+        o.betas[1],
+        o.eps,
+        o.weightDecay,
+        o.amsgrad,
+        this.decoupled,
+        o.maximize,
       );
     }
   }

@@ -3,7 +3,10 @@ import { N } from '../native';
 import { Tensor } from '../tensor';
 import { keep } from '../scope';
 
-export interface ParamGroup<O> { params: Tensor[]; options: O }
+export interface ParamGroup<O> {
+  params: Tensor[];
+  options: O;
+}
 export type ParamsArg<O> = Tensor[] | (Partial<O> & { params: Tensor[] })[];
 
 export interface OptimizerStateDict {
@@ -15,11 +18,18 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
   readonly paramGroups: ParamGroup<O>[];
   readonly state = new Map<Tensor, S>();
 
-  constructor(params: ParamsArg<O>, readonly defaults: O) {
+  constructor(
+    params: ParamsArg<O>,
+    readonly defaults: O,
+  ) {
     const list = params as unknown[];
     if (list.length === 0) throw new Error('optimizer got an empty parameter list');
-    const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] }] : (list as (Partial<O> & { params: Tensor[] })[]);
-    this.paramGroups = groups.map(({ params: ps, ...rest }) => ({ params: ps, options: { ...defaults, ...(rest as Partial<O>) } }));
+    const groups =
+      list[0] instanceof Tensor ? [{ params: list as Tensor[] }] : (list as (Partial<O> & { params: Tensor[] })[]);
+    this.paramGroups = groups.map(({ params: ps, ...rest }) => ({
+      params: ps,
+      options: { ...defaults, ...(rest as Partial<O>) },
+    }));
     const seen = new Set<Tensor>();
     for (const g of this.paramGroups) {
       for (const p of g.params) {
@@ -33,7 +43,11 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
 
   /** Clears gradients; by default sets them to null (PyTorch 2's default), which frees their memory. */
   zeroGrad(opts: { setToNone?: boolean } = {}): void {
-    for (const g of this.paramGroups) N.zeroGrad(g.params.map((p) => p._h), opts.setToNone ?? true);
+    for (const g of this.paramGroups)
+      N.zeroGrad(
+        g.params.map((p) => p._h),
+        opts.setToNone ?? true,
+      );
   }
 
   /** The parameters of a group that have a gradient, in order. */
@@ -74,12 +88,16 @@ export abstract class Optimizer<O extends { lr: number }, S extends Record<strin
   }
 
   loadStateDict(sd: OptimizerStateDict): void {
-    if (sd.param_groups.length !== this.paramGroups.length) throw new Error('loaded state dict has a different number of parameter groups');
+    if (sd.param_groups.length !== this.paramGroups.length)
+      throw new Error('loaded state dict has a different number of parameter groups');
     const params: Tensor[] = [];
     sd.param_groups.forEach((saved, gi) => {
       const g = this.paramGroups[gi];
       const ids = saved.params as number[];
-      if (ids.length !== g.params.length) throw new Error("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+      if (ids.length !== g.params.length)
+        throw new Error(
+          "loaded state dict contains a parameter group that doesn't match the size of optimizer's group",
+        );
       const { params: _ids, ...opts } = saved;
       Object.assign(g.options, fromSnakeCase(opts));
       ids.forEach((id, k) => (params[id] = g.params[k]));

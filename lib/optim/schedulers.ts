@@ -6,7 +6,10 @@ type AnyOptimizer = Optimizer<{ lr: number }, Record<string, never>>;
 export class LambdaLR {
   private readonly baseLrs: number[];
   lastEpoch = 0;
-  constructor(private readonly optimizer: { paramGroups: { options: { lr: number } }[] }, private readonly lambda: (step: number) => number) {
+  constructor(
+    private readonly optimizer: { paramGroups: { options: { lr: number } }[] },
+    private readonly lambda: (step: number) => number,
+  ) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.options.lr);
     this.apply();
   }
@@ -32,7 +35,11 @@ export class LambdaLR {
 }
 
 /** Linear warm-up from 0 to the initial lr, then linear decay to 0 at numTrainingSteps (transformers' get_linear_schedule_with_warmup). */
-export function linearScheduleWithWarmup(optimizer: AnyOptimizer | { paramGroups: { options: { lr: number } }[] }, numWarmupSteps: number, numTrainingSteps: number): LambdaLR {
+export function linearScheduleWithWarmup(
+  optimizer: AnyOptimizer | { paramGroups: { options: { lr: number } }[] },
+  numWarmupSteps: number,
+  numTrainingSteps: number,
+): LambdaLR {
   return new LambdaLR(optimizer, (step) => {
     if (step < numWarmupSteps) return step / Math.max(1, numWarmupSteps);
     return Math.max(0, (numTrainingSteps - step) / Math.max(1, numTrainingSteps - numWarmupSteps));
@@ -40,7 +47,12 @@ export function linearScheduleWithWarmup(optimizer: AnyOptimizer | { paramGroups
 }
 
 /** Linear warm-up, then cosine decay (transformers' get_cosine_schedule_with_warmup). */
-export function cosineScheduleWithWarmup(optimizer: AnyOptimizer | { paramGroups: { options: { lr: number } }[] }, numWarmupSteps: number, numTrainingSteps: number, numCycles = 0.5): LambdaLR {
+export function cosineScheduleWithWarmup(
+  optimizer: AnyOptimizer | { paramGroups: { options: { lr: number } }[] },
+  numWarmupSteps: number,
+  numTrainingSteps: number,
+  numCycles = 0.5,
+): LambdaLR {
   return new LambdaLR(optimizer, (step) => {
     if (step < numWarmupSteps) return step / Math.max(1, numWarmupSteps);
     const progress = (step - numWarmupSteps) / Math.max(1, numTrainingSteps - numWarmupSteps);

@@ -30,9 +30,14 @@ export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
-      worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), { workerData: { progress: false, threads: backend.getNumThreads(), ...job } });
+      worker = new Worker(opts.workerScript ?? compiledWorkerScript('recipes/finetune-worker.js', 'finetuneInWorker'), {
+        workerData: { progress: false, threads: backend.getNumThreads(), ...job },
+      });
     } catch (e) {
-      const why = (e as Error).name === 'DataCloneError' ? `the job must be plain data (give log, onMetrics and signal as options): ${(e as Error).message}` : (e as Error).message;
+      const why =
+        (e as Error).name === 'DataCloneError'
+          ? `the job must be plain data (give log, onMetrics and signal as options): ${(e as Error).message}`
+          : (e as Error).message;
       reject(new Error(`finetuneInWorker: ${why}`));
       return;
     }
@@ -62,6 +67,8 @@ export function finetuneInWorker(job: FinetuneJob, opts: FinetuneInWorkerOptions
       }
     });
     worker.on('error', (e) => settle(() => reject(new Error(`finetuneInWorker: the worker failed: ${e.message}`))));
-    worker.on('exit', (code) => settle(() => reject(new Error(`finetuneInWorker: the worker exited (code ${code}) before it finished`))));
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`finetuneInWorker: the worker exited (code ${code}) before it finished`))),
+    );
   });
 }

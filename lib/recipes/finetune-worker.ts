@@ -17,7 +17,9 @@ runFinetuneJob(workerData as FinetuneJob, {
   log: (line) => post({ type: 'log', line }),
   onMetrics: (record) => post({ type: 'metrics', record }),
   signal: abort.signal,
-}).then(
-  (result) => post({ type: 'done', result }),
-  (e: Error) => post({ type: 'failed', message: e?.message ?? String(e), aborted: abort.signal.aborted }),
-).finally(() => port.close());
+})
+  .then(
+    (result) => post({ type: 'done', result }),
+    (e: Error) => post({ type: 'failed', message: e?.message ?? String(e), aborted: abort.signal.aborted }),
+  )
+  .finally(() => port.close());

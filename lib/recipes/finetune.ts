@@ -40,15 +40,25 @@ export function loraTargets(s: LoraSwitches): string[] {
 }
 
 /** Applies the method to the model: LoRA layers and freezing, last two layers only, or everything. */
-export function prepareModel(model: Module, method: Method, lora: LoraSwitches = {}): { trainable: number; total: number; targets: string[] } {
+export function prepareModel(
+  model: Module,
+  method: Method,
+  lora: LoraSwitches = {},
+): { trainable: number; total: number; targets: string[] } {
   let targets: string[] = [];
   if (method === 'lora') {
     targets = loraTargets(lora);
-    replaceLinearWithLora(model, { rank: lora.rank ?? LORA_DEFAULTS.rank, alpha: lora.alpha ?? LORA_DEFAULTS.alpha, scaling: lora.scaling ?? LORA_DEFAULTS.scaling, targets });
+    replaceLinearWithLora(model, {
+      rank: lora.rank ?? LORA_DEFAULTS.rank,
+      alpha: lora.alpha ?? LORA_DEFAULTS.alpha,
+      scaling: lora.scaling ?? LORA_DEFAULTS.scaling,
+      targets,
+    });
     markOnlyLoraAsTrainable(model, { modulesToSave: lora.trainHead ? ['pre_classifier', 'classifier'] : undefined });
   } else if (method === 'last-layers') {
     freeze(model);
-    for (const name of ['pre_classifier', 'classifier']) for (const p of model.getSubmodule(name).parameters()) p.requiresGrad_(true);
+    for (const name of ['pre_classifier', 'classifier'])
+      for (const p of model.getSubmodule(name).parameters()) p.requiresGrad_(true);
   } else {
     for (const p of model.parameters()) p.requiresGrad_(true);
   }
@@ -92,7 +102,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     // modules_to_save (the classifier) PEFT would refuse beside a LoRA on the same layer.
     if (isMainProcess()) {
       saveAdapter(model, adapterDir, {
-        modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [], baseModelNameOrPath: baseModelName, ...(lora?.head ? { taskType: null } : {}),
+        modulesToSave: lora?.trainHead ? ['pre_classifier', 'classifier'] : [],
+        baseModelNameOrPath: baseModelName,
+        ...(lora?.head ? { taskType: null } : {}),
       });
     }
   }

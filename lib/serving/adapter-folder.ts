@@ -26,7 +26,11 @@ export function checkAdapterFolder(name: string, requested: string, root?: strin
     new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from '${requested}': ${why}`, detail);
   if (typeof requested !== 'string' || requested.length === 0 || requested.includes('\0')) throw refuse('invalid path');
   if (root !== undefined && path.isAbsolute(requested)) {
-    throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}': give its folder relative to the adapter root`, `${requested} is absolute`);
+    throw new ServingError(
+      'ADAPTER_LOAD_FAILED',
+      `cannot load adapter '${name}': give its folder relative to the adapter root`,
+      `${requested} is absolute`,
+    );
   }
   const resolvedRoot = root === undefined ? undefined : realpathOrNull(root);
   if (resolvedRoot === null) throw refuse('the adapter root is unavailable', `adapter root ${root} cannot be resolved`);
@@ -34,7 +38,10 @@ export function checkAdapterFolder(name: string, requested: string, root?: strin
   const dir = realpathOrNull(realRoot === undefined ? path.resolve(requested) : path.resolve(realRoot, requested));
   if (dir === null) throw refuse('no such folder');
   // Beware '/root' vs '/root2': inside means the root itself or below 'root/'.
-  const inside = (p: string) => realRoot === undefined || p === realRoot || p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+  const inside = (p: string) =>
+    realRoot === undefined ||
+    p === realRoot ||
+    p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
   if (!inside(dir)) throw refuse('outside the adapter root', `${dir} is outside ${realRoot}`);
   if (!statOrNull(dir)?.isDirectory()) throw refuse('not a folder');
   let bytes = 0;

@@ -80,25 +80,41 @@ export class Batcher<T, R> {
     if (!(opts.maxBatchSize >= 1)) throw new RangeError(`maxBatchSize must be at least 1, got ${opts.maxBatchSize}`);
     if (!(opts.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be non-negative, got ${opts.maxWaitMs}`);
     if (!(opts.maxQueue >= 1)) throw new RangeError(`maxQueue must be at least 1, got ${opts.maxQueue}`);
-    if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${opts.timeoutMs}`);
+    if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0))
+      throw new RangeError(`timeoutMs must be positive, got ${opts.timeoutMs}`);
   }
 
   submit(key: string, items: T[]): Promise<R[]> {
     if (items.length === 0) return Promise.resolve([]);
     const { maxQueue } = this.opts;
     if (this.queued + items.length > maxQueue) {
-      return Promise.reject(new ServingError('QUEUE_FULL',
-        `the queue is full (${this.queued} of ${maxQueue} texts waiting, this request has ${items.length}); retry later`));
+      return Promise.reject(
+        new ServingError(
+          'QUEUE_FULL',
+          `the queue is full (${this.queued} of ${maxQueue} texts waiting, this request has ${items.length}); retry later`,
+        ),
+      );
     }
     return new Promise<R[]>((resolve, reject) => {
       const q = this.queue(key);
       const request: Request<T, R> = {
-        seq: this.seq++, enqueuedAt: Date.now(), items, taken: 0, results: new Array<R>(items.length),
-        outstanding: items.length, failed: false, timer: null, resolve, reject,
+        seq: this.seq++,
+        enqueuedAt: Date.now(),
+        items,
+        taken: 0,
+        results: new Array<R>(items.length),
+        outstanding: items.length,
+        failed: false,
+        timer: null,
+        resolve,
+        reject,
       };
       const { timeoutMs } = this.opts;
       if (timeoutMs !== undefined) {
-        request.timer = setTimeout(() => this.fail(request, new ServingError('TIMEOUT', `no result within ${timeoutMs} ms; retry later`)), timeoutMs);
+        request.timer = setTimeout(
+          () => this.fail(request, new ServingError('TIMEOUT', `no result within ${timeoutMs} ms; retry later`)),
+          timeoutMs,
+        );
         request.timer.unref();
       }
       q.requests.push(request);
@@ -166,11 +182,14 @@ export class Batcher<T, R> {
     if (q.timer || q.size === 0) return;
     const wait = q.requests[0].enqueuedAt + this.opts.maxWaitMs - Date.now();
     if (wait <= 0 && !this.hasCapacity()) return;
-    q.timer = setTimeout(() => {
-      q.timer = null;
-      this.pump();
-      this.arm(q);
-    }, Math.max(0, wait));
+    q.timer = setTimeout(
+      () => {
+        q.timer = null;
+        this.pump();
+        this.arm(q);
+      },
+      Math.max(0, wait),
+    );
   }
 
   private hasCapacity(): boolean {
@@ -219,7 +238,14 @@ export class Batcher<T, R> {
     );
   }
 
-  private finish(key: string, q: KeyQueue<T, R>, slices: Slice<T, R>[], started: number, results: R[] | null, error: Error | null): void {
+  private finish(
+    key: string,
+    q: KeyQueue<T, R>,
+    slices: Slice<T, R>[],
+    started: number,
+    results: R[] | null,
+    error: Error | null,
+  ): void {
     const size = slices.reduce((n, s) => n + s.end - s.start, 0);
     if (!error && (!Array.isArray(results) || results.length !== size)) {
       error = new Error(`a batch of ${size} items returned ${Array.isArray(results) ? results.length : 'no'} results`);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Batcher } from './batcher';
 import { ServingError, isServingError } from './errors';
-import type { LatencySummary} from './latency';
+import type { LatencySummary } from './latency';
 import { LatencyWindow } from './latency';
 import { WorkerPool } from './worker-pool';
 import { compiledWorkerScript } from '../worker-script';
@@ -148,7 +148,8 @@ export class Classifier {
 
   constructor(opts: ClassifierOptions) {
     const model = path.resolve(opts.model);
-    if (!fs.existsSync(path.join(model, 'config.json'))) throw new Error(`createClassifier: no config.json in model folder ${model}`);
+    if (!fs.existsSync(path.join(model, 'config.json')))
+      throw new Error(`createClassifier: no config.json in model folder ${model}`);
     this.adapterRoot = opts.adapterRoot;
     this.maxAdapters = opts.maxAdapters ?? 64;
     this.maxAdapterBytes = opts.maxAdapterBytes ?? 2 ** 31;
@@ -160,9 +161,11 @@ export class Classifier {
       this.adapterBytes.set(name, checked.bytes);
       this.readLabels(name, checked.dir);
     }
-    if (this.dirs.size > this.maxAdapters) throw new RangeError(`${this.dirs.size} adapters given, maxAdapters is ${this.maxAdapters}`);
+    if (this.dirs.size > this.maxAdapters)
+      throw new RangeError(`${this.dirs.size} adapters given, maxAdapters is ${this.maxAdapters}`);
     const workers = opts.workers ?? 1;
-    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new RangeError(`workers must be a positive integer, got ${workers}`);
     const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
     // One core stays with the main thread: libtorch threads that spin on every core starve the event loop.
     const threads = opts.threadsPerWorker ?? Math.max(1, Math.floor((cpus - 1) / workers));
@@ -234,12 +237,17 @@ export class Classifier {
     if (this.dirs.has(name)) throw new ServingError('ADAPTER_EXISTS', `an adapter named '${name}' is already loaded`);
     const checked = checkAdapterFolder(name, dir, opts.root ?? this.adapterRoot);
     if (this.dirs.size >= this.maxAdapters) {
-      throw new ServingError('ADAPTER_LIMIT', `${this.dirs.size} adapters are loaded, the most allowed (maxAdapters); remove one first`);
+      throw new ServingError(
+        'ADAPTER_LIMIT',
+        `${this.dirs.size} adapters are loaded, the most allowed (maxAdapters); remove one first`,
+      );
     }
     const total = [...this.adapterBytes.values()].reduce((a, b) => a + b, 0);
     if (total + checked.bytes > this.maxAdapterBytes) {
-      throw new ServingError('ADAPTER_LIMIT',
-        `adapter '${name}' has ${checked.bytes} bytes of files; with the ${total} loaded that passes maxAdapterBytes (${this.maxAdapterBytes})`);
+      throw new ServingError(
+        'ADAPTER_LIMIT',
+        `adapter '${name}' has ${checked.bytes} bytes of files; with the ${total} loaded that passes maxAdapterBytes (${this.maxAdapterBytes})`,
+      );
     }
     this.dirs.set(name, checked.dir);
     this.adapterBytes.set(name, checked.bytes);
@@ -251,7 +259,11 @@ export class Classifier {
       // Workers that did load it unload it again (the others answer UNKNOWN_ADAPTER, which is fine).
       await this.pool.broadcast({ type: 'removeAdapter', name }).catch(() => undefined);
       if (isServingError(e, 'ADAPTER_LOAD_FAILED')) {
-        throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from '${dir}': not a valid LoRA adapter for this model`, e.message);
+        throw new ServingError(
+          'ADAPTER_LOAD_FAILED',
+          `cannot load adapter '${name}' from '${dir}': not a valid LoRA adapter for this model`,
+          e.message,
+        );
       }
       throw e;
     }
@@ -285,7 +297,15 @@ export class Classifier {
     const b = this.batcher.stats();
     const readyWorkers = this.pool.readyCount();
     const failure = this.pool.failure();
-    const state = this.closing ? 'closed' : failure ? 'unavailable' : readyWorkers > 0 ? 'ready' : this.started ? 'degraded' : 'starting';
+    const state = this.closing
+      ? 'closed'
+      : failure
+        ? 'unavailable'
+        : readyWorkers > 0
+          ? 'ready'
+          : this.started
+            ? 'degraded'
+            : 'starting';
     return {
       state,
       ...(failure ? { error: failure } : {}),
@@ -328,7 +348,10 @@ export class Classifier {
   /** Workers came, went or were given up on: start what can start, and fail what never will. */
   private onPoolChange(): void {
     const failure = this.pool.failure();
-    if (failure) this.batcher.failQueued(new ServingError('UNAVAILABLE', 'no model worker can start; see the server log', failure));
+    if (failure)
+      this.batcher.failQueued(
+        new ServingError('UNAVAILABLE', 'no model worker can start; see the server log', failure),
+      );
     else this.batcher.pump();
   }
 
@@ -377,10 +400,16 @@ export class Classifier {
 
 function checkAdapterName(name: string): void {
   if (typeof name !== 'string' || !ADAPTER_NAME.test(name)) {
-    throw new ServingError('INVALID_INPUT', `invalid adapter name '${name}': use 1-128 letters, digits, '.', '_' or '-'`);
+    throw new ServingError(
+      'INVALID_INPUT',
+      `invalid adapter name '${name}': use 1-128 letters, digits, '.', '_' or '-'`,
+    );
   }
 }
 
 function unknownAdapter(name: string, loaded: string[]): ServingError {
-  return new ServingError('UNKNOWN_ADAPTER', `unknown adapter '${name}' (loaded: ${loaded.length ? loaded.join(', ') : 'none'})`);
+  return new ServingError(
+    'UNKNOWN_ADAPTER',
+    `unknown adapter '${name}' (loaded: ${loaded.length ? loaded.join(', ') : 'none'})`,
+  );
 }

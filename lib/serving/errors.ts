@@ -17,7 +17,11 @@ export class ServingError extends Error {
    * `message` is safe to show to a remote client: it names only what the caller gave. `detail`, when present, is the
    * full story (absolute paths, the loader's own message) for logs.
    */
-  constructor(readonly code: ServingErrorCode, message: string, readonly detail?: string) {
+  constructor(
+    readonly code: ServingErrorCode,
+    message: string,
+    readonly detail?: string,
+  ) {
     super(message);
     this.name = 'ServingError';
   }

@@ -56,7 +56,10 @@ export class ModelHost {
         throw e;
       }
     } catch (e) {
-      throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: ${(e as Error).message}`);
+      throw new ServingError(
+        'ADAPTER_LOAD_FAILED',
+        `cannot load adapter '${name}' from ${dir}: ${(e as Error).message}`,
+      );
     }
     this.names.add(name);
     let finite = false;
@@ -67,7 +70,10 @@ export class ModelHost {
     }
     if (!finite) {
       this.removeAdapter(name);
-      throw new ServingError('ADAPTER_LOAD_FAILED', `cannot load adapter '${name}' from ${dir}: it gives non-finite scores (check lora_alpha, r and the weights)`);
+      throw new ServingError(
+        'ADAPTER_LOAD_FAILED',
+        `cannot load adapter '${name}' from ${dir}: it gives non-finite scores (check lora_alpha, r and the weights)`,
+      );
     }
   }
 
@@ -80,14 +86,22 @@ export class ModelHost {
   /** Softmax probabilities, row-major [texts, labels], with `adapter` (null: the base model). */
   classify(texts: string[], adapter: string | null): Float32Array {
     this.select(adapter);
-    return noGrad(() => tidy(() => {
-      const enc = encodeBatchToTensors(this.tokenizer, texts, { maxLength: this.init.maxLength, truncation: true, padding: 'longest', device: this.init.device });
-      return this.model.call(enc.inputIds, enc.attentionMask).logits.float().softmax(-1).dataSync() as Float32Array;
-    }));
+    return noGrad(() =>
+      tidy(() => {
+        const enc = encodeBatchToTensors(this.tokenizer, texts, {
+          maxLength: this.init.maxLength,
+          truncation: true,
+          padding: 'longest',
+          device: this.init.device,
+        });
+        return this.model.call(enc.inputIds, enc.attentionMask).logits.float().softmax(-1).dataSync() as Float32Array;
+      }),
+    );
   }
 
   private select(adapter: string | null): void {
-    if (adapter !== null && !this.names.has(adapter)) throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${adapter}'`);
+    if (adapter !== null && !this.names.has(adapter))
+      throw new ServingError('UNKNOWN_ADAPTER', `no adapter named '${adapter}'`);
     if (adapter === null) disableAdapter(this.model);
     else setAdapter(this.model, adapter); // the adapter's head too, or the base model's when it saved none
   }

@@ -42,7 +42,10 @@ class PoolWorker {
   texts = 0;
   readonly pending = new Map<number, Pending>();
   startTimer: NodeJS.Timeout | null = null;
-  constructor(readonly index: number, readonly thread: Worker) {}
+  constructor(
+    readonly index: number,
+    readonly thread: Worker,
+  ) {}
 }
 
 /** How long close() waits for a worker thread to stop: one blocked in a system call may never (see checkAdapterFolder). */
@@ -113,7 +116,9 @@ export class WorkerPool {
   async broadcast(job: Job): Promise<void> {
     const live = this.workers.filter((w): w is PoolWorker => w !== null);
     // A starting worker handles the job once it has loaded the model.
-    const results = await Promise.allSettled(live.map((w) => this.send(w, job, 0, this.jobTimeoutMs + (w.ready ? 0 : this.startTimeoutMs))));
+    const results = await Promise.allSettled(
+      live.map((w) => this.send(w, job, 0, this.jobTimeoutMs + (w.ready ? 0 : this.startTimeoutMs))),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -147,7 +152,9 @@ export class WorkerPool {
     let lastError: Error | null = null;
     thread.on('message', (msg: FromWorker) => this.onMessage(w, msg));
     thread.on('error', (e) => (lastError = e));
-    thread.on('exit', (code) => this.retire(w, lastError ? `${lastError.name}: ${lastError.message}` : `exit code ${code}`));
+    thread.on('exit', (code) =>
+      this.retire(w, lastError ? `${lastError.name}: ${lastError.message}` : `exit code ${code}`),
+    );
     w.startTimer = setTimeout(() => this.retire(w, `not ready after ${this.startTimeoutMs} ms`), this.startTimeoutMs);
     w.startTimer.unref();
     return w;
@@ -193,7 +200,10 @@ export class WorkerPool {
     void terminateWithin(w.thread, TERMINATE_WAIT_MS);
     const wasReady = w.ready;
     const message = `model worker ${w.index} ${wasReady ? 'crashed' : 'failed to start'}`;
-    this.rejectAll(w, new ServingError('WORKER_CRASHED', `${message}; the request was not completed, retry it`, `${message} (${why})`));
+    this.rejectAll(
+      w,
+      new ServingError('WORKER_CRASHED', `${message}; the request was not completed, retry it`, `${message} (${why})`),
+    );
     this.settleFirst.reject(new Error(`a model worker failed to start: ${why}`));
     this.opts.onCrash?.(`${message} (${why})`);
     if (this.closing) return;
@@ -234,12 +244,19 @@ function terminateWithin(thread: Worker, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
     timer.unref();
-    thread.terminate().then(() => resolve(), () => resolve()).finally(() => clearTimeout(timer));
+    thread
+      .terminate()
+      .then(
+        () => resolve(),
+        () => resolve(),
+      )
+      .finally(() => clearTimeout(timer));
   });
 }
 
 function positive(n: number, name: string): number {
-  if (!(typeof n === 'number' && n > 0 && Number.isFinite(n))) throw new RangeError(`${name} must be a positive number, got ${n}`);
+  if (!(typeof n === 'number' && n > 0 && Number.isFinite(n)))
+    throw new RangeError(`${name} must be a positive number, got ${n}`);
   return n;
 }
 

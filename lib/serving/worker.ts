@@ -16,7 +16,10 @@ host.then(
 );
 
 port.on('message', (msg: ToWorker) => {
-  host.then((h) => handle(h, msg), () => undefined);
+  host.then(
+    (h) => handle(h, msg),
+    () => undefined,
+  );
 });
 
 function handle(h: ModelHost, msg: ToWorker): void {

@@ -47,7 +47,7 @@ export class BertPreTokenizer {
    */
   forEachWord(text: string, visit: (start: number, end: number) => boolean | void): void {
     let wordStart = -1;
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       const cp = text.codePointAt(i) as number;
       const width = cp > 0xffff ? 2 : 1;
       const kind = charKind(cp);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { findCachedModelPath, hubCacheDir } from '../io/hub';
 import type { BertNormalizerOptions } from './bert-normalizer';
-import type { TokenizerJson} from './tokenizer-json';
+import type { TokenizerJson } from './tokenizer-json';
 import { validateTokenizerJson } from './tokenizer-json';
 import type { BertTokenizerConfig, SpecialTokens, VocabFileOptions } from './tokenizer';
 
@@ -27,7 +27,9 @@ export function resolveTokenizerFolder(pathOrId: string, opts: TokenizerSourceOp
   if (found) return found;
   if (!path.isAbsolute(pathOrId) && !fs.existsSync(pathOrId) && /^[\w.-]+\/[\w.-]+$/.test(pathOrId)) {
     const cache = opts.cacheDir ?? hubCacheDir();
-    throw new Error(`${caller}: ${pathOrId} is neither a folder nor a model in the Hugging Face cache at ${cache} (the model's fromPretrained downloads it)`);
+    throw new Error(
+      `${caller}: ${pathOrId} is neither a folder nor a model in the Hugging Face cache at ${cache} (the model's fromPretrained downloads it)`,
+    );
   }
   return pathOrId;
 }
@@ -108,7 +110,8 @@ function fromTokenizerJson(
   const unsupported = (what: string) =>
     new Error(`${caller}: unsupported tokenizer type in ${folder}: ${what} (only BERT WordPiece)`);
   if (model?.type !== 'WordPiece') throw unsupported(`model ${model?.type}`);
-  if (json.normalizer && json.normalizer.type !== 'BertNormalizer') throw unsupported(`normalizer ${json.normalizer.type}`);
+  if (json.normalizer && json.normalizer.type !== 'BertNormalizer')
+    throw unsupported(`normalizer ${json.normalizer.type}`);
   if (json.pre_tokenizer?.type !== 'BertPreTokenizer') throw unsupported(`pre_tokenizer ${json.pre_tokenizer?.type}`);
 
   return {
@@ -130,7 +133,10 @@ function fromTokenizerJson(
     })),
     modelMaxLength: modelMaxLengthFrom(config),
     cleanUpTokenizationSpaces: cleanUpFrom(config),
-    decoderCleanup: json.decoder?.type === 'WordPiece' && typeof json.decoder.cleanup === 'boolean' ? json.decoder.cleanup : undefined,
+    decoderCleanup:
+      json.decoder?.type === 'WordPiece' && typeof json.decoder.cleanup === 'boolean'
+        ? json.decoder.cleanup
+        : undefined,
   };
 }
 

@@ -3,12 +3,18 @@ import type { Tensor } from '../tensor';
 import { fromBuffer } from '../creation';
 import type { BatchEncodeOptions } from './tokenizer';
 
-export interface TensorEncoding { inputIds: Tensor; attentionMask: Tensor }
+export interface TensorEncoding {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+}
 
 /** tokenizer(texts, padding=..., truncation=..., return_tensors='pt'): [batch, len] int64 ids and mask. */
 export function encodeBatchToTensors(
-  tokenizer: { encodeBatch(texts: string[], opts?: BatchEncodeOptions): { inputIds: number[][]; attentionMask: number[][] } },
-  texts: string[], opts: BatchEncodeOptions & { device?: string } = {},
+  tokenizer: {
+    encodeBatch(texts: string[], opts?: BatchEncodeOptions): { inputIds: number[][]; attentionMask: number[][] };
+  },
+  texts: string[],
+  opts: BatchEncodeOptions & { device?: string } = {},
 ): TensorEncoding {
   const { device, ...encodeOpts } = opts;
   const enc = tokenizer.encodeBatch(texts, encodeOpts);

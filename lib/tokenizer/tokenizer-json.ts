@@ -66,35 +66,43 @@ export function validateTokenizerJson(raw: unknown, file: string): TokenizerJson
       if (!isObject(t)) fail(`added_tokens[${i}]`, 'an object', t);
       const token = t as Record<string, unknown>;
       if (!isId(token.id)) fail(`added_tokens[${i}].id`, `an integer id in 0..${MAX_TOKEN_ID}`, token.id);
-      if (typeof token.content !== 'string' || token.content === '') fail(`added_tokens[${i}].content`, 'a non-empty string', token.content);
+      if (typeof token.content !== 'string' || token.content === '')
+        fail(`added_tokens[${i}].content`, 'a non-empty string', token.content);
       for (const flag of ['special', 'normalized'] as const) {
-        if (token[flag] !== undefined && typeof token[flag] !== 'boolean') fail(`added_tokens[${i}].${flag}`, 'true or false', token[flag]);
+        if (token[flag] !== undefined && typeof token[flag] !== 'boolean')
+          fail(`added_tokens[${i}].${flag}`, 'true or false', token[flag]);
       }
     });
   }
   for (const part of ['normalizer', 'pre_tokenizer', 'post_processor', 'padding', 'decoder'] as const) {
-    if (json[part] !== undefined && json[part] !== null && !isObject(json[part])) fail(part, 'an object or null', json[part]);
+    if (json[part] !== undefined && json[part] !== null && !isObject(json[part]))
+      fail(part, 'an object or null', json[part]);
   }
   const normalizer = json.normalizer as Record<string, unknown> | null | undefined;
   if (normalizer) {
     for (const flag of ['clean_text', 'handle_chinese_chars', 'lowercase'] as const) {
-      if (normalizer[flag] !== undefined && typeof normalizer[flag] !== 'boolean') fail(`normalizer.${flag}`, 'true or false', normalizer[flag]);
+      if (normalizer[flag] !== undefined && typeof normalizer[flag] !== 'boolean')
+        fail(`normalizer.${flag}`, 'true or false', normalizer[flag]);
     }
     const sa = normalizer.strip_accents;
-    if (sa !== undefined && sa !== null && typeof sa !== 'boolean') fail('normalizer.strip_accents', 'true, false or null', sa);
+    if (sa !== undefined && sa !== null && typeof sa !== 'boolean')
+      fail('normalizer.strip_accents', 'true, false or null', sa);
   }
   const padding = json.padding as Record<string, unknown> | null | undefined;
-  if (padding && padding.pad_token !== undefined && typeof padding.pad_token !== 'string') fail('padding.pad_token', 'a string', padding.pad_token);
+  if (padding && padding.pad_token !== undefined && typeof padding.pad_token !== 'string')
+    fail('padding.pad_token', 'a string', padding.pad_token);
   const post = json.post_processor as Record<string, unknown> | null | undefined;
   if (post) {
     for (const end of ['cls', 'sep'] as const) {
       const pair = post[end];
-      if (pair !== undefined && !(Array.isArray(pair) && typeof pair[0] === 'string' && isId(pair[1]))) fail(`post_processor.${end}`, '[token, id]', pair);
+      if (pair !== undefined && !(Array.isArray(pair) && typeof pair[0] === 'string' && isId(pair[1])))
+        fail(`post_processor.${end}`, '[token, id]', pair);
     }
     if (post.single !== undefined && !Array.isArray(post.single)) fail('post_processor.single', 'a list', post.single);
     (post.single as unknown[] | undefined)?.forEach((piece, i) => {
       const special = isObject(piece) ? piece.SpecialToken : undefined;
-      if (special !== undefined && !(isObject(special) && typeof special.id === 'string')) fail(`post_processor.single[${i}].SpecialToken.id`, 'a string', special);
+      if (special !== undefined && !(isObject(special) && typeof special.id === 'string'))
+        fail(`post_processor.single[${i}].SpecialToken.id`, 'a string', special);
     });
   }
   return json as unknown as TokenizerJson;

@@ -147,10 +147,20 @@ function padTo(ids: number[], length: number, padId: number): { ids: number[]; m
 
 // transformers' clean_up_tokenization; tokenizers' WordPiece decoder cleanup has one rule more (" do not" -> " don't").
 const CLEAN_UP: [string, string][] = [
-  [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+  [' .', '.'],
+  [' ?', '?'],
+  [' !', '!'],
+  [' ,', ','],
+  [" ' ", "'"],
+  [" n't", "n't"],
+  [" 'm", "'m"],
+  [" 's", "'s"],
+  [" 've", "'ve"],
+  [" 're", "'re"],
 ];
 const CLEAN_UP_DECODER: [string, string][] = [...CLEAN_UP.slice(0, 7), [' do not', " don't"], ...CLEAN_UP.slice(7)];
-const replaceEach = (text: string, pairs: [string, string][]) => pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text);
+const replaceEach = (text: string, pairs: [string, string][]) =>
+  pairs.reduce((t, [from, to]) => t.replaceAll(from, to), text);
 
 /** tokenizers' WordPiece decoder cleanup, applied to each token with its leading space. */
 function cleanUpToken(token: string): string {
@@ -330,7 +340,9 @@ export class BertTokenizer {
   private contentBudget(maxLength: number, addSpecialTokens: boolean): number {
     const specialCount = addSpecialTokens ? 2 : 0;
     if (!Number.isInteger(maxLength) || maxLength < specialCount) {
-      throw new RangeError(`BertTokenizer: maxLength ${maxLength} leaves no room for the ${specialCount} special tokens`);
+      throw new RangeError(
+        `BertTokenizer: maxLength ${maxLength} leaves no room for the ${specialCount} special tokens`,
+      );
     }
     return maxLength - specialCount;
   }

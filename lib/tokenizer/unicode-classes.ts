@@ -30,7 +30,7 @@ export const isHfPunctuation = (cp: number): boolean => inRanges(PUNCTUATION_RAN
 export function filterCodePoints(text: string, keep: (cp: number) => boolean): string {
   let out = '';
   let runStart = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i)!;
     const width = cp > 0xffff ? 2 : 1;
     if (!keep(cp)) {

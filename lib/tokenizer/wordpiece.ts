@@ -68,7 +68,13 @@ export class VocabIndex {
   /** The id of prefix + text[start, end), or -1 when it is not in the vocabulary. */
   find(text: string, start: number, end: number, prefix = ''): number {
     if (prefix.length + end - start > this.maxTokenLength) return NOT_FOUND;
-    return this.findHashed(hashSpan(text, start, end, hashSpan(prefix, 0, prefix.length, FNV_OFFSET)), text, start, end, prefix);
+    return this.findHashed(
+      hashSpan(text, start, end, hashSpan(prefix, 0, prefix.length, FNV_OFFSET)),
+      text,
+      start,
+      end,
+      prefix,
+    );
   }
 
   /**
@@ -98,7 +104,12 @@ export class VocabIndex {
     for (let slot = hash & this.mask; ; slot = (slot + 1) & this.mask) {
       const token = this.tokens[slot];
       if (token === undefined) return NOT_FOUND;
-      if (this.hashes[slot] === hash && token.length === length && token.startsWith(prefix) && sameChars(token, prefix.length, text, start, end)) {
+      if (
+        this.hashes[slot] === hash &&
+        token.length === length &&
+        token.startsWith(prefix) &&
+        sameChars(token, prefix.length, text, start, end)
+      ) {
         return this.ids[slot];
       }
     }
@@ -136,7 +147,7 @@ export class WordPiece {
       return [this.unkTokenId];
     }
     const ids: number[] = [];
-    for (let start = 0; start < word.length; ) {
+    for (let start = 0; start < word.length;) {
       const match = this.longestPieceAt(word, start);
       if (match === undefined) return [this.unkTokenId];
       ids.push(match.id);

@@ -21,10 +21,24 @@ export interface ComparePlotOptions {
 }
 
 // Matplotlib's tab10, in order: the colours readers of loss curves already know.
-const PALETTE = ['#1f77b4', '#e8710a', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const PALETTE = [
+  '#1f77b4',
+  '#e8710a',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 
 /** Returns a standalone SVG document with three panels side by side. */
-export function plotRunsSvg(runs: readonly RunToPlot[], { title, subtitle, width = 1500, height = 470 }: ComparePlotOptions): string {
+export function plotRunsSvg(
+  runs: readonly RunToPlot[],
+  { title, subtitle, width = 1500, height = 470 }: ComparePlotOptions,
+): string {
   const series = (y: (e: RunToPlot['epochs'][number]) => number | undefined): Series[] =>
     runs.map((run, i) => ({
       name: run.name,
@@ -33,10 +47,31 @@ export function plotRunsSvg(runs: readonly RunToPlot[], { title, subtitle, width
       points: run.epochs.map((e): Point => ({ x: e.epoch, y: y(e) ?? NaN })).filter((p) => Number.isFinite(p.y)),
     }));
   const panels: Panel[] = [
-    { title: 'Validation accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', series: series((e) => e.validation?.accuracy),
-      formatY: (v) => `${formatNumber(v * 100)}%`, yTickLimits: [0, 1], legend: false },
-    { title: 'Validation loss per epoch', xLabel: 'epoch', yLabel: 'loss', series: series((e) => e.validation?.loss), formatY: formatNumber, legend: false },
-    { title: 'Training loss per epoch (mean)', xLabel: 'epoch', yLabel: 'loss', series: series((e) => e.trainLoss), formatY: formatNumber, legend: false },
+    {
+      title: 'Validation accuracy per epoch',
+      xLabel: 'epoch',
+      yLabel: 'accuracy',
+      series: series((e) => e.validation?.accuracy),
+      formatY: (v) => `${formatNumber(v * 100)}%`,
+      yTickLimits: [0, 1],
+      legend: false,
+    },
+    {
+      title: 'Validation loss per epoch',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      series: series((e) => e.validation?.loss),
+      formatY: formatNumber,
+      legend: false,
+    },
+    {
+      title: 'Training loss per epoch (mean)',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      series: series((e) => e.trainLoss),
+      formatY: formatNumber,
+      legend: false,
+    },
   ];
   const panelWidth = width / panels.length;
   // The panels' own headers sit 60 px below their top; 40 px more leaves room for the subtitle and the legend.

@@ -14,7 +14,11 @@ export interface EncodedExamples {
   labels: Int32Array;
 }
 
-export function encodeExamples(tokenizer: TokenizerLike, examples: readonly TextExample[], maxLength: number): EncodedExamples {
+export function encodeExamples(
+  tokenizer: TokenizerLike,
+  examples: readonly TextExample[],
+  maxLength: number,
+): EncodedExamples {
   const ids = examples.map((e) => Int32Array.from(tokenizer.encode(e.text, { maxLength, truncation: true })));
   return { ids, labels: Int32Array.from(examples, (e) => e.label) };
 }
@@ -31,7 +35,13 @@ export interface Batch {
 export type Collator = (data: EncodedExamples, indices: readonly number[], padId: number, device: string) => Batch;
 
 /** The chosen sequences padded to the longest among them, row-major, with their attention mask. */
-export interface PaddedRows { ids: Int32Array; mask: Int32Array; rows: number; len: number; tokens: number }
+export interface PaddedRows {
+  ids: Int32Array;
+  mask: Int32Array;
+  rows: number;
+  len: number;
+  tokens: number;
+}
 
 export function padRows(seqs: readonly Int32Array[], padId: number): PaddedRows {
   const len = Math.max(0, ...seqs.map((s) => s.length));
@@ -56,10 +66,15 @@ export function longTensor(a: Int32Array, shape: number[], device = 'cpu'): Tens
 
 /** Pads the chosen examples to the longest among them; int64 tensors on `device`, labels [batch]. */
 export function collate(data: EncodedExamples, indices: readonly number[], padId: number, device = 'cpu'): Batch {
-  const p = padRows(indices.map((i) => data.ids[i]), padId);
+  const p = padRows(
+    indices.map((i) => data.ids[i]),
+    padId,
+  );
   const labels = Int32Array.from(indices, (i) => data.labels[i]);
   return {
-    inputIds: longTensor(p.ids, [p.rows, p.len], device), attentionMask: longTensor(p.mask, [p.rows, p.len], device),
-    labels: longTensor(labels, [p.rows], device), tokens: p.tokens,
+    inputIds: longTensor(p.ids, [p.rows, p.len], device),
+    attentionMask: longTensor(p.mask, [p.rows, p.len], device),
+    labels: longTensor(labels, [p.rows], device),
+    tokens: p.tokens,
   };
 }

@@ -59,11 +59,17 @@ export interface EvaluationPlan {
 
 /** bf16 autocast on the device's type, or the forward as it is. */
 export function ampFor(device: string, mixedPrecision: 'bf16' | null | undefined): <T>(forward: () => T) => T {
-  return mixedPrecision === 'bf16' ? (forward) => autocast(device.startsWith('cuda') ? 'cuda' : 'cpu', forward) : (forward) => forward();
+  return mixedPrecision === 'bf16'
+    ? (forward) => autocast(device.startsWith('cuda') ? 'cuda' : 'cpu', forward)
+    : (forward) => forward();
 }
 
 /** @internal One batch per `next()`, so that an async caller can give the event loop a turn between batches. */
-export function* evaluationSteps(model: SequenceClassifier, data: EncodedExamples, plan: EvaluationPlan): Generator<void, EvalResult> {
+export function* evaluationSteps(
+  model: SequenceClassifier,
+  data: EncodedExamples,
+  plan: EvaluationPlan,
+): Generator<void, EvalResult> {
   const wasTraining = model.training;
   model.eval();
   try {
@@ -75,20 +81,28 @@ export function* evaluationSteps(model: SequenceClassifier, data: EncodedExample
     let numClasses = 0;
     for (const chunk of sequentialBatches(order.length, plan.batchSize)) {
       const idx = chunk.map((i) => order[i]);
-      noGrad(() => tidy(() => {
-        const batch = collate(data, idx, plan.padTokenId, plan.device);
-        const logits = plan.amp(() => model.call(batch.inputIds, batch.attentionMask).logits).float();
-        lossSum += F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number;
-        numClasses = logits.shape[logits.shape.length - 1];
-        predicted.push(...(logits.argmax(-1).toArray() as number[]));
-        for (const i of idx) truth.push(data.labels[i]);
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const batch = collate(data, idx, plan.padTokenId, plan.device);
+          const logits = plan.amp(() => model.call(batch.inputIds, batch.attentionMask).logits).float();
+          lossSum += F.crossEntropy(logits, batch.labels, { reduction: 'sum' }).item() as number;
+          numClasses = logits.shape[logits.shape.length - 1];
+          predicted.push(...(logits.argmax(-1).toArray() as number[]));
+          for (const i of idx) truth.push(data.labels[i]);
+        }),
+      );
       yield;
     }
     if (numClasses === 0) numClasses = plan.numClasses?.() ?? Math.max(0, ...data.labels) + 1;
     const confusion = confusionMatrix(truth, predicted, numClasses);
     const correct = confusion.reduce((a, row, c) => a + row[c], 0);
-    return { loss: lossSum / Math.max(1, order.length), accuracy: correct / Math.max(1, order.length), macroF1: macroF1(confusion), confusion, examples: order.length };
+    return {
+      loss: lossSum / Math.max(1, order.length),
+      accuracy: correct / Math.max(1, order.length),
+      macroF1: macroF1(confusion),
+      confusion,
+      examples: order.length,
+    };
   } finally {
     model.train(wasTraining);
   }
@@ -96,19 +110,26 @@ export function* evaluationSteps(model: SequenceClassifier, data: EncodedExample
 
 function plan(tokenizer: TokenizerLike, opts: EvaluateOptions): EvaluationPlan {
   const batchSize = opts.batchSize ?? TRAINER_DEFAULTS.batchSize * 2;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`evaluate: batchSize must be a whole number >= 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`evaluate: batchSize must be a whole number >= 1, got ${batchSize}`);
   const device = opts.device ?? 'cpu';
   return { padTokenId: tokenizer.padTokenId, device, batchSize, amp: ampFor(device, opts.mixedPrecision) };
 }
 
 function encode(tokenizer: TokenizerLike, examples: readonly TextExample[], opts: EvaluateOptions): EncodedExamples {
   const maxLength = opts.maxLength ?? TRAINER_DEFAULTS.maxLength;
-  if (!Number.isInteger(maxLength) || maxLength < 2) throw new Error(`evaluate: maxLength must be a whole number >= 2, got ${maxLength}`);
+  if (!Number.isInteger(maxLength) || maxLength < 2)
+    throw new Error(`evaluate: maxLength must be a whole number >= 2, got ${maxLength}`);
   return encodeExamples(tokenizer, examples, maxLength);
 }
 
 /** Evaluates `model` on `examples` in one go (blocks the event loop for the whole set; see evaluateAsync). */
-export function evaluate(model: SequenceClassifier, tokenizer: TokenizerLike, examples: readonly TextExample[], opts: EvaluateOptions = {}): EvalResult {
+export function evaluate(
+  model: SequenceClassifier,
+  tokenizer: TokenizerLike,
+  examples: readonly TextExample[],
+  opts: EvaluateOptions = {},
+): EvalResult {
   const steps = evaluationSteps(model, encode(tokenizer, examples, opts), plan(tokenizer, opts));
   for (;;) {
     const r = steps.next();
@@ -117,7 +138,12 @@ export function evaluate(model: SequenceClassifier, tokenizer: TokenizerLike, ex
 }
 
 /** The same, giving the event loop a turn between batches; rejects at once when `signal` aborts. */
-export async function evaluateAsync(model: SequenceClassifier, tokenizer: TokenizerLike, examples: readonly TextExample[], opts: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluateAsync(
+  model: SequenceClassifier,
+  tokenizer: TokenizerLike,
+  examples: readonly TextExample[],
+  opts: EvaluateOptions = {},
+): Promise<EvalResult> {
   const steps = evaluationSteps(model, encode(tokenizer, examples, opts), plan(tokenizer, opts));
   return drain(steps, opts.signal);
 }

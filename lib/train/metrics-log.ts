@@ -60,7 +60,10 @@ export class MetricsLogger {
    */
   keepFirst(n: number): void {
     if (this.fd === null) throw new Error(`metrics log ${this.path} is closed`);
-    const kept = readFileSync(this.path, 'utf8').split('\n').filter((line) => line.trim() !== '').slice(0, n);
+    const kept = readFileSync(this.path, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(0, n);
     const complete = kept.filter((line) => {
       try {
         JSON.parse(line);

@@ -10,7 +10,8 @@ const NO_DECAY_NAMES = [/bias/, /layernorm/, /rmsnorm/, /(?:^|\.)norm(?:$|\.)/, 
 /** The names of the trainable parameters that decay: not a LayerNorm's own, and no name pattern above. */
 export function decayParameterNames(model: Module): Set<string> {
   const inNorm = new Set<Tensor>();
-  for (const [, m] of model.namedModules()) if (m instanceof LayerNorm) for (const p of m.parameters(false)) inNorm.add(p);
+  for (const [, m] of model.namedModules())
+    if (m instanceof LayerNorm) for (const p of m.parameters(false)) inNorm.add(p);
   const names = new Set<string>();
   for (const [name, p] of model.namedParameters()) {
     if (p.requiresGrad && !inNorm.has(p) && !NO_DECAY_NAMES.some((re) => re.test(name.toLowerCase()))) names.add(name);
@@ -18,7 +19,10 @@ export function decayParameterNames(model: Module): Set<string> {
   return names;
 }
 
-export interface DecayGroup { params: Tensor[]; weightDecay: number }
+export interface DecayGroup {
+  params: Tensor[];
+  weightDecay: number;
+}
 
 /**
  * The trainable parameters as two optimizer groups, [decaying, not decaying] (weight decay 0), in the model's order;
@@ -26,7 +30,10 @@ export interface DecayGroup { params: Tensor[]; weightDecay: number }
  */
 export function weightDecayGroups(model: Module, weightDecay: number): [DecayGroup, DecayGroup] {
   const decay = decayParameterNames(model);
-  const groups: [DecayGroup, DecayGroup] = [{ params: [], weightDecay }, { params: [], weightDecay: 0 }];
+  const groups: [DecayGroup, DecayGroup] = [
+    { params: [], weightDecay },
+    { params: [], weightDecay: 0 },
+  ];
   for (const [name, p] of model.namedParameters()) if (p.requiresGrad) groups[decay.has(name) ? 0 : 1].params.push(p);
   return groups;
 }

@@ -52,10 +52,15 @@ export const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const MARGIN = { left: 72, right: 28, top: 92, bottom: 58 };
 
 /** Returns a standalone SVG document. */
-export function plotMetricsSvg(records: readonly MetricRecord[], { title, width = 1000, height = 440 }: PlotOptions): string {
+export function plotMetricsSvg(
+  records: readonly MetricRecord[],
+  { title, width = 1000, height = 440 }: PlotOptions,
+): string {
   const panelWidth = width / 2;
   const panels = [lossPanel(records), accuracyPanel(records)];
-  const body = panels.flatMap((panel, i) => renderPanel(panel, { left: i * panelWidth, top: 0, width: panelWidth, height }));
+  const body = panels.flatMap((panel, i) =>
+    renderPanel(panel, { left: i * panelWidth, top: 0, width: panelWidth, height }),
+  );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
@@ -73,8 +78,18 @@ export function writePlot(path: string, svg: string): void {
 }
 
 function lossPanel(records: readonly MetricRecord[]): Panel {
-  const raw = pointsOf(records, 'train', (r) => r.step, (r) => r.loss);
-  const validation = pointsOf(records, 'validation', (r) => r.step, (r) => r.loss);
+  const raw = pointsOf(
+    records,
+    'train',
+    (r) => r.step,
+    (r) => r.loss,
+  );
+  const validation = pointsOf(
+    records,
+    'validation',
+    (r) => r.step,
+    (r) => r.loss,
+  );
   // Per-step losses are noisy: past a few dozen steps, show them faintly under a smoothed trend.
   const train: Series[] =
     raw.length > 20
@@ -122,7 +137,13 @@ function pointsOf(
 /** An epoch may log accuracy several times (running averages); the last one logged is the epoch's. */
 function lastPerEpoch(records: readonly MetricRecord[], split: string): Point[] {
   const byEpoch = new Map<number, number>();
-  for (const point of pointsOf(records, split, (r) => r.epoch, (r) => r.accuracy)) byEpoch.set(point.x, point.y);
+  for (const point of pointsOf(
+    records,
+    split,
+    (r) => r.epoch,
+    (r) => r.accuracy,
+  ))
+    byEpoch.set(point.x, point.y);
   // pointsOf sorts stably by epoch, so within an epoch the log order survives and the last write wins.
   return [...byEpoch].map(([x, y]) => ({ x, y }));
 }
@@ -145,12 +166,37 @@ export function renderPanel(panel: Panel, outer: Box): string[] {
     width: outer.width - MARGIN.left - MARGIN.right,
     height: outer.height - MARGIN.top - MARGIN.bottom,
   };
-  const header = [text(plot.left + plot.width / 2, outer.top + 60, panel.title, 'font-size="15" font-weight="bold" text-anchor="middle"'), ...(panel.legend === false ? [] : legend(panel.series, plot.left, outer.top + 80))];
+  const header = [
+    text(
+      plot.left + plot.width / 2,
+      outer.top + 60,
+      panel.title,
+      'font-size="15" font-weight="bold" text-anchor="middle"',
+    ),
+    ...(panel.legend === false ? [] : legend(panel.series, plot.left, outer.top + 80)),
+  ];
   const all = panel.series.flatMap((s) => s.points);
-  if (all.length === 0) return [...header, frame(plot), text(plot.left + plot.width / 2, plot.top + plot.height / 2, 'no data', 'font-size="13" fill="#888" text-anchor="middle"')];
+  if (all.length === 0)
+    return [
+      ...header,
+      frame(plot),
+      text(
+        plot.left + plot.width / 2,
+        plot.top + plot.height / 2,
+        'no data',
+        'font-size="13" fill="#888" text-anchor="middle"',
+      ),
+    ];
   // Both x axes count steps or epochs: whole-number ticks.
-  const xs = niceScale(all.map((p) => p.x), true);
-  const ys = niceScale(all.map((p) => p.y), false, panel.yTickLimits);
+  const xs = niceScale(
+    all.map((p) => p.x),
+    true,
+  );
+  const ys = niceScale(
+    all.map((p) => p.y),
+    false,
+    panel.yTickLimits,
+  );
   const toX = (x: number) => plot.left + ((x - xs.min) / (xs.max - xs.min)) * plot.width;
   const toY = (y: number) => plot.top + plot.height - ((y - ys.min) / (ys.max - ys.min)) * plot.height;
   return [
@@ -160,7 +206,12 @@ export function renderPanel(panel: Panel, outer: Box): string[] {
     frame(plot),
     ...panel.series.map((s) => renderSeries(s, toX, toY)),
     text(plot.left + plot.width / 2, plot.top + plot.height + 44, panel.xLabel, 'font-size="13" text-anchor="middle"'),
-    text(outer.left + 18, plot.top + plot.height / 2, panel.yLabel, `font-size="13" text-anchor="middle" transform="rotate(-90 ${outer.left + 18} ${plot.top + plot.height / 2})"`),
+    text(
+      outer.left + 18,
+      plot.top + plot.height / 2,
+      panel.yLabel,
+      `font-size="13" text-anchor="middle" transform="rotate(-90 ${outer.left + 18} ${plot.top + plot.height / 2})"`,
+    ),
   ];
 }
 
@@ -189,9 +240,14 @@ function renderSeries(series: Series, toX: (x: number) => number, toY: (y: numbe
   const coords = series.points.map((p) => `${r(toX(p.x))},${r(toY(p.y))}`).join(' ');
   const width = series.style === 'faint' ? 1 : 2;
   const opacity = series.style === 'faint' ? ' stroke-opacity="0.3"' : '';
-  const parts = [`<g data-series="${escapeXml(series.name)}">`, `<polyline points="${coords}" fill="none" stroke="${series.color}" stroke-width="${width}"${opacity} stroke-linejoin="round"/>`];
+  const parts = [
+    `<g data-series="${escapeXml(series.name)}">`,
+    `<polyline points="${coords}" fill="none" stroke="${series.color}" stroke-width="${width}"${opacity} stroke-linejoin="round"/>`,
+  ];
   if (series.style === 'markers') {
-    parts.push(...series.points.map((p) => `<circle cx="${r(toX(p.x))}" cy="${r(toY(p.y))}" r="3.5" fill="${series.color}"/>`));
+    parts.push(
+      ...series.points.map((p) => `<circle cx="${r(toX(p.x))}" cy="${r(toY(p.y))}" r="3.5" fill="${series.color}"/>`),
+    );
   }
   parts.push('</g>');
   return parts.join('\n');

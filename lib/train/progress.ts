@@ -91,7 +91,9 @@ export class ProgressBar {
   private describe(update: ProgressUpdate, now: number): string {
     const { step, total, loss, acc, tokensPerSec } = update;
     const percent = Math.floor(fraction(update) * 100);
-    const parts = [`${this.options.label ? `${this.options.label} ` : ''}${step}/${total} ${String(percent).padStart(3)}%`];
+    const parts = [
+      `${this.options.label ? `${this.options.label} ` : ''}${step}/${total} ${String(percent).padStart(3)}%`,
+    ];
     if (loss !== undefined) parts.push(`loss ${loss.toFixed(4)}`);
     if (acc !== undefined) parts.push(`acc ${(acc * 100).toFixed(1)}%`);
     if (tokensPerSec !== undefined) parts.push(`${Math.round(tokensPerSec)} tok/s`);

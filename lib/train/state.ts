@@ -30,7 +30,12 @@ const WEIGHTS = 'trainable.safetensors';
 const OPTIMIZER = 'optimizer.safetensors';
 const STATE = 'trainer_state.json';
 
-export function saveTrainingCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>, state: TrainerState): void {
+export function saveTrainingCheckpoint(
+  dir: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>,
+  state: TrainerState,
+): void {
   writeFolderAtomic(dir, (temp) => {
     const weights = new Map<string, RawTensor>();
     for (const [n, p] of model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
@@ -59,7 +64,11 @@ export function hasTrainingCheckpoint(dir: string): boolean {
 }
 
 /** Restores what saveTrainingCheckpoint wrote into an identically built model and optimizer. */
-export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>): TrainerState {
+export function loadTrainingCheckpoint(
+  dir: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }, Record<string, Tensor | number>>,
+): TrainerState {
   const stateFile = path.join(dir, STATE);
   if (!fs.existsSync(stateFile)) throw new Error(`${dir}: no ${STATE}; not a training checkpoint`);
   let json;
@@ -80,7 +89,8 @@ export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Op
   });
   const optTensors = readSafetensors(path.join(dir, OPTIMIZER)).tensors;
   const state: OptimizerStateDict['state'] = {};
-  for (const [id, s] of Object.entries(json.optimizer.scalars as Record<string, Record<string, number>>)) state[Number(id)] = { ...s };
+  for (const [id, s] of Object.entries(json.optimizer.scalars as Record<string, Record<string, number>>))
+    state[Number(id)] = { ...s };
   const created: Tensor[] = [];
   for (const [k, raw] of optTensors) {
     const [, id, key] = k.split('.');
@@ -92,8 +102,12 @@ export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Op
   if (groups !== optimizer.paramGroups.length) {
     created.forEach((t) => t.dispose());
     // Before issue 13 every trainable parameter decayed, in a single group; now biases and LayerNorm weights do not.
-    throw new Error(`${stateFile}: the optimizer state has ${groups} parameter group(s), this optimizer ${optimizer.paramGroups.length}` +
-      (groups === 1 ? ' (a checkpoint from before weight decay was split into decaying and non-decaying groups); start again without resume' : ''));
+    throw new Error(
+      `${stateFile}: the optimizer state has ${groups} parameter group(s), this optimizer ${optimizer.paramGroups.length}` +
+        (groups === 1
+          ? ' (a checkpoint from before weight decay was split into decaying and non-decaying groups); start again without resume'
+          : ''),
+    );
   }
   optimizer.loadStateDict({ state, param_groups: json.optimizer.param_groups });
   created.forEach((t) => t.dispose());
@@ -104,13 +118,16 @@ export function loadTrainingCheckpoint(dir: string, model: Module, optimizer: Op
 /** Refuses a checkpoint whose files are not the ones its trainer_state.json was written with. */
 function checkConsistent(dir: string, files: unknown): void {
   if (typeof files !== 'object' || files === null) {
-    throw new Error(`${path.join(dir, STATE)}: no file hashes, so the checkpoint cannot be checked for consistency (an older or torn save); start again or remove 'resume'`);
+    throw new Error(
+      `${path.join(dir, STATE)}: no file hashes, so the checkpoint cannot be checked for consistency (an older or torn save); start again or remove 'resume'`,
+    );
   }
   for (const name of [WEIGHTS, OPTIMIZER]) {
     const want = (files as Record<string, unknown>)[name];
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) throw new Error(`inconsistent checkpoint in ${dir}: ${name} is missing`);
-    if (want !== sha256(file)) throw new Error(`inconsistent checkpoint in ${dir}: ${name} is not the file ${STATE} was saved with`);
+    if (want !== sha256(file))
+      throw new Error(`inconsistent checkpoint in ${dir}: ${name} is not the file ${STATE} was saved with`);
   }
 }
 

@@ -22,10 +22,17 @@ import type { TrainerState } from './state';
 import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';
 import { weightDecayGroups } from './param-groups';
 import { TRAINER_DEFAULTS, withDefaults } from './defaults';
-import type {
-  TrainBatchInfo, CallbackContext, TrainerCallback, TrainerControl} from './callbacks';
-import { BestWeightsCallback, callHook, DefaultFlowCallback, EarlyStoppingCallback, freshControl, MetricsLogCallback,
-  PlotCallback, PrinterCallback, ProgressCallback
+import type { TrainBatchInfo, CallbackContext, TrainerCallback, TrainerControl } from './callbacks';
+import {
+  BestWeightsCallback,
+  callHook,
+  DefaultFlowCallback,
+  EarlyStoppingCallback,
+  freshControl,
+  MetricsLogCallback,
+  PlotCallback,
+  PrinterCallback,
+  ProgressCallback,
 } from './callbacks';
 import type { DistributedDataParallelOptions } from '../distributed/ddp';
 import { DistributedDataParallel } from '../distributed/ddp';
@@ -96,7 +103,11 @@ export interface TrainerOptions {
   collator?: Collator;
 }
 
-export type ComputeLoss = (model: SequenceClassifier, batch: Batch, amp: <T>(forward: () => T) => T) => { loss: Tensor; logits?: Tensor };
+export type ComputeLoss = (
+  model: SequenceClassifier,
+  batch: Batch,
+  amp: <T>(forward: () => T) => T,
+) => { loss: Tensor; logits?: Tensor };
 
 /** Cross-entropy of the classifier's logits, computed in fp32 also under bf16 autocast. */
 export const classificationLoss: ComputeLoss = (model, batch, amp) => {
@@ -133,11 +144,13 @@ export class Trainer {
     this.rank = rank;
     this.worldSize = worldSize;
     // Under DDP only rank 0 speaks and writes (the others hold the same numbers).
-    this.log = rank > 0 ? () => undefined : options.log ?? ((l) => console.log(l));
+    this.log = rank > 0 ? () => undefined : (options.log ?? ((l) => console.log(l)));
     const groups = weightDecayGroups(options.model, this.opts.weightDecay);
-    if (groups[0].params.length + groups[1].params.length === 0) throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
+    if (groups[0].params.length + groups[1].params.length === 0)
+      throw new Error('Trainer: the model has no trainable parameters (did you freeze everything?)');
     this.optimizer = new AdamW(groups, { lr: this.opts.lr });
-    const enc = (ex?: readonly TextExample[]) => (ex && ex.length ? encodeExamples(options.tokenizer, ex, this.opts.maxLength) : undefined);
+    const enc = (ex?: readonly TextExample[]) =>
+      ex && ex.length ? encodeExamples(options.tokenizer, ex, this.opts.maxLength) : undefined;
     this.data = { train: enc(options.train)!, validation: enc(options.validation), test: enc(options.test) };
     if (!this.data.train) throw new Error('Trainer: the training set is empty');
     this.callbacks = [...this.builtInCallbacks(), ...(options.callbacks ?? [])];
@@ -147,14 +160,26 @@ export class Trainer {
   private builtInCallbacks(): TrainerCallback[] {
     const o = this.opts;
     const main = this.rank === 0;
-    const list: TrainerCallback[] = [new DefaultFlowCallback({ logEvery: o.logEvery, saveEvery: o.saveEvery, maxSteps: o.maxSteps, timeBudgetSec: o.timeBudgetSec })];
+    const list: TrainerCallback[] = [
+      new DefaultFlowCallback({
+        logEvery: o.logEvery,
+        saveEvery: o.saveEvery,
+        maxSteps: o.maxSteps,
+        timeBudgetSec: o.timeBudgetSec,
+      }),
+    ];
     if (main && o.progress !== false) list.push(new ProgressCallback());
     list.push(new PrinterCallback());
     if (o.outputDir && main) {
       const metrics = path.join(o.outputDir, 'metrics.jsonl');
       list.push(new MetricsLogCallback(metrics), new PlotCallback(metrics, path.join(o.outputDir, 'metrics.svg')));
     }
-    list.push(new BestWeightsCallback({ restore: o.restoreBest ?? true, dir: o.outputDir ? path.join(o.outputDir, 'best') : undefined }));
+    list.push(
+      new BestWeightsCallback({
+        restore: o.restoreBest ?? true,
+        dir: o.outputDir ? path.join(o.outputDir, 'best') : undefined,
+      }),
+    );
     if (o.earlyStoppingPatience !== undefined) list.push(new EarlyStoppingCallback(o.earlyStoppingPatience));
     if (o.onMetrics) {
       const onMetrics = o.onMetrics;
@@ -187,9 +212,12 @@ export class Trainer {
     const model = o.model;
     const total = o.maxSteps ?? this.stepsPerEpoch * o.epochs;
     const warmup = Math.round(total * o.warmupRatio);
-    this.scheduler = o.schedule === 'cosine' ? cosineScheduleWithWarmup(this.optimizer, warmup, total)
-      : o.schedule === 'linear' ? linearScheduleWithWarmup(this.optimizer, warmup, total)
-      : new LambdaLR(this.optimizer, () => 1);
+    this.scheduler =
+      o.schedule === 'cosine'
+        ? cosineScheduleWithWarmup(this.optimizer, warmup, total)
+        : o.schedule === 'linear'
+          ? linearScheduleWithWarmup(this.optimizer, warmup, total)
+          : new LambdaLR(this.optimizer, () => 1);
 
     o.signal?.throwIfAborted();
     let state: TrainerState = { epoch: 0, globalStep: 0, bestMetric: null, bestEpoch: null };
@@ -201,47 +229,84 @@ export class Trainer {
       state = loadTrainingCheckpoint(checkpointDir, model, this.optimizer);
       const savedWorld = typeof state.worldSize === 'number' ? state.worldSize : 1;
       if (savedWorld !== this.worldSize) {
-        throw new Error(`resume: the checkpoint in ${checkpointDir} was written by a run of ${savedWorld} process(es); resume it with ${savedWorld}, not ${this.worldSize}`);
+        throw new Error(
+          `resume: the checkpoint in ${checkpointDir} was written by a run of ${savedWorld} process(es); resume it with ${savedWorld}, not ${this.worldSize}`,
+        );
       }
       if (state.scheduler) this.scheduler.loadStateDict(state.scheduler);
       resumed = { ...state };
-      this.log(`resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`);
+      this.log(
+        `resumed from ${checkpointDir} ${state.inEpoch ? `in epoch ${state.epoch + 1} after ${state.inEpoch.batches} batches` : `after epoch ${state.epoch}`} (step ${state.globalStep})`,
+      );
     }
 
     const started = Date.now();
     const control: TrainerControl = freshControl();
     const ctx: CallbackContext = {
-      model, optimizer: this.optimizer, state, control, outputDir: o.outputDir, epochs: o.epochs, isMainProcess: writesFiles, rank: this.rank, worldSize: this.worldSize,
-      log: this.log, elapsed: () => (Date.now() - started) / 1000,
+      model,
+      optimizer: this.optimizer,
+      state,
+      control,
+      outputDir: o.outputDir,
+      epochs: o.epochs,
+      isMainProcess: writesFiles,
+      rank: this.rank,
+      worldSize: this.worldSize,
+      log: this.log,
+      elapsed: () => (Date.now() - started) / 1000,
     };
-    const call = <H extends keyof TrainerCallback>(hook: H, ...args: Parameters<NonNullable<TrainerCallback[H]>> extends [CallbackContext, ...infer R] ? R : never) =>
-      callHook(this.callbacks, hook, ...([ctx, ...args] as unknown as Parameters<NonNullable<TrainerCallback[H]>>));
-    const record = async (entry: MetricInput) => call('onLog', { ...entry, time: entry.time ?? new Date().toISOString() } as MetricRecord);
+    const call = <H extends keyof TrainerCallback>(
+      hook: H,
+      ...args: Parameters<NonNullable<TrainerCallback[H]>> extends [CallbackContext, ...infer R] ? R : never
+    ) => callHook(this.callbacks, hook, ...([ctx, ...args] as unknown as Parameters<NonNullable<TrainerCallback[H]>>));
+    const record = async (entry: MetricInput) =>
+      call('onLog', { ...entry, time: entry.time ?? new Date().toISOString() } as MetricRecord);
 
-    const result: TrainResult = { epochs: [], bestEpoch: state.bestEpoch, bestValidationAccuracy: state.bestMetric, steps: 0, seconds: 0, tokensPerSec: 0 };
+    const result: TrainResult = {
+      epochs: [],
+      bestEpoch: state.bestEpoch,
+      bestValidationAccuracy: state.bestMetric,
+      steps: 0,
+      seconds: 0,
+      tokensPerSec: 0,
+    };
     let tokensSeen = 0;
     try {
       await call('onTrainBegin', { resumed });
       for (let epoch = state.epoch + 1; epoch <= o.epochs && !control.shouldTrainingStop; epoch++) {
         const epochStart = Date.now();
         model.train();
-        const allBatches = lengthBucketedBatches(Array.from(this.data.train.ids, (s) => s.length), { batchSize: o.batchSize, seed: o.seed + epoch });
+        const allBatches = lengthBucketedBatches(
+          Array.from(this.data.train.ids, (s) => s.length),
+          { batchSize: o.batchSize, seed: o.seed + epoch },
+        );
         const batches = shardPadded(allBatches, this.rank, this.worldSize);
         const inEpoch = state.inEpoch;
         state.inEpoch = undefined;
         if (inEpoch && inEpoch.of !== undefined && inEpoch.of !== batches.length) {
-          throw new Error(`resume: the checkpoint stopped after ${inEpoch.batches} of ${inEpoch.of} batches in epoch ${epoch}, but this run makes ${batches.length}; resume with the same data, batchSize and seed`);
+          throw new Error(
+            `resume: the checkpoint stopped after ${inEpoch.batches} of ${inEpoch.of} batches in epoch ${epoch}, but this run makes ${batches.length}; resume with the same data, batchSize and seed`,
+          );
         }
         await call('onEpochBegin', { epoch, batches: batches.length });
-        let lossSum = inEpoch?.lossSum ?? 0, correct = inEpoch?.correct ?? 0, seen = inEpoch?.seen ?? 0, micro = 0;
+        let lossSum = inEpoch?.lossSum ?? 0,
+          correct = inEpoch?.correct ?? 0,
+          seen = inEpoch?.seen ?? 0,
+          micro = 0;
         // Accuracy is counted when the loss gives logits (the default one always does).
-        let windowLoss = 0, windowCount = 0, counted = !o.computeLoss;
+        let windowLoss = 0,
+          windowCount = 0,
+          counted = !o.computeLoss;
         // Saved between optimizer steps, so that resuming replays the epoch's remaining batches exactly.
         // `unsavedRecords`: metrics records made after the moment saved, which the resumed run writes again.
         const checkpointHere = async (batchesDone: number, unsavedRecords = 0) => {
           if (!checkpointDir || !writesFiles) return;
           state.scheduler = this.scheduler.stateDict();
-          const saved: TrainerState = { ...state, worldSize: this.worldSize, inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen } };
+          const saved: TrainerState = {
+            ...state,
+            worldSize: this.worldSize,
+            inEpoch: { batches: batchesDone, of: batches.length, lossSum, correct, seen },
+          };
           await call('onSave', saved, { unsavedRecords });
           saveTrainingCheckpoint(checkpointDir, model, this.optimizer, saved);
         };
@@ -249,7 +314,8 @@ export class Trainer {
         for (let b = inEpoch?.batches ?? 0; b < batches.length; b++) {
           const willStep = (micro + 1) % o.gradientAccumulation === 0 || b === batches.length - 1;
           // Micro-batches before the optimizer step accumulate locally; the last one's backward averages the sum.
-          const { loss, right, tokens } = this.ddp && !willStep ? this.ddp.noSync(() => this.trainStep(batches[b])) : this.trainStep(batches[b]);
+          const { loss, right, tokens } =
+            this.ddp && !willStep ? this.ddp.noSync(() => this.trainStep(batches[b])) : this.trainStep(batches[b]);
           tokensSeen += tokens;
           lossSum += loss * batches[b].length;
           if (right !== undefined) {
@@ -261,12 +327,20 @@ export class Trainer {
           windowCount++;
           micro++;
           const info = (): TrainBatchInfo => ({
-            epoch, batch: b + 1, batches: batches.length, loss: lossSum / seen, accuracy: counted ? correct / seen : undefined,
+            epoch,
+            batch: b + 1,
+            batches: batches.length,
+            loss: lossSum / seen,
+            accuracy: counted ? correct / seen : undefined,
             tokensPerSec: tokensSeen / ctx.elapsed(),
           });
           const stepping = micro % o.gradientAccumulation === 0 || b === batches.length - 1;
           if (stepping) {
-            if (o.maxGradNorm) clipGradNorm_(this.optimizer.paramGroups.flatMap((g) => g.params), o.maxGradNorm);
+            if (o.maxGradNorm)
+              clipGradNorm_(
+                this.optimizer.paramGroups.flatMap((g) => g.params),
+                o.maxGradNorm,
+              );
             this.optimizer.step();
             this.optimizer.zeroGrad();
             this.scheduler.step();
@@ -274,14 +348,28 @@ export class Trainer {
             result.steps++;
             await call('onStepEnd', info());
             if (control.shouldLog) {
-              await record({ step: state.globalStep, epoch, split: 'train', loss: windowLoss / windowCount, lr: this.scheduler.getLastLr()[0], tokensPerSec: tokensSeen / ctx.elapsed() });
+              await record({
+                step: state.globalStep,
+                epoch,
+                split: 'train',
+                loss: windowLoss / windowCount,
+                lr: this.scheduler.getLastLr()[0],
+                tokensPerSec: tokensSeen / ctx.elapsed(),
+              });
               windowLoss = 0;
               windowCount = 0;
             }
             if (control.shouldEvaluate && this.data.validation) {
               const validation = await this.evaluateEncodedAsync(this.data.validation);
               await call('onEvaluate', { split: 'validation', result: validation, epoch, isBest: false });
-              await record({ step: state.globalStep, epoch, split: 'validation', loss: validation.loss, accuracy: validation.accuracy, f1: validation.macroF1 });
+              await record({
+                step: state.globalStep,
+                epoch,
+                split: 'validation',
+                loss: validation.loss,
+                accuracy: validation.accuracy,
+                f1: validation.macroF1,
+              });
             }
             if (control.shouldSave && b < batches.length - 1) await checkpointHere(b + 1);
             Object.assign(control, freshControl(), { shouldTrainingStop: control.shouldTrainingStop });
@@ -294,8 +382,19 @@ export class Trainer {
             o.signal.throwIfAborted();
           }
         }
-        const entry: TrainResult['epochs'][number] = { epoch, trainLoss: lossSum / Math.max(1, seen), trainAccuracy: counted ? correct / Math.max(1, seen) : NaN, seconds: (Date.now() - epochStart) / 1000 };
-        await record({ step: state.globalStep, epoch, split: 'train', loss: entry.trainLoss, ...(counted ? { accuracy: entry.trainAccuracy } : {}) });
+        const entry: TrainResult['epochs'][number] = {
+          epoch,
+          trainLoss: lossSum / Math.max(1, seen),
+          trainAccuracy: counted ? correct / Math.max(1, seen) : NaN,
+          seconds: (Date.now() - epochStart) / 1000,
+        };
+        await record({
+          step: state.globalStep,
+          epoch,
+          split: 'train',
+          loss: entry.trainLoss,
+          ...(counted ? { accuracy: entry.trainAccuracy } : {}),
+        });
         if (this.data.validation) {
           try {
             entry.validation = await this.evaluateEncodedAsync(this.data.validation);
@@ -304,7 +403,14 @@ export class Trainer {
             if (o.signal?.aborted) await checkpointHere(batches.length, 1);
             throw e;
           }
-          await record({ step: state.globalStep, epoch, split: 'validation', loss: entry.validation.loss, accuracy: entry.validation.accuracy, f1: entry.validation.macroF1 });
+          await record({
+            step: state.globalStep,
+            epoch,
+            split: 'validation',
+            loss: entry.validation.loss,
+            accuracy: entry.validation.accuracy,
+            f1: entry.validation.macroF1,
+          });
           const isBest = state.bestMetric === null || entry.validation.accuracy > state.bestMetric;
           if (isBest) {
             state.bestMetric = entry.validation.accuracy;
@@ -333,7 +439,14 @@ export class Trainer {
     }
     if (this.data.test) {
       result.test = await this.evaluateEncodedAsync(this.data.test);
-      await record({ step: state.globalStep, epoch: state.epoch, split: 'test', loss: result.test.loss, accuracy: result.test.accuracy, f1: result.test.macroF1 });
+      await record({
+        step: state.globalStep,
+        epoch: state.epoch,
+        split: 'test',
+        loss: result.test.loss,
+        accuracy: result.test.accuracy,
+        f1: result.test.macroF1,
+      });
       await call('onPredict', result.test);
     }
     result.seconds = (Date.now() - started) / 1000;
@@ -392,7 +505,10 @@ export class Trainer {
   private evaluationPlan(shards: number): EvaluationPlan {
     const o = this.opts;
     return {
-      padTokenId: o.tokenizer.padTokenId, device: o.device, batchSize: o.evalBatchSize ?? o.batchSize * 2, amp: (forward) => this.amp(forward),
+      padTokenId: o.tokenizer.padTokenId,
+      device: o.device,
+      batchSize: o.evalBatchSize ?? o.batchSize * 2,
+      amp: (forward) => this.amp(forward),
       pick: shards > 1 ? (count) => shardIndices(count, this.rank, shards) : undefined,
       // Every rank's matrix must have the same size for the reduction: the head's width, also on an empty shard.
       numClasses: () => this.headWidth(),
@@ -406,15 +522,23 @@ export class Trainer {
     const examples = sums[1];
     const confusion = Array.from({ length: k }, (_, r) => sums.slice(2 + r * k, 2 + (r + 1) * k));
     const correct = confusion.reduce((a, row, c) => a + row[c], 0);
-    return { loss: sums[0] / Math.max(1, examples), accuracy: correct / Math.max(1, examples), macroF1: macroF1(confusion), confusion, examples };
+    return {
+      loss: sums[0] / Math.max(1, examples),
+      accuracy: correct / Math.max(1, examples),
+      macroF1: macroF1(confusion),
+      confusion,
+      examples,
+    };
   }
 
   private headWidth(): number {
     const o = this.opts;
-    return noGrad(() => tidy(() => {
-      const ids = collate(this.data.train, [0], o.tokenizer.padTokenId, o.device);
-      const logits = o.model.call(ids.inputIds, ids.attentionMask).logits;
-      return logits.shape[logits.shape.length - 1];
-    }));
+    return noGrad(() =>
+      tidy(() => {
+        const ids = collate(this.data.train, [0], o.tokenizer.padTokenId, o.device);
+        const logits = o.model.call(ids.inputIds, ids.attentionMask).logits;
+        return logits.shape[logits.shape.length - 1];
+      }),
+    );
   }
 }

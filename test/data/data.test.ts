@@ -164,7 +164,7 @@ describe('IMDb from an extracted folder', () => {
       'test/pos/0_10.txt': 'test pos',
       'test/neg/1_2.txt': 'test neg',
       'train/urls_pos.txt': 'not a review',
-      'README': 'not a review',
+      README: 'not a review',
     };
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(join(root, path, '..'), { recursive: true });
@@ -209,7 +209,10 @@ describe('SST-2 and TSV', () => {
   });
 
   it('reads named columns of any TSV, and names the file and line on errors', () => {
-    const path = scratchFile('mnli-like.tsv', 'id\tpremise\tgold\n1\tA man sleeps.\tneutral\n2\tIt rains "hard".\tcontradiction\n');
+    const path = scratchFile(
+      'mnli-like.tsv',
+      'id\tpremise\tgold\n1\tA man sleeps.\tneutral\n2\tIt rains "hard".\tcontradiction\n',
+    );
     expect(loadTsv(path, { textColumn: 'premise', labelColumn: 'gold' })).toEqual({
       examples: [
         { text: 'A man sleeps.', label: 1 },
@@ -245,7 +248,10 @@ describe('CSV', () => {
   });
 
   it('maps string labels to ids in sorted order and keeps integer labels', () => {
-    const strings = scratchFile('strings.csv', '\uFEFFid,review,sentiment\n1,"good, really",positive\n2,bad,negative\n3,meh,neutral\n');
+    const strings = scratchFile(
+      'strings.csv',
+      '\uFEFFid,review,sentiment\n1,"good, really",positive\n2,bad,negative\n3,meh,neutral\n',
+    );
     expect(loadCsv(strings, { textColumn: 'review', labelColumn: 'sentiment' })).toEqual({
       examples: [
         { text: 'good, really', label: 2 },
@@ -256,25 +262,40 @@ describe('CSV', () => {
     });
     // A second file of the same dataset keeps the first file's ids, though it lacks a class.
     const dev = scratchFile('dev.csv', 'review,sentiment\nfine,positive\nugh,negative\n');
-    const devExamples = loadCsv(dev, { textColumn: 'review', labelColumn: 'sentiment', labels: ['negative', 'neutral', 'positive'] });
+    const devExamples = loadCsv(dev, {
+      textColumn: 'review',
+      labelColumn: 'sentiment',
+      labels: ['negative', 'neutral', 'positive'],
+    });
     expect(devExamples.examples.map((e) => e.label)).toEqual([2, 0]);
     expect(() => loadCsv(dev, { textColumn: 'review', labelColumn: 'sentiment', labels: ['negative'] })).toThrow(
       `${dev}:2: label 'positive' is not one of negative`,
     );
     const numbers = scratchFile('numbers.csv', 'text,label\na,2\nb,0\n');
-    expect(loadCsv(numbers)).toEqual({ examples: [{ text: 'a', label: 2 }, { text: 'b', label: 0 }], labels: ['0', '1', '2'] });
+    expect(loadCsv(numbers)).toEqual({
+      examples: [
+        { text: 'a', label: 2 },
+        { text: 'b', label: 0 },
+      ],
+      labels: ['0', '1', '2'],
+    });
   });
 
   it('names the file and line of a missing column', () => {
     const path = scratchFile('missing.csv', 'text,label\n"a\nb",1\nonly-text\n');
-    expect(() => loadCsv(path, { labelColumn: 'stars' })).toThrow(`${path}:1: no column 'stars' (columns: text, label)`);
+    expect(() => loadCsv(path, { labelColumn: 'stars' })).toThrow(
+      `${path}:1: no column 'stars' (columns: text, label)`,
+    );
     expect(() => loadCsv(path)).toThrow(`${path}:4: missing or empty label column 'label'`);
   });
 });
 
 describe('JSONL', () => {
   it('reads objects with string labels, skipping blank lines', () => {
-    const path = scratchFile('reviews.jsonl', '{"text": "great", "label": "pos"}\n\n{"text": "awful", "label": "neg", "extra": 1}\n');
+    const path = scratchFile(
+      'reviews.jsonl',
+      '{"text": "great", "label": "pos"}\n\n{"text": "awful", "label": "neg", "extra": 1}\n',
+    );
     expect(loadJsonl(path)).toEqual({
       examples: [
         { text: 'great', label: 1 },
@@ -289,7 +310,9 @@ describe('JSONL', () => {
     expect(() => loadJsonl(bad)).toThrow(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: invalid JSON`));
     const missing = scratchFile('missing.jsonl', '{"sentence": "ok", "label": 1}\n');
     expect(() => loadJsonl(missing)).toThrow(`${missing}:1: missing column 'text'`);
-    expect(() => loadJsonl(missing, { textColumn: 'sentence', labelColumn: 'y' })).toThrow(`${missing}:1: missing column 'y'`);
+    expect(() => loadJsonl(missing, { textColumn: 'sentence', labelColumn: 'y' })).toThrow(
+      `${missing}:1: missing column 'y'`,
+    );
   });
 });
 
@@ -347,7 +370,10 @@ describe('batching', () => {
 
   it('groups similar lengths, deterministically for a seed', () => {
     const bucketed = lengthBucketedBatches(lengths, { batchSize: 32, seed: 1, chunkBatches: 10 });
-    const randomOrder = shuffle(lengths.map((_, i) => i), 1);
+    const randomOrder = shuffle(
+      lengths.map((_, i) => i),
+      1,
+    );
     const unbucketed = sequentialBatches(1000, 32).map((batch) => batch.map((i) => randomOrder[i]));
     expect(padding(bucketed)).toBeLessThan(padding(unbucketed) / 5);
     expect(lengthBucketedBatches(lengths, { batchSize: 32, seed: 1, chunkBatches: 10 })).toEqual(bucketed);

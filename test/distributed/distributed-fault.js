@@ -12,17 +12,29 @@ const lib = (name) => require(path.join(process.env.DIST_LIB_DIR, name));
   await dist.initProcessGroup({ backend: 'gloo', timeoutMs: Number(process.env.TIMEOUT_MS) });
   const rank = dist.getRank();
   console.log(`rank ${rank}: threads ${N.getNumThreads()} local ${dist.getLocalRank()}/${dist.getLocalWorldSize()}`);
-  const config = { vocab_size: 64, dim: 16, n_layers: 1, n_heads: 2, hidden_dim: 32, max_position_embeddings: 16, num_labels: 2 };
+  const config = {
+    vocab_size: 64,
+    dim: 16,
+    n_layers: 1,
+    n_heads: 2,
+    hidden_dim: 32,
+    max_position_embeddings: 16,
+    num_labels: 2,
+  };
   const model = torch.DistilBertForSequenceClassification.random(config, 3);
   torch.replaceLinearWithLora(model, { rank: 2, alpha: 4, targets: ['q_lin', 'v_lin'] });
   torch.markOnlyLoraAsTrainable(model);
   const ddp = await dist.DistributedDataParallel.create(model);
   const trainable = [...model.namedParameters()].filter(([, p]) => p.requiresGrad);
-  const opt = new torch.optim.AdamW(trainable.map(([, p]) => p), { lr: 1e-3 });
+  const opt = new torch.optim.AdamW(
+    trainable.map(([, p]) => p),
+    { lr: 1e-3 },
+  );
   let step = 0;
   try {
     for (; step < 1000; step++) {
-      if (rank === Number(process.env.KILL_RANK) && step === Number(process.env.KILL_STEP)) process.kill(process.pid, 'SIGKILL');
+      if (rank === Number(process.env.KILL_RANK) && step === Number(process.env.KILL_STEP))
+        process.kill(process.pid, 'SIGKILL');
       opt.zeroGrad();
       torch.tidy(() => {
         const x = torch.tensor([[1 + rank, 2, 3, 4]], { dtype: 'int64' });
@@ -31,7 +43,9 @@ const lib = (name) => require(path.join(process.env.DIST_LIB_DIR, name));
       opt.step();
       if (rank === 0) {
         const sd = Object.fromEntries(trainable.map(([n, p]) => [n, p]));
-        torch.io.writeSafetensors(process.env.CKPT, lib('io/tensor-bridge').stateDictToRaw(sd), { step: String(step + 1) });
+        torch.io.writeSafetensors(process.env.CKPT, lib('io/tensor-bridge').stateDictToRaw(sd), {
+          step: String(step + 1),
+        });
       }
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -13,13 +13,14 @@ afterAll(() => fs.rmSync(libDir, { recursive: true, force: true }));
 const WORLD = 2;
 const ranks = [0, 1];
 const base = (r: number) => [1.5, -2, 3, r + 0.25, 10 * r, -r + 0]; // + 0: JSON has no -0
-const reduce = (op: string, rows: number[][]) => rows[0].map((_, i) => {
-  const col = rows.map((row) => row[i]);
-  if (op === 'sum') return col.reduce((a, b) => a + b, 0);
-  if (op === 'avg') return col.reduce((a, b) => a + b, 0) / col.length;
-  if (op === 'max') return Math.max(...col);
-  return Math.min(...col);
-});
+const reduce = (op: string, rows: number[][]) =>
+  rows[0].map((_, i) => {
+    const col = rows.map((row) => row[i]);
+    if (op === 'sum') return col.reduce((a, b) => a + b, 0);
+    if (op === 'avg') return col.reduce((a, b) => a + b, 0) / col.length;
+    if (op === 'max') return Math.max(...col);
+    return Math.min(...col);
+  });
 // bfloat16 keeps 8 significant bits: round to nearest even, as PyTorch does.
 const bf16 = (x: number) => {
   const f = new Float32Array([x]);
@@ -39,24 +40,40 @@ describe('collectives over Gloo, 2 processes', () => {
   }, 90000);
 
   test('both ranks finish cleanly and know their place', () => {
-    for (const o of outs) expect({ rank: o.rank, code: o.code, error: o.error }).toEqual({ rank: o.rank, code: 0, error: undefined });
-    expect(results.map((r) => [r.rank, r.world])).toEqual([[0, 2], [1, 2]]);
-    expect(results.map((r) => [r.destroyed, r.initializedAfter])).toEqual([[true, false], [true, false]]);
+    for (const o of outs)
+      expect({ rank: o.rank, code: o.code, error: o.error }).toEqual({ rank: o.rank, code: 0, error: undefined });
+    expect(results.map((r) => [r.rank, r.world])).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
+    expect(results.map((r) => [r.destroyed, r.initializedAfter])).toEqual([
+      [true, false],
+      [true, false],
+    ]);
   });
 
   test.each(['sum', 'avg', 'max', 'min'])('allReduce %s in place, float32, float64 and bfloat16', (op) => {
     const want = reduce(op, ranks.map(base));
     for (const r of results) {
-      const f32 = r[`allReduce-${op}-float32`], f64 = r[`allReduce-${op}-float64`], b16 = r[`allReduce-${op}-bfloat16`];
+      const f32 = r[`allReduce-${op}-float32`],
+        f64 = r[`allReduce-${op}-float64`],
+        b16 = r[`allReduce-${op}-bfloat16`];
       expect(f32.same).toBe(true);
       expect(f32.shape).toEqual([2, 3]);
       expect(f32.dtype).toBe('float32');
       f32.values.forEach((v: number, i: number) => expect(v).toBeCloseTo(Math.fround(want[i]), 6));
       expect(f64.values).toEqual(want);
       expect(b16.dtype).toBe('bfloat16');
-      const wantBf = op === 'avg'
-        ? reduce('sum', ranks.map((k) => base(k).map(bf16))).map((s) => bf16(bf16(s) / WORLD))
-        : reduce(op, ranks.map((k) => base(k).map(bf16))).map(bf16);
+      const wantBf =
+        op === 'avg'
+          ? reduce(
+              'sum',
+              ranks.map((k) => base(k).map(bf16)),
+            ).map((s) => bf16(bf16(s) / WORLD))
+          : reduce(
+              op,
+              ranks.map((k) => base(k).map(bf16)),
+            ).map(bf16);
       expect(b16.values).toEqual(wantBf);
     }
   });
@@ -69,7 +86,7 @@ describe('collectives over Gloo, 2 processes', () => {
     }
   });
 
-  test('broadcast copies the source rank\'s values (float64 from rank 1, bfloat16 from rank 0)', () => {
+  test("broadcast copies the source rank's values (float64 from rank 1, bfloat16 from rank 0)", () => {
     for (const r of results) {
       expect(r.broadcast).toEqual([1, 2, 3, 1.25]);
       expect(r['broadcast-bf16']).toEqual({ values: [0.5, 0], dtype: 'bfloat16' });
@@ -79,13 +96,15 @@ describe('collectives over Gloo, 2 processes', () => {
   test('allGather with uneven shapes, even shapes and 0-d tensors', () => {
     const rankTensor = (k: number) => Array.from({ length: (k + 1) * 3 }, (_, i) => i * (k + 1));
     for (const r of results) {
-      expect(r['allGather-uneven']).toEqual(ranks.map((k) => ({ shape: [k + 1, 3], values: rankTensor(k), dtype: 'float32' })));
+      expect(r['allGather-uneven']).toEqual(
+        ranks.map((k) => ({ shape: [k + 1, 3], values: rankTensor(k), dtype: 'float32' })),
+      );
       expect(r['allGather-even']).toEqual(ranks.map((k) => ({ shape: [2], values: [k, 100 + k], dtype: 'int64' })));
       expect(r['allGather-scalar']).toEqual(ranks.map((k) => ({ shape: [], values: [k * 1.5] })));
     }
   });
 
-  test('reduceScatter: rank r gets the reduction of every rank\'s inputs[r] (uneven sizes, tensor form, avg in bf16)', () => {
+  test("reduceScatter: rank r gets the reduction of every rank's inputs[r] (uneven sizes, tensor form, avg in bf16)", () => {
     results.forEach((r, rank) => {
       const want = Array.from({ length: rank + 2 }, (_, j) => ranks.reduce((s, k) => s + j + 10 * k + rank, 0));
       expect(r['reduceScatter-uneven']).toEqual({ shape: [rank + 2], values: want });
@@ -118,7 +137,9 @@ describe('timeouts', () => {
     const res = r0.result as { error: string; elapsedMs: number };
     expect(r0.code).toBe(0);
     expect(res.error).toBeTruthy();
-    expect(res.error).toMatch(/^initProcessGroup: the Gloo rendezvous \(every rank connecting to every other\) for rank 0 of 2 at 127\.0\.0\.1:\d+ did not complete within 2000 ms: /);
+    expect(res.error).toMatch(
+      /^initProcessGroup: the Gloo rendezvous \(every rank connecting to every other\) for rank 0 of 2 at 127\.0\.0\.1:\d+ did not complete within 2000 ms: /,
+    );
     expect(res.elapsedMs).toBeGreaterThanOrEqual(1500);
     expect(res.elapsedMs).toBeLessThan(8000);
   }, 30000);
@@ -126,7 +147,9 @@ describe('timeouts', () => {
   test('a rank whose store never answers fails within the timeout', async () => {
     const [r1] = await runRanks(libDir, 'rendezvousTimeout', 2, { ranks: [1], args: { timeoutMs: 2000 } });
     const res = r1.result as { error: string; elapsedMs: number };
-    expect(res.error).toMatch(/^initProcessGroup: the TCPStore connection for rank 1 of 2 at 127\.0\.0\.1:\d+ did not complete within 2000 ms: /);
+    expect(res.error).toMatch(
+      /^initProcessGroup: the TCPStore connection for rank 1 of 2 at 127\.0\.0\.1:\d+ did not complete within 2000 ms: /,
+    );
     expect(res.elapsedMs).toBeLessThan(15000);
   }, 30000);
 

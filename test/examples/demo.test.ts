@@ -12,14 +12,19 @@ const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
 function demo(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [DEMO, ...args], {
-    encoding: 'utf8', timeout: 240_000, env: { ...process.env, TORCH_LORA_MODEL: '', ...env },
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, TORCH_LORA_MODEL: '', ...env },
   });
 }
 
 beforeAll(() => {
   // The demo runs as users run it: compiled (dist/). The bootstrap rebuilds what is out of date, quietly.
   try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
   } catch (e) {
     if (!fs.existsSync(DEMO)) throw e;
   }
@@ -31,15 +36,45 @@ describe('demo (toy sizes)', () => {
   let run: ReturnType<typeof demo>;
   let results: {
     precision: string;
-    results: { key: string; grid: { lr: number; bestValidation: number; validation: number[] }[]; chosenLr: number; validationAccuracy: number;
-      testAccuracy: number; epochs: { validationAccuracy: number }[]; adapterDir?: string }[];
+    results: {
+      key: string;
+      grid: { lr: number; bestValidation: number; validation: number[] }[];
+      chosenLr: number;
+      validationAccuracy: number;
+      testAccuracy: number;
+      epochs: { validationAccuracy: number }[];
+      adapterDir?: string;
+    }[];
   };
 
   beforeAll(() => {
-    run = demo([
-      '--output', out, '--threads', '1', '--sst2-sentences', '256', '--train-size', '48', '--validation-size', '32', '--test-size', '32',
-      '--epochs', '2', '--max-length', '32', '--only', 'lora-qv,last-layers', '--lr', 'lora-qv=1e-3,3e-2', '--lr', 'last-layers=1e-2,3e-3',
-    ], { XDG_CACHE_HOME: cache });
+    run = demo(
+      [
+        '--output',
+        out,
+        '--threads',
+        '1',
+        '--sst2-sentences',
+        '256',
+        '--train-size',
+        '48',
+        '--validation-size',
+        '32',
+        '--test-size',
+        '32',
+        '--epochs',
+        '2',
+        '--max-length',
+        '32',
+        '--only',
+        'lora-qv,last-layers',
+        '--lr',
+        'lora-qv=1e-3,3e-2',
+        '--lr',
+        'last-layers=1e-2,3e-3',
+      ],
+      { XDG_CACHE_HOME: cache },
+    );
     if (run.status !== 0) throw new Error(`demo exited ${run.status}: ${run.stderr}\n${run.stdout}`);
     results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
   }, 300_000);
@@ -77,7 +112,9 @@ describe('demo (toy sizes)', () => {
   });
 
   it('prints the table beside the seed and the time per part', () => {
-    expect(run.stdout).toContain("| method | trainable params | lr (chosen on validation) | val acc | test acc | Raschka's test acc (pretrained; not comparable) |");
+    expect(run.stdout).toContain(
+      "| method | trainable params | lr (chosen on validation) | val acc | test acc | Raschka's test acc (pretrained; not comparable) |",
+    );
     expect(run.stdout).toMatch(/^\| LoRA q\+v \(r 8, alpha 16\) \+ head \| [\d,]+ \| (1e-3|3e-2) \|/m);
     expect(run.stdout).toContain('89.44%');
     expect(run.stdout).toMatch(/^ {2}lora-qv: 2 rates \d+ s/m);
@@ -101,8 +138,31 @@ describe('demo (toy sizes)', () => {
 
   it('caches the stand-in encoder for the next run', () => {
     expect(run.stdout).toContain('training the stand-in');
-    const again = demo(['--output', tmp('demo-out2-'), '--threads', '1', '--sst2-sentences', '256', '--train-size', '16', '--validation-size', '16',
-      '--test-size', '16', '--epochs', '1', '--max-length', '16', '--only', 'last-layers', '--lr', 'last-layers=1e-2'], { XDG_CACHE_HOME: cache });
+    const again = demo(
+      [
+        '--output',
+        tmp('demo-out2-'),
+        '--threads',
+        '1',
+        '--sst2-sentences',
+        '256',
+        '--train-size',
+        '16',
+        '--validation-size',
+        '16',
+        '--test-size',
+        '16',
+        '--epochs',
+        '1',
+        '--max-length',
+        '16',
+        '--only',
+        'last-layers',
+        '--lr',
+        'last-layers=1e-2',
+      ],
+      { XDG_CACHE_HOME: cache },
+    );
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('using the cached stand-in encoder');
   }, 120_000);
@@ -110,15 +170,22 @@ describe('demo (toy sizes)', () => {
 
 describe('demo arguments', () => {
   it.each([
-    [['--lr', 'nope=1e-3'], /--lr: expected METHOD=RATE\[,RATE\.\.\.\] with METHOD one of lora-qv, lora-wide, last-layers, full, full-frozen-embeddings, got 'nope=1e-3'/],
+    [
+      ['--lr', 'nope=1e-3'],
+      /--lr: expected METHOD=RATE\[,RATE\.\.\.\] with METHOD one of lora-qv, lora-wide, last-layers, full, full-frozen-embeddings, got 'nope=1e-3'/,
+    ],
     [['--lr', 'full=2'], /--lr full: rates must be numbers in \(0, 1\], got '2'/],
     [['--only', 'lora'], /--only: no method 'lora'/],
     [['--precision', 'fp8'], /--precision must be auto, bf16 or fp32, got 'fp8'/],
     [['--epochs', '0'], /--epochs must be a whole number > 0, got '0'/],
     [['--model', '/nonexistent/distilbert'], /--model \/nonexistent\/distilbert: no DistilBERT weights there/],
-  ])('%j is refused with a clear message', (args, message) => {
-    const r = demo(args as string[], { XDG_CACHE_HOME: tmp('demo-cache-') });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(message as RegExp);
-  }, 60_000);
+  ])(
+    '%j is refused with a clear message',
+    (args, message) => {
+      const r = demo(args as string[], { XDG_CACHE_HOME: tmp('demo-cache-') });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message as RegExp);
+    },
+    60_000,
+  );
 });

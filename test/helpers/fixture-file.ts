@@ -8,7 +8,8 @@ import { backend } from '../../lib';
 export const TORCH_MAJOR = Number(backend.version().split('.')[0]);
 
 /** The fixture for the linked libtorch's major version, or for `major` when given. */
-export function readFixture<T = any>(name: 'ops' | 'nn', major = TORCH_MAJOR): T { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a fixture's shape is the test's to state
+export function readFixture<T = any>(name: 'ops' | 'nn', major = TORCH_MAJOR): T {
   const file = path.join(__dirname, '..', 'fixtures', major >= 2 ? `${name}.torch2.json` : `${name}.json`);
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }

@@ -17,7 +17,17 @@ async function main() {
   const seed = Number(seedText);
   const first = Number(firstText);
   const count = Number(countText);
-  const summary = { target: name, cases: 0, parsed: 0, refused: 0, maxCaseMs: 0, slowestCase: -1, totalMs: 0, maxRssMiB: 0, failures: [] };
+  const summary = {
+    target: name,
+    cases: 0,
+    parsed: 0,
+    refused: 0,
+    maxCaseMs: 0,
+    slowestCase: -1,
+    totalMs: 0,
+    maxRssMiB: 0,
+    failures: [],
+  };
   for (let index = first; index < first + count; index++) {
     process.stdout.write(`@${index}\n`);
     // Each case has its own generator, so any case is reproducible alone from (target, seed, index).
@@ -31,13 +41,22 @@ async function main() {
     } catch (e) {
       if (e instanceof Error && e.message.includes(source)) summary.refused++;
       else if (summary.failures.length < 10) {
-        summary.failures.push({ index, error: e instanceof Error ? `${e.constructor.name}: ${e.message.slice(0, 300)}` : `non-Error ${String(e).slice(0, 100)}` });
+        summary.failures.push({
+          index,
+          error:
+            e instanceof Error
+              ? `${e.constructor.name}: ${e.message.slice(0, 300)}`
+              : `non-Error ${String(e).slice(0, 100)}`,
+        });
       }
     }
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     summary.cases++;
     summary.totalMs += ms;
-    if (ms > summary.maxCaseMs) { summary.maxCaseMs = ms; summary.slowestCase = index; }
+    if (ms > summary.maxCaseMs) {
+      summary.maxCaseMs = ms;
+      summary.slowestCase = index;
+    }
     summary.maxRssMiB = Math.max(summary.maxRssMiB, process.memoryUsage().rss / 2 ** 20);
   }
   summary.peakRssMiB = peakRssMiB();
@@ -57,6 +76,6 @@ function peakRssMiB() {
 }
 
 main().catch((e) => {
-  process.stdout.write(`${JSON.stringify({ fatal: String(e && e.stack || e) })}\n`);
+  process.stdout.write(`${JSON.stringify({ fatal: String((e && e.stack) || e) })}\n`);
   process.exitCode = 1;
 });

@@ -4,8 +4,16 @@ import * as torch from '../../lib';
 import type { DType, Tensor } from '../../lib';
 
 export type Value = number | boolean | string;
-export interface Encoded { shape: number[]; dtype: DType; values: Value[]; requiresGrad?: boolean }
-export interface CaseInput { ref: number; requiresGrad: boolean }
+export interface Encoded {
+  shape: number[];
+  dtype: DType;
+  values: Value[];
+  requiresGrad?: boolean;
+}
+export interface CaseInput {
+  ref: number;
+  requiresGrad: boolean;
+}
 export interface OpCase {
   name: string;
   op: string;
@@ -15,14 +23,34 @@ export interface OpCase {
   weights?: (Encoded | null)[];
   grads?: (Encoded | null)[];
 }
-export interface ReprCase extends Partial<Encoded> { name: string; repr: string; shape: number[]; dtype: DType; base64?: string; then?: string }
+export interface ReprCase extends Partial<Encoded> {
+  name: string;
+  repr: string;
+  shape: number[];
+  dtype: DType;
+  base64?: string;
+  then?: string;
+}
 export interface Fixture {
   torch: string;
   tensors: Encoded[];
   cases: OpCase[];
   reprs: ReprCase[];
-  random: { seed: number; sequence: { fn: 'randn' | 'rand' | 'randint'; shape: number[]; low?: number; high?: number; dtype?: DType; values: Value[] }[] };
-  dtypes: Record<string, { source: number[]; converted: Encoded; backToFloat64: number[]; itemSize: number; bytes: number[] }>;
+  random: {
+    seed: number;
+    sequence: {
+      fn: 'randn' | 'rand' | 'randint';
+      shape: number[];
+      low?: number;
+      high?: number;
+      dtype?: DType;
+      values: Value[];
+    }[];
+  };
+  dtypes: Record<
+    string,
+    { source: number[]; converted: Encoded; backToFloat64: number[]; itemSize: number; bytes: number[] }
+  >;
   creation: { fn: string; args: (number | boolean | number[])[]; opts?: { dtype?: DType }; out: Encoded }[];
   tensorFromNumbers: { values: number[]; dtype: DType; out: Encoded }[];
   autograd: ({ name: string; x: Encoded; grad: Encoded } & Record<string, Encoded | string>)[];
@@ -44,13 +72,21 @@ export function decode(v: Value): number {
 
 function typed(values: number[], dtype: DType): ArrayBufferView {
   switch (dtype) {
-    case 'float64': return Float64Array.from(values);
-    case 'int64': return BigInt64Array.from(values, (v) => BigInt(v));
-    case 'int32': return Int32Array.from(values);
-    case 'int16': return Int16Array.from(values);
-    case 'int8': return Int8Array.from(values);
-    case 'uint8': case 'bool': return Uint8Array.from(values);
-    default: return Float32Array.from(values); // float32, and float16/bfloat16 before their conversion
+    case 'float64':
+      return Float64Array.from(values);
+    case 'int64':
+      return BigInt64Array.from(values, (v) => BigInt(v));
+    case 'int32':
+      return Int32Array.from(values);
+    case 'int16':
+      return Int16Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(values);
+    default:
+      return Float32Array.from(values); // float32, and float16/bfloat16 before their conversion
   }
 }
 
@@ -73,7 +109,9 @@ export function make(e: Encoded | ReprCase, requiresGrad = false): Tensor {
     t = torch.fromBuffer(Buffer.from((e as ReprCase).base64!, 'base64'), e.shape, e.dtype);
   } else {
     const values = e.values!.map(decode);
-    t = torch.fromBuffer(typed(values, e.dtype), e.shape, half ? 'float32' : e.dtype, { requiresGrad: requiresGrad && !half });
+    t = torch.fromBuffer(typed(values, e.dtype), e.shape, half ? 'float32' : e.dtype, {
+      requiresGrad: requiresGrad && !half,
+    });
   }
   if (half) {
     const h = t.to(e.dtype);
@@ -86,16 +124,25 @@ export function make(e: Encoded | ReprCase, requiresGrad = false): Tensor {
 
 export function tolerance(dtype: DType): { rtol: number; atol: number } {
   switch (dtype) {
-    case 'float64': return { rtol: 1e-10, atol: 1e-12 };
-    case 'float16': case 'bfloat16': return { rtol: 1e-2, atol: 1e-3 };
-    case 'float32': return { rtol: 1e-5, atol: 1e-6 };
-    default: return { rtol: 0, atol: 0 };
+    case 'float64':
+      return { rtol: 1e-10, atol: 1e-12 };
+    case 'float16':
+    case 'bfloat16':
+      return { rtol: 1e-2, atol: 1e-3 };
+    case 'float32':
+      return { rtol: 1e-5, atol: 1e-6 };
+    default:
+      return { rtol: 0, atol: 0 };
   }
 }
 
 /** Shape, dtype and every element of `actual` against PyTorch's, float elements within the dtype's tolerance. */
 export function expectMatches(actual: Tensor, expected: Encoded, what = 'tensor'): void {
-  expect({ what, shape: actual.shape, dtype: actual.dtype }).toEqual({ what, shape: expected.shape, dtype: expected.dtype });
+  expect({ what, shape: actual.shape, dtype: actual.dtype }).toEqual({
+    what,
+    shape: expected.shape,
+    dtype: expected.dtype,
+  });
   const got = Array.from(actual.dataSync() as ArrayLike<number | bigint>, Number);
   const want = expected.values.map(decode);
   expect(got.length).toBe(want.length);

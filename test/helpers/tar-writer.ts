@@ -50,16 +50,17 @@ export function tarArchive(...entries: Buffer[]): Buffer {
   return Buffer.concat([...entries, Buffer.alloc(1024)]);
 }
 
-
 /** A pax 'x' entry holding the given records ("<length> key=value\n", length counting itself). */
 export function paxHeaderEntry(records: [string, string][]): Buffer {
-  const body = records.map(([key, value]) => {
-    const rest = ` ${key}=${value}\n`;
-    const restBytes = Buffer.byteLength(rest);
-    let length = restBytes + 1;
-    while (String(length).length + restBytes !== length) length++;
-    return `${length}${rest}`;
-  }).join('');
+  const body = records
+    .map(([key, value]) => {
+      const rest = ` ${key}=${value}\n`;
+      const restBytes = Buffer.byteLength(rest);
+      let length = restBytes + 1;
+      while (String(length).length + restBytes !== length) length++;
+      return `${length}${rest}`;
+    })
+    .join('');
   return tarEntry('PaxHeaders/x', body, 'x');
 }
 

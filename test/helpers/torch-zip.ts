@@ -84,26 +84,56 @@ export function deflatedRepeat(fill: number, mib: number): Buffer {
 export class Pickler {
   private readonly parts: Buffer[] = [Buffer.from([0x80, 0x02])];
 
-  op(...bytes: number[]): this { this.parts.push(Buffer.from(bytes)); return this; }
-  raw(b: Buffer): this { this.parts.push(b); return this; }
+  op(...bytes: number[]): this {
+    this.parts.push(Buffer.from(bytes));
+    return this;
+  }
+  raw(b: Buffer): this {
+    this.parts.push(b);
+    return this;
+  }
 
   int(v: number): this {
     if (v >= 0 && v < 256) return this.op(0x4b, v);
-    if (v >= -(2 ** 31) && v < 2 ** 31) { const b = Buffer.alloc(5); b[0] = 0x4a; b.writeInt32LE(v, 1); return this.raw(b); }
-    const b = Buffer.alloc(10); b[0] = 0x8a; b[1] = 8; b.writeBigInt64LE(BigInt(v), 2); return this.raw(b);
+    if (v >= -(2 ** 31) && v < 2 ** 31) {
+      const b = Buffer.alloc(5);
+      b[0] = 0x4a;
+      b.writeInt32LE(v, 1);
+      return this.raw(b);
+    }
+    const b = Buffer.alloc(10);
+    b[0] = 0x8a;
+    b[1] = 8;
+    b.writeBigInt64LE(BigInt(v), 2);
+    return this.raw(b);
   }
 
   str(s: string): this {
     const text = Buffer.from(s);
-    const head = Buffer.alloc(5); head[0] = 0x58; head.writeUInt32LE(text.length, 1);
+    const head = Buffer.alloc(5);
+    head[0] = 0x58;
+    head.writeUInt32LE(text.length, 1);
     return this.raw(Buffer.concat([head, text]));
   }
 
-  global(module: string, name: string): this { return this.raw(Buffer.from(`c${module}\n${name}\n`)); }
-  mark(): this { return this.op(0x28); }
-  tuple(): this { return this.op(0x74); }
-  ints(values: number[]): this { this.mark(); values.forEach((v) => this.int(v)); return this.tuple(); }
-  stop(): Buffer { this.op(0x2e); return Buffer.concat(this.parts); }
+  global(module: string, name: string): this {
+    return this.raw(Buffer.from(`c${module}\n${name}\n`));
+  }
+  mark(): this {
+    return this.op(0x28);
+  }
+  tuple(): this {
+    return this.op(0x74);
+  }
+  ints(values: number[]): this {
+    this.mark();
+    values.forEach((v) => this.int(v));
+    return this.tuple();
+  }
+  stop(): Buffer {
+    this.op(0x2e);
+    return Buffer.concat(this.parts);
+  }
 }
 
 export interface TensorSpec {
@@ -121,7 +151,10 @@ export interface TensorSpec {
 function contiguousStride(shape: number[]): number[] {
   const stride = new Array<number>(shape.length);
   let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { stride[d] = s; s *= shape[d]; }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    stride[d] = s;
+    s *= shape[d];
+  }
   return stride;
 }
 
@@ -130,8 +163,18 @@ export function stateDictPickle(tensors: TensorSpec[]): Buffer {
   const p = new Pickler().op(0x7d).mark();
   for (const t of tensors) {
     p.str(t.name).global('torch._utils', '_rebuild_tensor_v2').mark();
-    p.mark().str('storage').global('torch', t.storageType ?? 'FloatStorage').str(t.storage).str('cpu').int(t.storageNumel).tuple().op(0x51);
-    p.int(t.offset ?? 0).ints(t.shape).ints(t.stride ?? contiguousStride(t.shape)).op(0x89);
+    p.mark()
+      .str('storage')
+      .global('torch', t.storageType ?? 'FloatStorage')
+      .str(t.storage)
+      .str('cpu')
+      .int(t.storageNumel)
+      .tuple()
+      .op(0x51);
+    p.int(t.offset ?? 0)
+      .ints(t.shape)
+      .ints(t.stride ?? contiguousStride(t.shape))
+      .op(0x89);
     p.global('collections', 'OrderedDict').op(0x29, 0x52);
     p.tuple().op(0x52);
   }
@@ -139,8 +182,13 @@ export function stateDictPickle(tensors: TensorSpec[]): Buffer {
 }
 
 /** A torch.save archive: archive/data.pkl plus the given storages (stored unless the input says otherwise). */
-export function torchArchive(pickle: Buffer | ZipInput, storages: Record<string, Buffer | Omit<ZipInput, 'name'>> = {}): Buffer {
-  const pkl: ZipInput = Buffer.isBuffer(pickle) ? { name: 'archive/data.pkl', data: pickle } : { ...pickle, name: 'archive/data.pkl' };
+export function torchArchive(
+  pickle: Buffer | ZipInput,
+  storages: Record<string, Buffer | Omit<ZipInput, 'name'>> = {},
+): Buffer {
+  const pkl: ZipInput = Buffer.isBuffer(pickle)
+    ? { name: 'archive/data.pkl', data: pickle }
+    : { ...pickle, name: 'archive/data.pkl' };
   const entries: ZipInput[] = [pkl, { name: 'archive/version', data: Buffer.from('3\n') }];
   for (const [key, s] of Object.entries(storages)) {
     entries.push(Buffer.isBuffer(s) ? { name: `archive/data/${key}`, data: s } : { ...s, name: `archive/data/${key}` });

@@ -6,8 +6,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  optim, BertTokenizer, DistilBertForSequenceClassification, MetricsLogger, Trainer, data as datasets, loadTrainingCheckpoint,
-  manualSeed, noGrad, prepareModel, readMetrics, saveAdapter, saveTrainingCheckpoint, weightDecayGroups, writePlot,
+  optim,
+  BertTokenizer,
+  DistilBertForSequenceClassification,
+  MetricsLogger,
+  Trainer,
+  data as datasets,
+  loadTrainingCheckpoint,
+  manualSeed,
+  noGrad,
+  prepareModel,
+  readMetrics,
+  saveAdapter,
+  saveTrainingCheckpoint,
+  weightDecayGroups,
+  writePlot,
 } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 
@@ -28,7 +41,8 @@ function diskFullFor(pattern: RegExp): () => void {
     return fd;
   }) as typeof fs.openSync);
   const write = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
-    if (pattern.test(paths.get(fd) ?? '')) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    if (pattern.test(paths.get(fd) ?? ''))
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     return (realWrite as (...a: unknown[]) => number)(fd, ...rest);
   }) as typeof fs.writeSync);
   return () => {
@@ -50,7 +64,8 @@ const trainableValues = (model: DistilBertForSequenceClassification) =>
   [...model.namedParameters()].filter(([, p]) => p.requiresGrad).map(([n, p]) => [n, Array.from(p.dataSync())]);
 
 /** Names in `dir`'s parent that an interrupted write would leave behind. */
-const leftovers = (dir: string) => fs.readdirSync(path.dirname(dir)).filter((n) => n.startsWith(`.${path.basename(dir)}.`));
+const leftovers = (dir: string) =>
+  fs.readdirSync(path.dirname(dir)).filter((n) => n.startsWith(`.${path.basename(dir)}.`));
 
 describe('checkpoints are whole or nothing', () => {
   it('a save that runs out of disk keeps the previous checkpoint intact and loadable, names the file, and leaves nothing behind', async () => {
@@ -58,11 +73,17 @@ describe('checkpoints are whole or nothing', () => {
     const { model, optimizer } = await loraModel(1);
     saveTrainingCheckpoint(dir, model, optimizer, { epoch: 0, globalStep: 1, bestMetric: null, bestEpoch: null });
     const saved = trainableValues(model);
-    noGrad(() => model.parameters().filter((p) => p.requiresGrad).forEach((p) => p.add_(1)));
+    noGrad(() =>
+      model
+        .parameters()
+        .filter((p) => p.requiresGrad)
+        .forEach((p) => p.add_(1)),
+    );
     const restore = diskFullFor(/optimizer\.safetensors/);
     try {
-      expect(() => saveTrainingCheckpoint(dir, model, optimizer, { epoch: 0, globalStep: 2, bestMetric: null, bestEpoch: null }))
-        .toThrow(/cannot write .*optimizer\.safetensors.*ENOSPC/);
+      expect(() =>
+        saveTrainingCheckpoint(dir, model, optimizer, { epoch: 0, globalStep: 2, bestMetric: null, bestEpoch: null }),
+      ).toThrow(/cannot write .*optimizer\.safetensors.*ENOSPC/);
     } finally {
       restore();
     }
@@ -77,13 +98,22 @@ describe('checkpoints are whole or nothing', () => {
     const [a, b] = [path.join(parent, 'a'), path.join(parent, 'b')];
     const { model, optimizer } = await loraModel(2);
     saveTrainingCheckpoint(a, model, optimizer, { epoch: 0, globalStep: 1, bestMetric: null, bestEpoch: null });
-    noGrad(() => model.parameters().filter((p) => p.requiresGrad).forEach((p) => p.add_(1)));
+    noGrad(() =>
+      model
+        .parameters()
+        .filter((p) => p.requiresGrad)
+        .forEach((p) => p.add_(1)),
+    );
     saveTrainingCheckpoint(b, model, optimizer, { epoch: 0, globalStep: 2, bestMetric: null, bestEpoch: null });
     // New weights beside the old trainer state: what a disk filling up between per-file saves used to leave.
     fs.copyFileSync(path.join(b, 'trainable.safetensors'), path.join(a, 'trainable.safetensors'));
-    expect(() => loadTrainingCheckpoint(a, model, optimizer)).toThrow(/inconsistent checkpoint in .*a: trainable\.safetensors is not the file trainer_state\.json was saved with/);
+    expect(() => loadTrainingCheckpoint(a, model, optimizer)).toThrow(
+      /inconsistent checkpoint in .*a: trainable\.safetensors is not the file trainer_state\.json was saved with/,
+    );
     fs.rmSync(path.join(b, 'optimizer.safetensors'));
-    expect(() => loadTrainingCheckpoint(b, model, optimizer)).toThrow(/inconsistent checkpoint in .*b: optimizer\.safetensors is missing/);
+    expect(() => loadTrainingCheckpoint(b, model, optimizer)).toThrow(
+      /inconsistent checkpoint in .*b: optimizer\.safetensors is missing/,
+    );
     const state = path.join(a, 'trainer_state.json');
     const { files: _files, ...legacy } = JSON.parse(fs.readFileSync(state, 'utf8'));
     fs.writeFileSync(state, JSON.stringify(legacy));
@@ -101,7 +131,18 @@ describe('checkpoints are whole or nothing', () => {
     fs.mkdirSync(path.join(out, `.checkpoint.123.ba9876543210.tmp`));
     const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);
     const train = datasets.subsample(datasets.loadSst2(path.join(SHARED, 'data', 'sst2')).train, 16, 1);
-    const trainer = new Trainer({ model, tokenizer, train, epochs: 1, batchSize: 8, maxLength: 16, outputDir: out, resume: true, progress: false, log: () => undefined });
+    const trainer = new Trainer({
+      model,
+      tokenizer,
+      train,
+      epochs: 1,
+      batchSize: 8,
+      maxLength: 16,
+      outputDir: out,
+      resume: true,
+      progress: false,
+      log: () => undefined,
+    });
     const result = await trainer.train(); // epoch 1 of 1 is done: nothing left to train
     expect(result.epochs).toEqual([]);
     expect(fs.existsSync(path.join(dir, 'trainer_state.json'))).toBe(true);
@@ -129,7 +170,12 @@ describe('saveAdapter and savePretrained folders are whole or nothing', () => {
     saveAdapter(model, existing);
     fs.writeFileSync(path.join(existing, 'README.md'), 'my notes');
     const before = fs.readFileSync(path.join(existing, 'adapter_model.safetensors'));
-    noGrad(() => model.parameters().filter((p) => p.requiresGrad).forEach((p) => p.add_(1)));
+    noGrad(() =>
+      model
+        .parameters()
+        .filter((p) => p.requiresGrad)
+        .forEach((p) => p.add_(1)),
+    );
     restore = diskFullFor(/adapter_model\.safetensors/);
     try {
       expect(() => saveAdapter(model, existing)).toThrow(/adapter_model\.safetensors.*ENOSPC/);
@@ -166,7 +212,9 @@ describe('saveAdapter and savePretrained folders are whole or nothing', () => {
     const restore = diskFullFor(/metrics/);
     const logger = new MetricsLogger(path.join(dir, 'metrics.jsonl'));
     try {
-      expect(() => logger.log({ step: 1, epoch: 1, split: 'train', loss: 1 })).toThrow(/cannot write .*metrics\.jsonl.*ENOSPC/);
+      expect(() => logger.log({ step: 1, epoch: 1, split: 'train', loss: 1 })).toThrow(
+        /cannot write .*metrics\.jsonl.*ENOSPC/,
+      );
       expect(() => writePlot(path.join(dir, 'metrics.svg'), '<svg/>')).toThrow(/cannot write .*metrics\.svg.*ENOSPC/);
     } finally {
       restore();
@@ -179,7 +227,10 @@ describe('saveAdapter and savePretrained folders are whole or nothing', () => {
 describe('metrics.jsonl after SIGKILL and resume', () => {
   beforeAll(() => {
     try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
     } catch (e) {
       if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'index.js'))) throw e;
     }
@@ -205,7 +256,8 @@ describe('metrics.jsonl after SIGKILL and resume', () => {
       })().catch((e) => { console.error(e); process.exit(1); });`;
     return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
   }
-  const summary = (file: string) => readMetrics(file).map((r) => `${r.split} e${r.epoch} s${r.step} loss=${r.loss} acc=${r.accuracy}`);
+  const summary = (file: string) =>
+    readMetrics(file).map((r) => `${r.split} e${r.epoch} s${r.step} loss=${r.loss} acc=${r.accuracy}`);
 
   it('holds every record once, exactly as an uninterrupted run writes them', () => {
     const whole = tmp('metrics-whole-');

@@ -2,11 +2,24 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type {
-  DType, RawTensor} from '../../lib/io';
-import { ITEMSIZE, DTYPES, fromSafetensorsDType, toSafetensorsDType, fromTorchStorageName,
-  readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors,
-  readTorchCheckpoint, unpickle, loadStateDictFile, loadCheckpointFolder, resolveModelPath, repoFolderName, findCachedModelPath,
+import type { DType, RawTensor } from '../../lib/io';
+import {
+  ITEMSIZE,
+  DTYPES,
+  fromSafetensorsDType,
+  toSafetensorsDType,
+  fromTorchStorageName,
+  readSafetensors,
+  parseSafetensors,
+  writeSafetensors,
+  serializeSafetensors,
+  readTorchCheckpoint,
+  unpickle,
+  loadStateDictFile,
+  loadCheckpointFolder,
+  resolveModelPath,
+  repoFolderName,
+  findCachedModelPath,
 } from '../../lib/io';
 import { AutoTokenizer } from '../../lib/tokenizer';
 import { BASE_MODEL_FILES } from '../helpers/paths';
@@ -16,12 +29,20 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'io');
 const TINY = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'distilbert-tiny-random');
 const fixture = (name: string) => path.join(FIXTURES, name);
 
-interface Expected { dtype: DType; shape: number[]; values: (number | boolean)[] }
+interface Expected {
+  dtype: DType;
+  shape: number[];
+  values: (number | boolean)[];
+}
 const EXPECTED: Record<string, Expected> = JSON.parse(fs.readFileSync(fixture('expected.json'), 'utf8'));
 
 let tmp: string;
-beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-lora-io-')); });
-afterEach(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-lora-io-'));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 function halfToNumber(h: number): number {
   const exponent = (h >> 10) & 0x1f;
@@ -38,7 +59,11 @@ function decode(t: RawTensor): (number | boolean)[] {
     float32: (i) => t.data.readFloatLE(i * 4),
     float64: (i) => t.data.readDoubleLE(i * 8),
     float16: (i) => halfToNumber(t.data.readUInt16LE(i * 2)),
-    bfloat16: (i) => { const b = Buffer.alloc(4); b.writeUInt16LE(t.data.readUInt16LE(i * 2), 2); return b.readFloatLE(0); },
+    bfloat16: (i) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt16LE(t.data.readUInt16LE(i * 2), 2);
+      return b.readFloatLE(0);
+    },
     int64: (i) => Number(t.data.readBigInt64LE(i * 8)),
     int32: (i) => t.data.readInt32LE(i * 4),
     int16: (i) => t.data.readInt16LE(i * 2),
@@ -155,12 +180,21 @@ describe('distilbert-tiny-random checkpoint', () => {
     const shardOf = (i: number) => `model-0000${i < names.length / 2 ? 1 : 2}-of-00002.safetensors`;
     const weightMap = Object.fromEntries(names.map((n, i) => [n, shardOf(i)]));
     for (const shard of new Set(Object.values(weightMap))) {
-      writeSafetensors(path.join(tmp, shard), new Map(names.filter((n) => weightMap[n] === shard).map((n) => [n, all.get(n)!])));
+      writeSafetensors(
+        path.join(tmp, shard),
+        new Map(names.filter((n) => weightMap[n] === shard).map((n) => [n, all.get(n)!])),
+      );
     }
-    fs.writeFileSync(path.join(tmp, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    fs.writeFileSync(
+      path.join(tmp, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
     const loaded = loadCheckpointFolder(tmp);
     expect(loaded.format).toBe('safetensors');
-    expect(loaded.files.map((f) => path.basename(f)).sort()).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    expect(loaded.files.map((f) => path.basename(f)).sort()).toEqual([
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+    ]);
     expectSameTensors(loaded.tensors, all);
 
     weightMap['not.there'] = shardOf(0);
@@ -169,7 +203,9 @@ describe('distilbert-tiny-random checkpoint', () => {
   });
 
   test('a folder without weights names what was looked for', () => {
-    expect(() => loadCheckpointFolder(tmp)).toThrow(/no checkpoint found; looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json/);
+    expect(() => loadCheckpointFolder(tmp)).toThrow(
+      /no checkpoint found; looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json/,
+    );
     expect(() => loadCheckpointFolder(path.join(tmp, 'nope'))).toThrow(/not a directory/);
   });
 });
@@ -219,8 +255,9 @@ describe('safetensors writing', () => {
   });
 
   test('refuses a tensor whose data does not match its shape', () => {
-    expect(() => writeSafetensors(path.join(tmp, 'x.safetensors'), { x: { dtype: 'float32', shape: [3], data: Buffer.alloc(8) } }))
-      .toThrow(/tensor 'x': float32\[3\] needs 12 bytes, data has 8/);
+    expect(() =>
+      writeSafetensors(path.join(tmp, 'x.safetensors'), { x: { dtype: 'float32', shape: [3], data: Buffer.alloc(8) } }),
+    ).toThrow(/tensor 'x': float32\[3\] needs 12 bytes, data has 8/);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
@@ -233,9 +270,13 @@ describe('safetensors writing', () => {
 
     // The real module object: the `import * as fs` namespace has read-only bindings.
     const nodeFs = jest.requireActual<typeof fs>('fs');
-    const spy = jest.spyOn(nodeFs, 'writeSync').mockImplementationOnce(() => { throw new Error('disk full'); });
+    const spy = jest.spyOn(nodeFs, 'writeSync').mockImplementationOnce(() => {
+      throw new Error('disk full');
+    });
     try {
-      expect(() => writeSafetensors(file, { w: { dtype: 'float32', shape: [4], data: Buffer.alloc(16, 2) } })).toThrow('disk full');
+      expect(() => writeSafetensors(file, { w: { dtype: 'float32', shape: [4], data: Buffer.alloc(16, 2) } })).toThrow(
+        'disk full',
+      );
     } finally {
       spy.mockRestore();
     }
@@ -262,18 +303,39 @@ describe('corrupt and hostile inputs give clear errors', () => {
     const file = copyTruncated(fixture('tensors.safetensors'), size - 10);
     expect(() => readSafetensors(file)).toThrow(new RegExp(`${file}: .*out of range.*truncated`));
     expect(() => readSafetensors(copyTruncated(fixture('tensors.safetensors'), 5))).toThrow(/too short/);
-    expect(() => readSafetensors(copyTruncated(fixture('tensors.safetensors'), 100))).toThrow(/header length \d+ is beyond the file size \(100 bytes\)/);
+    expect(() => readSafetensors(copyTruncated(fixture('tensors.safetensors'), 100))).toThrow(
+      /header length \d+ is beyond the file size \(100 bytes\)/,
+    );
   });
 
   test('bad safetensors headers', () => {
     const cases: [string, Buffer, RegExp][] = [
       ['garbage.safetensors', withHeader('{"a": [1, 2'), /header is not valid JSON/],
       ['array.safetensors', withHeader('[1]'), /header is not a JSON object/],
-      ['dtype.safetensors', withHeader('{"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}}', 1), /tensor 'a': unknown dtype "Q8"/],
-      ['shape.safetensors', withHeader('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', 4), /tensor 'a': invalid shape/],
-      ['span.safetensors', withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', 4), /span 4 bytes but F32\[2\] needs 8/],
+      [
+        'dtype.safetensors',
+        withHeader('{"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}}', 1),
+        /tensor 'a': unknown dtype "Q8"/,
+      ],
+      [
+        'shape.safetensors',
+        withHeader('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', 4),
+        /tensor 'a': invalid shape/,
+      ],
+      [
+        'span.safetensors',
+        withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', 4),
+        /span 4 bytes but F32\[2\] needs 8/,
+      ],
       ['range.safetensors', withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 4), /out of range/],
-      ['overlap.safetensors', withHeader('{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}', 4), /tensor 'b'.* overlap tensor 'a'/],
+      [
+        'overlap.safetensors',
+        withHeader(
+          '{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}',
+          4,
+        ),
+        /tensor 'b'.* overlap tensor 'a'/,
+      ],
       ['metadata.safetensors', withHeader('{"__metadata__":{"n":1}}'), /"__metadata__" value for 'n' is not a string/],
     ];
     for (const [name, data, message] of cases) {
@@ -295,10 +357,18 @@ describe('corrupt and hostile inputs give clear errors', () => {
   });
 
   test('not a zip, no data.pkl, a missing storage, a cut pickle', () => {
-    expect(() => readTorchCheckpoint(write('random.bin', Buffer.from('hello, this is not a checkpoint')))).toThrow(/random\.bin: not a torch zip checkpoint/);
-    expect(() => readTorchCheckpoint(write('legacy.bin', Buffer.from([0x80, 0x02, 0x8a, 0x0a])))).toThrow(/legacy pre-1\.6 torch\.save format/);
-    expect(() => readTorchCheckpoint(fixture('no-data-pkl.pt'))).toThrow(/no-data-pkl\.pt: no data\.pkl in the archive/);
-    expect(() => readTorchCheckpoint(fixture('missing-storage.pt'))).toThrow(/missing-storage\.pt: storage entry tensors\/data\/0 is missing/);
+    expect(() => readTorchCheckpoint(write('random.bin', Buffer.from('hello, this is not a checkpoint')))).toThrow(
+      /random\.bin: not a torch zip checkpoint/,
+    );
+    expect(() => readTorchCheckpoint(write('legacy.bin', Buffer.from([0x80, 0x02, 0x8a, 0x0a])))).toThrow(
+      /legacy pre-1\.6 torch\.save format/,
+    );
+    expect(() => readTorchCheckpoint(fixture('no-data-pkl.pt'))).toThrow(
+      /no-data-pkl\.pt: no data\.pkl in the archive/,
+    );
+    expect(() => readTorchCheckpoint(fixture('missing-storage.pt'))).toThrow(
+      /missing-storage\.pt: storage entry tensors\/data\/0 is missing/,
+    );
     expect(() => readTorchCheckpoint(fixture('bad-pickle.pt'))).toThrow(/bad-pickle\.pt: bad pickle: truncated pickle/);
     expect(() => loadStateDictFile(fixture('no-data-pkl.pt'))).toThrow(/no data\.pkl/);
   });
@@ -314,13 +384,16 @@ describe('unpickler', () => {
       if (module === 'collections' && name === 'OrderedDict') return { kind: 'callable', name, call: () => new Map() };
       throw new Error(`unsupported pickle global ${module}.${name}`);
     },
-    persistentLoad: () => { throw new Error('no persistent ids'); },
+    persistentLoad: () => {
+      throw new Error('no persistent ids');
+    },
   };
 
   test('protocol 4 values: FRAME, MEMOIZE, STACK_GLOBAL, LONG1, BINFLOAT, lists, tuples', () => {
     // pickle.dumps({'a': [1, 2.5, True, None, 2**70, -3, -300, 70000, False], 'b': ('x', 'y', 'z', 'w'),
     //               'c': collections.OrderedDict(k='v'), 'd': ('é',)}, protocol=4)
-    const hex = '80049585000000000000007d94288c0161945d94284b01474004000000000000884e8a090000000000000000404afdffffff4ad4feffff4a7011010089658c016294288c0178948c0179948c017a948c01779474948c0163948c0b636f6c6c656374696f6e73948c0b4f726465726564446963749493942952948c016b948c017694738c0164948c02c3a9948594752e';
+    const hex =
+      '80049585000000000000007d94288c0161945d94284b01474004000000000000884e8a090000000000000000404afdffffff4ad4feffff4a7011010089658c016294288c0178948c0179948c017a948c01779474948c0163948c0b636f6c6c656374696f6e73948c0b4f726465726564446963749493942952948c016b948c017694738c0164948c02c3a9948594752e';
     const value = unpickle(Buffer.from(hex, 'hex'), refuse) as Map<string, unknown>;
     expect(value.get('a')).toEqual([1, 2.5, true, null, 2n ** 70n, -3, -300, 70000, false]);
     expect(value.get('b')).toEqual(['x', 'y', 'z', 'w']);
@@ -334,7 +407,9 @@ describe('unpickler', () => {
     expect(() => unpickle(Buffer.from('80026805', 'hex'), refuse)).toThrow(/memo key 5 is not defined/);
     expect(() => unpickle(Buffer.from('8002742e', 'hex'), refuse)).toThrow(/no MARK/);
     expect(() => unpickle(Buffer.from('80022e', 'hex'), refuse)).toThrow(/stack underflow/);
-    expect(() => unpickle(Buffer.from('8002636275696c74696e730a6576616c0a2e', 'hex'), refuse)).toThrow('unsupported pickle global builtins.eval');
+    expect(() => unpickle(Buffer.from('8002636275696c74696e730a6576616c0a2e', 'hex'), refuse)).toThrow(
+      'unsupported pickle global builtins.eval',
+    );
   });
 });
 
@@ -365,7 +440,9 @@ describe('hub model resolution', () => {
     const cache = fakeCache('acme/tiny-bert', { 'config.json': '{}', 'model.safetensors': 'x' });
     const snapshot = path.join(cache, 'models--acme--tiny-bert', 'snapshots', COMMIT);
     await expect(resolveModelPath('acme/tiny-bert', { cacheDir: cache, offline: true })).resolves.toBe(snapshot);
-    await expect(resolveModelPath('acme/tiny-bert', { cacheDir: cache, revision: COMMIT, offline: true })).resolves.toBe(snapshot);
+    await expect(
+      resolveModelPath('acme/tiny-bert', { cacheDir: cache, revision: COMMIT, offline: true }),
+    ).resolves.toBe(snapshot);
     await withEnv({ HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '1' }, async () => {
       await expect(resolveModelPath('acme/tiny-bert')).resolves.toBe(snapshot);
     });
@@ -377,37 +454,53 @@ describe('hub model resolution', () => {
   test('AutoTokenizer.fromPretrained resolves the same hub ids as the models (issue 13): the cached snapshot', () => {
     const base = BASE_MODEL_FILES;
     const read = (f: string) => fs.readFileSync(path.join(base, f), 'utf8');
-    const cache = fakeCache('acme/tok-bert', { 'config.json': read('config.json'), 'model.safetensors': 'x', 'vocab.txt': read('vocab.txt'), 'tokenizer.json': read('tokenizer.json'), 'tokenizer_config.json': read('tokenizer_config.json') });
+    const cache = fakeCache('acme/tok-bert', {
+      'config.json': read('config.json'),
+      'model.safetensors': 'x',
+      'vocab.txt': read('vocab.txt'),
+      'tokenizer.json': read('tokenizer.json'),
+      'tokenizer_config.json': read('tokenizer_config.json'),
+    });
     const fromId = AutoTokenizer.fromPretrained('acme/tok-bert', { cacheDir: cache });
     const fromFolder = AutoTokenizer.fromPretrained(base);
     const text = 'Hello, wörld! Tokenizers resolve ids.';
     expect(fromId.encode(text)).toEqual(fromFolder.encode(text));
-    expect(findCachedModelPath('acme/tok-bert', { cacheDir: cache })).toBe(path.join(cache, 'models--acme--tok-bert', 'snapshots', COMMIT));
-    expect(() => AutoTokenizer.fromPretrained('acme/not-here', { cacheDir: cache }))
-      .toThrow(`AutoTokenizer: acme/not-here is neither a folder nor a model in the Hugging Face cache at ${cache} (the model's fromPretrained downloads it)`);
+    expect(findCachedModelPath('acme/tok-bert', { cacheDir: cache })).toBe(
+      path.join(cache, 'models--acme--tok-bert', 'snapshots', COMMIT),
+    );
+    expect(() => AutoTokenizer.fromPretrained('acme/not-here', { cacheDir: cache })).toThrow(
+      `AutoTokenizer: acme/not-here is neither a folder nor a model in the Hugging Face cache at ${cache} (the model's fromPretrained downloads it)`,
+    );
   });
 
   test('offline and not (completely) cached: a clear error', async () => {
     const cache = fakeCache('acme/no-weights', { 'config.json': '{}' });
-    await expect(resolveModelPath('acme/no-weights', { cacheDir: cache, offline: true }))
-      .rejects.toThrow(/acme\/no-weights \(revision main\) is not in the Hugging Face cache .* offline mode is on/);
+    await expect(resolveModelPath('acme/no-weights', { cacheDir: cache, offline: true })).rejects.toThrow(
+      /acme\/no-weights \(revision main\) is not in the Hugging Face cache .* offline mode is on/,
+    );
     await withEnv({ HF_HUB_OFFLINE: '1' }, async () => {
       await expect(resolveModelPath('acme/unknown', { cacheDir: cache })).rejects.toThrow(/offline mode is on/);
     });
-    await expect(resolveModelPath('acme/no-weights', { cacheDir: cache, offline: true, files: ['config.json'] }))
-      .resolves.toMatch(new RegExp(`snapshots/${COMMIT}$`));
+    await expect(
+      resolveModelPath('acme/no-weights', { cacheDir: cache, offline: true, files: ['config.json'] }),
+    ).resolves.toMatch(new RegExp(`snapshots/${COMMIT}$`));
   });
 
   test('an unreachable endpoint gives a clear error', async () => {
     await withEnv({ HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: undefined }, async () => {
-      await expect(resolveModelPath('acme/tiny-bert', { cacheDir: path.join(tmp, 'empty') }))
-        .rejects.toThrow(/could not download config\.json of acme\/tiny-bert from http:\/\/127\.0\.0\.1:9\/acme\/tiny-bert\/resolve\/main\/config\.json: .*ECONNREFUSED/);
+      await expect(resolveModelPath('acme/tiny-bert', { cacheDir: path.join(tmp, 'empty') })).rejects.toThrow(
+        /could not download config\.json of acme\/tiny-bert from http:\/\/127\.0\.0\.1:9\/acme\/tiny-bert\/resolve\/main\/config\.json: .*ECONNREFUSED/,
+      );
     });
   });
 
   test('not a directory and not a model id', async () => {
-    await expect(resolveModelPath('./no/such/dir')).rejects.toThrow(/no such directory, and not a Hugging Face model id/);
-    await expect(resolveModelPath('acme/tiny', { revision: '../x', offline: true })).rejects.toThrow(/invalid revision/);
+    await expect(resolveModelPath('./no/such/dir')).rejects.toThrow(
+      /no such directory, and not a Hugging Face model id/,
+    );
+    await expect(resolveModelPath('acme/tiny', { revision: '../x', offline: true })).rejects.toThrow(
+      /invalid revision/,
+    );
   });
 
   test('downloads into the hub cache layout from local endpoints', async () => {
@@ -441,13 +534,18 @@ describe('hub model resolution', () => {
         expect(snapshot).toBe(path.join(repo, 'snapshots', COMMIT));
         expect(fs.readFileSync(path.join(repo, 'refs', 'main'), 'utf8')).toBe(COMMIT);
         expect(fs.readlinkSync(path.join(snapshot, 'model.safetensors'))).toBe(`../../blobs/${LFS_SHA}`);
-        expect(fs.readlinkSync(path.join(snapshot, 'config.json'))).toBe('../../blobs/c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00');
+        expect(fs.readlinkSync(path.join(snapshot, 'config.json'))).toBe(
+          '../../blobs/c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00',
+        );
         // An etag that is not a digest is not trusted as a file name: the blob is named by its sha256.
         expect(fs.readlinkSync(path.join(snapshot, 'vocab.txt'))).toMatch(/^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/);
         expect(fs.readFileSync(path.join(snapshot, 'vocab.txt'), 'utf8')).toBe('[PAD]\n');
         expect(fs.readdirSync(path.join(repo, 'blobs')).filter((f) => f.startsWith('.'))).toEqual([]);
         expect(fs.existsSync(path.join(snapshot, 'tokenizer.json'))).toBe(false);
-        expectSameTensors(loadCheckpointFolder(snapshot).tensors, readSafetensors(path.join(TINY, 'model.safetensors')).tensors);
+        expectSameTensors(
+          loadCheckpointFolder(snapshot).tensors,
+          readSafetensors(path.join(TINY, 'model.safetensors')).tensors,
+        );
 
         const asked = requests.length;
         await expect(resolveModelPath('acme/tiny-bert', { cacheDir: cache })).resolves.toBe(snapshot);
@@ -465,8 +563,9 @@ describe('hub model resolution', () => {
     const hub = await listen((_req, res) => res.writeHead(404).end());
     try {
       await withEnv({ HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: undefined }, async () => {
-        await expect(resolveModelPath('acme/gone', { cacheDir: path.join(tmp, 'hub') }))
-          .rejects.toThrow(/could not download config\.json of acme\/gone from .*: HTTP 404/);
+        await expect(resolveModelPath('acme/gone', { cacheDir: path.join(tmp, 'hub') })).rejects.toThrow(
+          /could not download config\.json of acme\/gone from .*: HTTP 404/,
+        );
       });
     } finally {
       hub.server.close();
@@ -487,7 +586,9 @@ describe('reading whole weights files', () => {
     const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'empty-')), 'empty.bin');
     fs.writeFileSync(empty, '');
     expect(readWholeFile(empty).length).toBe(0);
-    expect(() => readWholeFile('/nonexistent/model.safetensors')).toThrow(/\/nonexistent\/model.safetensors: .*No such file/);
+    expect(() => readWholeFile('/nonexistent/model.safetensors')).toThrow(
+      /\/nonexistent\/model.safetensors: .*No such file/,
+    );
     expect(() => readWholeFile(os.tmpdir())).toThrow(new RegExp(`${os.tmpdir()}: `));
   });
 });

@@ -3,17 +3,33 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  DistilBertForSequenceClassification, loadAdapter, setAdapter, addWeightedAdapter, activeAdapters, mergeAndUnload,
-  tensor, tidy, noGrad, loraLayers,
+  DistilBertForSequenceClassification,
+  loadAdapter,
+  setAdapter,
+  addWeightedAdapter,
+  activeAdapters,
+  mergeAndUnload,
+  tensor,
+  tidy,
+  noGrad,
+  loraLayers,
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 
 const PEFT = path.join(__dirname, '..', 'fixtures', 'peft');
 const fx = JSON.parse(fs.readFileSync(path.join(PEFT, 'multi-adapter.json'), 'utf8'));
 const inputs = JSON.parse(fs.readFileSync(fixture('distilbert-tiny-expected.json'), 'utf8'));
-const logits = (m: DistilBertForSequenceClassification) => noGrad(() => tidy(() =>
-  m.forward(tensor(inputs.input_ids, { dtype: 'int64' }), tensor(inputs.attention_mask, { dtype: 'int64' })).logits.toArray() as number[][]));
-const diff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
+const logits = (m: DistilBertForSequenceClassification) =>
+  noGrad(() =>
+    tidy(
+      () =>
+        m
+          .forward(tensor(inputs.input_ids, { dtype: 'int64' }), tensor(inputs.attention_mask, { dtype: 'int64' }))
+          .logits.toArray() as number[][],
+    ),
+  );
+const diff = (a: number[][], b: number[][]) =>
+  Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
 
 async function twoAdapters(): Promise<DistilBertForSequenceClassification> {
   const model = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL)).eval();
@@ -53,11 +69,15 @@ describe('several adapters as PEFT computes them', () => {
 
   it('refuses what PEFT refuses, with clear errors', async () => {
     const model = await twoAdapters();
-    expect(() => addWeightedAdapter(model, ['a', 'nope'], [1, 1], 'x', 'cat')).toThrow(/no layer has an adapter named 'nope'/);
+    expect(() => addWeightedAdapter(model, ['a', 'nope'], [1, 1], 'x', 'cat')).toThrow(
+      /no layer has an adapter named 'nope'/,
+    );
     expect(() => addWeightedAdapter(model, ['a', 'b'], [1], 'x', 'cat')).toThrow(/2 adapters but 1 weights/);
     expect(() => addWeightedAdapter(model, ['a', 'b'], [1, NaN], 'x', 'cat')).toThrow(/finite/);
     expect(() => addWeightedAdapter(model, ['a', 'b'], [1, 1], 'a', 'cat')).toThrow(/already exists/);
-    expect(() => addWeightedAdapter(model, ['a', 'b'], [1, 1], 'x', 'ties' as never)).toThrow(/'ties' is not supported/);
+    expect(() => addWeightedAdapter(model, ['a', 'b'], [1, 1], 'x', 'ties' as never)).toThrow(
+      /'ties' is not supported/,
+    );
     expect(() => setAdapter(model, ['a', 'nope'])).toThrow(/no layer has an adapter named 'nope'/);
     model.dispose();
   });

@@ -4,10 +4,20 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LinearWithLoRA, Tensor, DType} from '../../lib';
+import type { LinearWithLoRA, Tensor, DType } from '../../lib';
 import {
-  DistilBertForSequenceClassification, loadAdapter, saveAdapter, loraLayers, countParameters, replaceLinearWithLora,
-  markOnlyLoraAsTrainable, tensor, tidy, noGrad, optim, F
+  DistilBertForSequenceClassification,
+  loadAdapter,
+  saveAdapter,
+  loraLayers,
+  countParameters,
+  replaceLinearWithLora,
+  markOnlyLoraAsTrainable,
+  tensor,
+  tidy,
+  noGrad,
+  optim,
+  F,
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 import { maxAbsDiff } from '../helpers/compare';
@@ -19,15 +29,33 @@ const load = () => DistilBertForSequenceClassification.fromPretrained(TINY_MODEL
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
 function logits(model: DistilBertForSequenceClassification, dtype: DType = 'float32'): number[][] {
-  return noGrad(() => tidy(() => {
-    const out = model.forward(tensor(inputs.input_ids, { dtype: 'int64' }), tensor(inputs.attention_mask, { dtype: 'int64' })).logits;
-    expect(out.dtype).toBe(dtype);
-    return out.toArray() as number[][];
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const out = model.forward(
+        tensor(inputs.input_ids, { dtype: 'int64' }),
+        tensor(inputs.attention_mask, { dtype: 'int64' }),
+      ).logits;
+      expect(out.dtype).toBe(dtype);
+      return out.toArray() as number[][];
+    }),
+  );
 }
-const diff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
+const diff = (a: number[][], b: number[][]) =>
+  Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
 
-const CASES = ['dropout', 'bias-lora-only', 'bias-all', 'lora-bias', 'bin', 'seq-cls-default', 'seq-cls-classifier', 'heads-no-task', 'patterns-rslora', 'layers-exclude', 'dora'];
+const CASES = [
+  'dropout',
+  'bias-lora-only',
+  'bias-all',
+  'lora-bias',
+  'bin',
+  'seq-cls-default',
+  'seq-cls-classifier',
+  'heads-no-task',
+  'patterns-rslora',
+  'layers-exclude',
+  'dora',
+];
 
 describe('adapters written by PEFT load exactly (PeftModel.from_pretrained logits)', () => {
   it.each(CASES)('%s: logits to 1e-5, and the adapter matters', async (name) => {
@@ -75,7 +103,9 @@ describe('issue 11 found items', () => {
     writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
     const model = await load();
     // bias-lora-only's file with a config that says bias 'none': the base_layer biases are not silently dropped.
-    expect(() => loadAdapter(model, dir)).toThrow(/unknown tensors? 'base_model\.model\.distilbert\.transformer\.layer\.0\.attention\.q_lin\.base_layer\.bias'/);
+    expect(() => loadAdapter(model, dir)).toThrow(
+      /unknown tensors? 'base_model\.model\.distilbert\.transformer\.layer\.0\.attention\.q_lin\.base_layer\.bias'/,
+    );
     model.dispose();
   });
 
@@ -137,14 +167,17 @@ describe('issue 11 found items', () => {
     const fx = readJson('dropout.json');
     const model = (await load()).eval().to('float64');
     loadAdapter(model, path.join(PEFT, 'dropout'));
-    for (const [, l] of loraLayers(model)) expect([l.adapter().A.dtype, l.adapter().B.dtype]).toEqual(['float64', 'float64']);
+    for (const [, l] of loraLayers(model))
+      expect([l.adapter().A.dtype, l.adapter().B.dtype]).toEqual(['float64', 'float64']);
     expect(diff(logits(model, 'float64'), fx.logits_float64)).toBeLessThan(1e-10);
     model.to('float32');
     expect(diff(logits(model), fx.logits)).toBeLessThan(1e-5);
 
     const bf = (await load()).eval().to('bfloat16');
     replaceLinearWithLora(bf, { rank: 4, alpha: 8, targets: ['q_lin', 'v_lin'] });
-    expect((bf.getSubmodule('distilbert.transformer.layer.0.attention.q_lin') as LinearWithLoRA).A.dtype).toBe('bfloat16');
+    expect((bf.getSubmodule('distilbert.transformer.layer.0.attention.q_lin') as LinearWithLoRA).A.dtype).toBe(
+      'bfloat16',
+    );
     const out = logits(bf, 'bfloat16');
     expect(diff(out, readJson('dropout.json').base_logits)).toBeLessThan(0.1); // B = 0: the base model, in bfloat16
     [model, bf].forEach((m) => m.dispose());
@@ -154,22 +187,41 @@ describe('issue 11 found items', () => {
 describe('training parity with PEFT: five AdamW steps from the same start', () => {
   const fx = readJson('training.json');
   it.each([
-    ['float32', 1e-5, false], ['float64', 1e-9, false], ['float32', 1e-5, true], ['float64', 1e-9, true],
+    ['float32', 1e-5, false],
+    ['float64', 1e-9, false],
+    ['float32', 1e-5, true],
+    ['float64', 1e-9, true],
   ] as const)('%s: losses and weights within %s (DoRA: %s)', async (dtype, tol, dora) => {
     const run = fx[dora ? `dora_${dtype}` : dtype];
     const model = (await load()).eval().to(dtype);
-    replaceLinearWithLora(model, { rank: fx.rank, alpha: fx.lora_alpha, scaling: 'alpha/r', targets: fx.targets, dora });
+    replaceLinearWithLora(model, {
+      rank: fx.rank,
+      alpha: fx.lora_alpha,
+      scaling: 'alpha/r',
+      targets: fx.targets,
+      dora,
+    });
     markOnlyLoraAsTrainable(model, { modulesToSave: fx.modules_to_save });
-    const ours = (peftName: string) => peftName
-      .replace(/^base_model\.model\./, '').replace(/\.lora_A\.default\.weight$/, '.lora.default.A').replace(/\.lora_B\.default\.weight$/, '.lora.default.B')
-      .replace(/\.modules_to_save\.default\./, '.').replace(/\.lora_magnitude_vector\.default\.weight$/, '.lora.default.magnitude');
+    const ours = (peftName: string) =>
+      peftName
+        .replace(/^base_model\.model\./, '')
+        .replace(/\.lora_A\.default\.weight$/, '.lora.default.A')
+        .replace(/\.lora_B\.default\.weight$/, '.lora.default.B')
+        .replace(/\.modules_to_save\.default\./, '.')
+        .replace(/\.lora_magnitude_vector\.default\.weight$/, '.lora.default.magnitude');
     const params = new Map(model.namedParameters());
     const transposed = (n: string) => /\.lora\.default\.[AB]$/.test(n);
     noGrad(() => {
       for (const [peftName, values] of Object.entries(run.start)) {
         const p = params.get(ours(peftName));
         expect(p).toBeDefined();
-        tidy(() => p!.copy_(transposed(ours(peftName)) ? tensor(values as number[][], { dtype }).t() : tensor(values as number[][], { dtype })));
+        tidy(() =>
+          p!.copy_(
+            transposed(ours(peftName))
+              ? tensor(values as number[][], { dtype }).t()
+              : tensor(values as number[][], { dtype }),
+          ),
+        );
       }
     });
     const trainable = model.parameters().filter((p) => p.requiresGrad);
@@ -178,12 +230,17 @@ describe('training parity with PEFT: five AdamW steps from the same start', () =
     const losses: number[] = [];
     for (const b of fx.batches) {
       opt.zeroGrad();
-      losses.push(tidy(() => {
-        const out = model.forward(tensor(b.input_ids, { dtype: 'int64' }), tensor(b.attention_mask, { dtype: 'int64' })).logits;
-        const loss = F.crossEntropy(out, tensor(b.labels, { dtype: 'int64' }));
-        loss.backward();
-        return loss.item() as number;
-      }));
+      losses.push(
+        tidy(() => {
+          const out = model.forward(
+            tensor(b.input_ids, { dtype: 'int64' }),
+            tensor(b.attention_mask, { dtype: 'int64' }),
+          ).logits;
+          const loss = F.crossEntropy(out, tensor(b.labels, { dtype: 'int64' }));
+          loss.backward();
+          return loss.item() as number;
+        }),
+      );
       opt.step();
     }
     losses.forEach((l, i) => expect(Math.abs(l - run.losses[i])).toBeLessThan(tol));

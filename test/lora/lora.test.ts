@@ -1,11 +1,34 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Tensor} from '../../lib';
+import type { Tensor } from '../../lib';
 import {
-  DistilBertForSequenceClassification, replaceLinearWithLora, markOnlyLoraAsTrainable, LinearWithLoRA, LoRALayer,
-  countParameters, printTrainableParameters, mergeLora, unmergeLora, mergeAndUnload, saveAdapter, loadAdapter, readAdapterLabels,
-  setAdapter, disableAdapter, deleteAdapter, listAdapters, freeze, nn, optim, F, tensor, randn, tidy, noGrad, manualSeed
+  DistilBertForSequenceClassification,
+  replaceLinearWithLora,
+  markOnlyLoraAsTrainable,
+  LinearWithLoRA,
+  LoRALayer,
+  countParameters,
+  printTrainableParameters,
+  mergeLora,
+  unmergeLora,
+  mergeAndUnload,
+  saveAdapter,
+  loadAdapter,
+  readAdapterLabels,
+  setAdapter,
+  disableAdapter,
+  deleteAdapter,
+  listAdapters,
+  freeze,
+  nn,
+  optim,
+  F,
+  tensor,
+  randn,
+  tidy,
+  noGrad,
+  manualSeed,
 } from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 
@@ -13,7 +36,8 @@ const expected = JSON.parse(fs.readFileSync(fixture('distilbert-tiny-expected.js
 const ids = () => tensor(expected.input_ids, { dtype: 'int64' });
 const mask = () => tensor(expected.attention_mask, { dtype: 'int64' });
 const load = () => DistilBertForSequenceClassification.fromPretrained(TINY_MODEL).then((m) => m.eval());
-const logitsOf = (m: DistilBertForSequenceClassification) => noGrad(() => tidy(() => m.forward(ids(), mask()).logits.dataSync() as Float32Array));
+const logitsOf = (m: DistilBertForSequenceClassification) =>
+  noGrad(() => tidy(() => m.forward(ids(), mask()).logits.dataSync() as Float32Array));
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
@@ -60,7 +84,10 @@ describe('LoRALayer', () => {
   it('addedTo(x, base) (one native call) is base(x) + forward(x), lora_bias and dropout included', () => {
     const base = new nn.Linear(6, 5);
     const l = new LoRALayer(6, 5, { rank: 3, alpha: 2, bias: true, dropout: 0.5 });
-    noGrad(() => { l.B.normal_(); l.bias!.normal_(); });
+    noGrad(() => {
+      l.B.normal_();
+      l.bias!.normal_();
+    });
     tidy(() => {
       const x = randn([4, 6]);
       manualSeed(5);
@@ -97,18 +124,33 @@ describe('LinearWithLoRA and replaceLinearWithLora', () => {
     const m = await load();
     const q = replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: ['q_lin', 'v_lin'] });
     expect(q).toEqual([
-      'distilbert.transformer.layer.0.attention.q_lin', 'distilbert.transformer.layer.0.attention.v_lin',
-      'distilbert.transformer.layer.1.attention.q_lin', 'distilbert.transformer.layer.1.attention.v_lin',
+      'distilbert.transformer.layer.0.attention.q_lin',
+      'distilbert.transformer.layer.0.attention.v_lin',
+      'distilbert.transformer.layer.1.attention.q_lin',
+      'distilbert.transformer.layer.1.attention.v_lin',
     ]);
     expect(replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: ['q_lin', 'v_lin'] })).toEqual([]);
     expect(m.getSubmodule('distilbert.transformer.layer.0.attention.q_lin')).toBeInstanceOf(LinearWithLoRA);
-    expect((m.getSubmodule('distilbert.transformer.layer.0.attention.q_lin') as LinearWithLoRA).linear).toBeInstanceOf(nn.Linear);
+    expect((m.getSubmodule('distilbert.transformer.layer.0.attention.q_lin') as LinearWithLoRA).linear).toBeInstanceOf(
+      nn.Linear,
+    );
 
-    const ffn = replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: /.*\.ffn\.lin\d/, exclude: ['layer.1.ffn.lin2'] });
-    expect(ffn).toEqual(['distilbert.transformer.layer.0.ffn.lin1', 'distilbert.transformer.layer.0.ffn.lin2', 'distilbert.transformer.layer.1.ffn.lin1']);
+    const ffn = replaceLinearWithLora(m, {
+      rank: 2,
+      alpha: 1,
+      targets: /.*\.ffn\.lin\d/,
+      exclude: ['layer.1.ffn.lin2'],
+    });
+    expect(ffn).toEqual([
+      'distilbert.transformer.layer.0.ffn.lin1',
+      'distilbert.transformer.layer.0.ffn.lin2',
+      'distilbert.transformer.layer.1.ffn.lin1',
+    ]);
     const heads = replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: (name) => !name.startsWith('distilbert') });
     expect(heads).toEqual(['pre_classifier', 'classifier']);
-    expect(() => replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: ['no_such_layer'] })).toThrow(/no Linear module matched/);
+    expect(() => replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: ['no_such_layer'] })).toThrow(
+      /no Linear module matched/,
+    );
   });
 });
 
@@ -119,11 +161,19 @@ describe('freezing and training', () => {
     markOnlyLoraAsTrainable(m, { modulesToSave: ['pre_classifier', 'classifier'] });
     const frozen = [...m.namedParameters()].filter(([, p]) => !p.requiresGrad);
     const snapshot = new Map(frozen.map(([n, p]) => [n, Buffer.from(p.bytes())]));
-    const opt = new optim.AdamW(m.parameters().filter((p) => p.requiresGrad), { lr: 0.05 });
+    const opt = new optim.AdamW(
+      m.parameters().filter((p) => p.requiresGrad),
+      { lr: 0.05 },
+    );
     m.train();
     for (let step = 0; step < 3; step++) {
       opt.zeroGrad();
-      tidy(() => F.crossEntropy(m.forward(ids(), mask()).logits, tensor([0, 1, 0, 1, 1, 0, 1, 0], { dtype: 'int64' })).backward());
+      tidy(() =>
+        F.crossEntropy(
+          m.forward(ids(), mask()).logits,
+          tensor([0, 1, 0, 1, 1, 0, 1, 0], { dtype: 'int64' }),
+        ).backward(),
+      );
       const withGrad = [...m.namedParameters()].filter(([, p]) => p.hasGrad).map(([n]) => n);
       expect(withGrad.every((n) => /lora\.default\.[AB]$|^pre_classifier\.|^classifier\./.test(n))).toBe(true);
       expect(withGrad).toHaveLength(4 * 2 + 4); // A and B of four layers, weight and bias of two heads
@@ -141,7 +191,9 @@ describe('freezing and training', () => {
     expect(countParameters(m)).toEqual({ trainable: lora, total: total + lora });
     const lines: string[] = [];
     printTrainableParameters(m, (s) => lines.push(s));
-    expect(lines[0]).toBe(`trainable params: ${lora.toLocaleString('en-US')} || all params: ${(total + lora).toLocaleString('en-US')} || trainable%: ${((100 * lora) / (total + lora)).toFixed(4)}`);
+    expect(lines[0]).toBe(
+      `trainable params: ${lora.toLocaleString('en-US')} || all params: ${(total + lora).toLocaleString('en-US')} || trainable%: ${((100 * lora) / (total + lora)).toFixed(4)}`,
+    );
   });
 
   it('bias modes: none, all, lora_only', async () => {
@@ -149,7 +201,10 @@ describe('freezing and training', () => {
     replaceLinearWithLora(m, { rank: 2, alpha: 1, targets: ['q_lin'] });
     markOnlyLoraAsTrainable(m, { bias: 'lora_only' });
     const trainable = () => [...m.namedParameters()].filter(([, p]) => p.requiresGrad).map(([n]) => n);
-    expect(trainable().filter((n) => n.endsWith('bias'))).toEqual(['distilbert.transformer.layer.0.attention.q_lin.linear.bias', 'distilbert.transformer.layer.1.attention.q_lin.linear.bias']);
+    expect(trainable().filter((n) => n.endsWith('bias'))).toEqual([
+      'distilbert.transformer.layer.0.attention.q_lin.linear.bias',
+      'distilbert.transformer.layer.1.attention.q_lin.linear.bias',
+    ]);
     markOnlyLoraAsTrainable(m, { bias: 'all' });
     expect(trainable().filter((n) => n.endsWith('bias')).length).toBeGreaterThan(10);
     freeze(m);
@@ -181,7 +236,9 @@ describe('merging', () => {
     const m = await load();
     replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
     const dir = path.join(tmp('lora-save-'), 'out');
-    expect(() => m.savePretrained(dir)).toThrow("savePretrained: 'distilbert.transformer.layer.0.attention.q_lin' still has LoRA adapters; call mergeAndUnload(model) first");
+    expect(() => m.savePretrained(dir)).toThrow(
+      "savePretrained: 'distilbert.transformer.layer.0.attention.q_lin' still has LoRA adapters; call mergeAndUnload(model) first",
+    );
     expect(fs.existsSync(dir)).toBe(false);
     mergeAndUnload(m);
     m.savePretrained(dir);
@@ -201,7 +258,14 @@ describe('adapters on disk and several adapters', () => {
     saveAdapter(m, dir, { modulesToSave: ['classifier'], baseModelNameOrPath: 'distilbert-base-uncased' });
     expect(fs.readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
-    expect(config).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 32, target_modules: ['q_lin', 'v_lin'], modules_to_save: ['classifier'], use_rslora: false });
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 32,
+      target_modules: ['q_lin', 'v_lin'],
+      modules_to_save: ['classifier'],
+      use_rslora: false,
+    });
 
     const fresh = await load();
     const adapted = loadAdapter(fresh, dir);
@@ -212,10 +276,13 @@ describe('adapters on disk and several adapters', () => {
     expect(layer.A.requiresGrad).toBe(false);
   });
 
-  it('each loaded adapter keeps its own head (PEFT\'s ModulesToSaveWrapper): the last one loaded does not own it (issue 13)', async () => {
+  it("each loaded adapter keeps its own head (PEFT's ModulesToSaveWrapper): the last one loaded does not own it (issue 13)", async () => {
     // Two adapters that train the classifier, saved apart; each alone in a fresh model is the reference.
     const dirs: string[] = [];
-    for (const [seed, shift] of [[11, 0.5], [12, -0.75]] as const) {
+    for (const [seed, shift] of [
+      [11, 0.5],
+      [12, -0.75],
+    ] as const) {
       const m = await load();
       replaceLinearWithLora(m, { rank: 2, alpha: 4, targets: ['q_lin'] });
       perturbAdapters(m, seed);
@@ -224,7 +291,13 @@ describe('adapters on disk and several adapters', () => {
       saveAdapter(m, dir, { modulesToSave: ['classifier'] });
       dirs.push(dir);
     }
-    const alone = await Promise.all(dirs.map(async (dir) => { const m = await load(); loadAdapter(m, dir); return logitsOf(m); }));
+    const alone = await Promise.all(
+      dirs.map(async (dir) => {
+        const m = await load();
+        loadAdapter(m, dir);
+        return logitsOf(m);
+      }),
+    );
     const m = await load();
     const base = logitsOf(m);
     const classifierBias = (m.getSubmodule('classifier') as nn.Linear).bias!;
@@ -270,18 +343,28 @@ describe('adapters on disk and several adapters', () => {
 
   it('carries the class names: fromPretrained id2label -> saveAdapter -> loadAdapter; placeholders are not stored', async () => {
     const named = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { id2label: ['spam', 'ham'] });
-    expect([named.config.id2label, named.config.label2id]).toEqual([{ 0: 'spam', 1: 'ham' }, { spam: 0, ham: 1 }]);
-    await expect(DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3, id2label: ['a', 'b'] })).rejects.toThrow(/numLabels 3 but 2 names/);
+    expect([named.config.id2label, named.config.label2id]).toEqual([
+      { 0: 'spam', 1: 'ham' },
+      { spam: 0, ham: 1 },
+    ]);
+    await expect(
+      DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3, id2label: ['a', 'b'] }),
+    ).rejects.toThrow(/numLabels 3 but 2 names/);
     replaceLinearWithLora(named, { rank: 2, alpha: 4, targets: ['q_lin'] });
     const dir = tmp('named-adapter-');
     saveAdapter(named, dir, { modulesToSave: ['classifier'] });
     expect(readAdapterLabels(dir)).toEqual(['spam', 'ham']);
     // PEFT reads adapter_config.json and the tensors; the names ride in the safetensors metadata, which it ignores.
-    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')))).not.toContain('labels');
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')))).not.toContain(
+      'labels',
+    );
 
     const fresh = await load();
     loadAdapter(fresh, dir);
-    expect([fresh.config.id2label, fresh.config.label2id]).toEqual([{ 0: 'spam', 1: 'ham' }, { spam: 0, ham: 1 }]);
+    expect([fresh.config.id2label, fresh.config.label2id]).toEqual([
+      { 0: 'spam', 1: 'ham' },
+      { spam: 0, ham: 1 },
+    ]);
     const inactive = await load();
     loadAdapter(inactive, dir, { activate: false, adapterName: 'other' });
     expect(inactive.config.id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1' });
@@ -300,7 +383,10 @@ describe('adapters on disk and several adapters', () => {
     const m = await load();
     const dir = tmp('bad-adapter-');
     expect(() => loadAdapter(m, dir)).toThrow(/adapter_config.json/);
-    fs.writeFileSync(path.join(dir, 'adapter_config.json'), '{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_lin"]}');
+    fs.writeFileSync(
+      path.join(dir, 'adapter_config.json'),
+      '{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_lin"]}',
+    );
     expect(() => loadAdapter(m, dir)).toThrow(/adapter_model.safetensors/);
     fs.writeFileSync(path.join(dir, 'adapter_model.safetensors'), Buffer.from([1, 2, 3]));
     expect(() => loadAdapter(m, dir)).toThrow();

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { nn } from '../../lib';
-import { DistilBertForSequenceClassification, DistilBertModel, DistilBertForMaskedLM, tensor, noGrad, tidy } from '../../lib';
+import {
+  DistilBertForSequenceClassification,
+  DistilBertModel,
+  DistilBertForMaskedLM,
+  tensor,
+  noGrad,
+  tidy,
+} from '../../lib';
 import { TINY_MODEL, fixture } from '../helpers/paths';
 import { maxAbsDiff } from '../helpers/compare';
 
@@ -10,7 +17,8 @@ const expected = JSON.parse(fs.readFileSync(fixture('distilbert-tiny-expected.js
 
 function copyCheckpoint(keep: 'model.safetensors' | 'pytorch_model.bin'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiny-'));
-  for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json', keep]) fs.copyFileSync(path.join(TINY_MODEL, f), path.join(dir, f));
+  for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json', keep])
+    fs.copyFileSync(path.join(TINY_MODEL, f), path.join(dir, f));
   return dir;
 }
 
@@ -21,14 +29,16 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
       expect(model.loadingInfo.missingKeys).toEqual([]);
       expect(model.loadingInfo.unexpectedKeys).toEqual([]);
       model.eval();
-      noGrad(() => tidy(() => {
-        const ids = tensor(expected.input_ids, { dtype: 'int64' });
-        const mask = tensor(expected.attention_mask, { dtype: 'int64' });
-        const { logits } = model.forward(ids, mask);
-        expect(maxAbsDiff(logits, expected.logits)).toBeLessThan(1e-4);
-        const hidden = model.distilbert.forward(ids, mask).select(1, 0);
-        expect(maxAbsDiff(hidden, expected.cls_hidden)).toBeLessThan(1e-4);
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const ids = tensor(expected.input_ids, { dtype: 'int64' });
+          const mask = tensor(expected.attention_mask, { dtype: 'int64' });
+          const { logits } = model.forward(ids, mask);
+          expect(maxAbsDiff(logits, expected.logits)).toBeLessThan(1e-4);
+          const hidden = model.distilbert.forward(ids, mask).select(1, 0);
+          expect(maxAbsDiff(hidden, expected.cls_hidden)).toBeLessThan(1e-4);
+        }),
+      );
     });
   }
 
@@ -43,16 +53,31 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
   it('loads the encoder alone and the MLM head (initialising and reporting what the checkpoint lacks)', async () => {
     const bare = await DistilBertModel.fromPretrained(TINY_MODEL);
     expect(bare.loadingInfo.missingKeys).toEqual([]);
-    expect(bare.loadingInfo.unexpectedKeys.sort()).toEqual(['classifier.bias', 'classifier.weight', 'pre_classifier.bias', 'pre_classifier.weight']);
+    expect(bare.loadingInfo.unexpectedKeys.sort()).toEqual([
+      'classifier.bias',
+      'classifier.weight',
+      'pre_classifier.bias',
+      'pre_classifier.weight',
+    ]);
     const mlm = await DistilBertForMaskedLM.fromPretrained(TINY_MODEL);
-    expect(mlm.loadingInfo.missingKeys.sort()).toEqual(['vocab_layer_norm.bias', 'vocab_layer_norm.weight', 'vocab_projector.bias', 'vocab_transform.bias', 'vocab_transform.weight']);
+    expect(mlm.loadingInfo.missingKeys.sort()).toEqual([
+      'vocab_layer_norm.bias',
+      'vocab_layer_norm.weight',
+      'vocab_projector.bias',
+      'vocab_transform.bias',
+      'vocab_transform.weight',
+    ]);
     expect(mlm.vocab_projector.weight).toBe(mlm.distilbert.embeddings.word_embeddings.weight);
     // Only what the checkpoint lacks is initialised, by transformers' rule: N(0, initializer_range) weights (0.15 in
     // this checkpoint's config), zero biases, unit LayerNorm scales; nothing is left as uninitialised memory.
     const stats = (t: nn.Parameter | import('../../lib').Tensor) => {
       const v = Array.from(t.dataSync() as Float32Array);
       const mean = v.reduce((a, b) => a + b, 0) / v.length;
-      return { mean, std: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), finite: v.every(Number.isFinite) };
+      return {
+        mean,
+        std: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length),
+        finite: v.every(Number.isFinite),
+      };
     };
     const w = stats(mlm.vocab_transform.weight);
     expect(w.finite).toBe(true);
@@ -60,13 +85,19 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
     expect(Math.abs(w.mean)).toBeLessThan(0.03); // 1,024 draws
     expect(w.std).toBeGreaterThan(0.13);
     expect(w.std).toBeLessThan(0.17);
-    for (const zero of [mlm.vocab_transform.bias!, mlm.vocab_projector.bias!, mlm.vocab_layer_norm.bias!]) expect(stats(zero)).toEqual({ mean: 0, std: 0, finite: true });
+    for (const zero of [mlm.vocab_transform.bias!, mlm.vocab_projector.bias!, mlm.vocab_layer_norm.bias!])
+      expect(stats(zero)).toEqual({ mean: 0, std: 0, finite: true });
     expect(stats(mlm.vocab_layer_norm.weight!)).toEqual({ mean: 1, std: 0, finite: true });
   });
 
   it('re-initialises a classifier with another label count only when asked', async () => {
-    await expect(DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3 })).rejects.toThrow(/size mismatch for classifier.weight/);
-    const m = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3, ignoreMismatchedSizes: true });
+    await expect(DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { numLabels: 3 })).rejects.toThrow(
+      /size mismatch for classifier.weight/,
+    );
+    const m = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, {
+      numLabels: 3,
+      ignoreMismatchedSizes: true,
+    });
     expect(m.classifier.forward(tensor([[...Array(32)].map(() => 0)])).shape).toEqual([1, 3]);
     expect(m.loadingInfo.mismatchedKeys.sort()).toEqual(['classifier.bias', 'classifier.weight']);
     expect(m.classifier.bias!.toArray()).toEqual([0, 0, 0]); // re-initialised as transformers does, not left uninitialised
@@ -81,11 +112,13 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
     model.savePretrained(dir);
     expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors']);
     const again = await DistilBertForSequenceClassification.fromPretrained(dir);
-    noGrad(() => tidy(() => {
-      const ids = tensor(expected.input_ids, { dtype: 'int64' });
-      const mask = tensor(expected.attention_mask, { dtype: 'int64' });
-      expect(maxAbsDiff(again.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(1e-4);
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const ids = tensor(expected.input_ids, { dtype: 'int64' });
+        const mask = tensor(expected.attention_mask, { dtype: 'int64' });
+        expect(maxAbsDiff(again.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(1e-4);
+      }),
+    );
   });
 
   for (const dtype of ['float16', 'bfloat16'] as const) {
@@ -99,12 +132,16 @@ describe('DistilBertForSequenceClassification on the tiny random checkpoint', ()
       expect((widened.getSubmodule('classifier') as nn.Linear).weight.dtype).toBe('float32');
       const kept = await DistilBertForSequenceClassification.fromPretrained(dir, { dtype });
       expect((kept.getSubmodule('classifier') as nn.Linear).weight.dtype).toBe(dtype);
-      noGrad(() => tidy(() => {
-        const ids = tensor(expected.input_ids, { dtype: 'int64' });
-        const mask = tensor(expected.attention_mask, { dtype: 'int64' });
-        // Rounding every weight to 16 bits moves the logits a little, not more.
-        expect(maxAbsDiff(widened.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(dtype === 'float16' ? 5e-3 : 3e-2);
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const ids = tensor(expected.input_ids, { dtype: 'int64' });
+          const mask = tensor(expected.attention_mask, { dtype: 'int64' });
+          // Rounding every weight to 16 bits moves the logits a little, not more.
+          expect(maxAbsDiff(widened.eval().forward(ids, mask).logits, expected.logits)).toBeLessThan(
+            dtype === 'float16' ? 5e-3 : 3e-2,
+          );
+        }),
+      );
     });
   }
 

@@ -19,10 +19,19 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Tensor} from '../../lib';
+import type { Tensor } from '../../lib';
 import {
-  DistilBertForSequenceClassification, distilBertConfig, tensor, arange, noGrad, tidy,
-  loadAdapter, saveAdapter, readAdapterConfig, loraLayers, io,
+  DistilBertForSequenceClassification,
+  distilBertConfig,
+  tensor,
+  arange,
+  noGrad,
+  tidy,
+  loadAdapter,
+  saveAdapter,
+  readAdapterConfig,
+  loraLayers,
+  io,
 } from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';
 import { maxAbsDiff } from '../helpers/compare';
@@ -38,25 +47,41 @@ function formulaTensor(k: number, shape: number[], layerNormWeight: boolean): Te
 }
 const isLayerNormWeight = (name: string) => name.endsWith('LayerNorm.weight') || name.endsWith('layer_norm.weight');
 
-interface TensorEntry { name: string; shape: number[]; sum: number; at: number[]; values: number[] }
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  sum: number;
+  at: number[];
+  values: number[];
+}
 
 describe('full-size DistilBERT with formula weights vs the independent Python reference', () => {
   const fx = readJson('distilbert-base-formula.json');
   let model: DistilBertForSequenceClassification;
 
   beforeAll(() => {
-    model = new DistilBertForSequenceClassification(distilBertConfig({
-      vocab_size: fx.config.vocab_size, max_position_embeddings: fx.config.max_position_embeddings,
-      n_layers: fx.config.n_layers, n_heads: fx.config.n_heads, dim: fx.config.dim, hidden_dim: fx.config.hidden_dim,
-      num_labels: Object.keys(fx.config.id2label).length,
-    }));
+    model = new DistilBertForSequenceClassification(
+      distilBertConfig({
+        vocab_size: fx.config.vocab_size,
+        max_position_embeddings: fx.config.max_position_embeddings,
+        n_layers: fx.config.n_layers,
+        n_heads: fx.config.n_heads,
+        dim: fx.config.dim,
+        hidden_dim: fx.config.hidden_dim,
+        num_labels: Object.keys(fx.config.id2label).length,
+      }),
+    );
     const sd = model.stateDict();
     const entries: TensorEntry[] = fx.tensors;
     expect(Object.keys(sd)).toEqual(entries.map((e) => e.name));
-    noGrad(() => entries.forEach((e, k) => tidy(() => {
-      expect(sd[e.name].shape).toEqual(e.shape);
-      sd[e.name].copy_(formulaTensor(k, e.shape, isLayerNormWeight(e.name)));
-    })));
+    noGrad(() =>
+      entries.forEach((e, k) =>
+        tidy(() => {
+          expect(sd[e.name].shape).toEqual(e.shape);
+          sd[e.name].copy_(formulaTensor(k, e.shape, isLayerNormWeight(e.name)));
+        }),
+      ),
+    );
     model.eval();
   });
 
@@ -81,24 +106,28 @@ describe('full-size DistilBERT with formula weights vs the independent Python re
   });
 
   it('matches the reference logits and [CLS] hidden states (batch 3 x 128, padded, masked)', () => {
-    noGrad(() => tidy(() => {
-      const ids = tensor(fx.input_ids, { dtype: 'int64' });
-      const mask = tensor(fx.attention_mask, { dtype: 'int64' });
-      const hidden = model.distilbert.forward(ids, mask);
-      const { logits } = model.forward(ids, mask);
-      const dLogits = maxAbsDiff(logits, fx.logits);
-      const dCls = maxAbsDiff(hidden.select(1, 0), fx.cls_hidden);
-      const dLogits64 = maxAbsDiff(logits, fx.logits_float64);
-      const dCls64 = maxAbsDiff(hidden.select(1, 0), fx.cls_hidden_float64);
-      if (process.env.REFERENCE_VERBOSE) {
-        console.log(`formula model: max |diff| vs reference float32: logits ${dLogits.toExponential(2)}, [CLS] ${dCls.toExponential(2)}; `
-          + `vs float64: logits ${dLogits64.toExponential(2)}, [CLS] ${dCls64.toExponential(2)}`);
-      }
-      expect(dLogits).toBeLessThan(1e-4);
-      expect(dCls).toBeLessThan(1e-4);
-      expect(dLogits64).toBeLessThan(1e-4);
-      expect(dCls64).toBeLessThan(1e-4);
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const ids = tensor(fx.input_ids, { dtype: 'int64' });
+        const mask = tensor(fx.attention_mask, { dtype: 'int64' });
+        const hidden = model.distilbert.forward(ids, mask);
+        const { logits } = model.forward(ids, mask);
+        const dLogits = maxAbsDiff(logits, fx.logits);
+        const dCls = maxAbsDiff(hidden.select(1, 0), fx.cls_hidden);
+        const dLogits64 = maxAbsDiff(logits, fx.logits_float64);
+        const dCls64 = maxAbsDiff(hidden.select(1, 0), fx.cls_hidden_float64);
+        if (process.env.REFERENCE_VERBOSE) {
+          console.log(
+            `formula model: max |diff| vs reference float32: logits ${dLogits.toExponential(2)}, [CLS] ${dCls.toExponential(2)}; ` +
+              `vs float64: logits ${dLogits64.toExponential(2)}, [CLS] ${dCls64.toExponential(2)}`,
+          );
+        }
+        expect(dLogits).toBeLessThan(1e-4);
+        expect(dCls).toBeLessThan(1e-4);
+        expect(dLogits64).toBeLessThan(1e-4);
+        expect(dCls64).toBeLessThan(1e-4);
+      }),
+    );
   });
 });
 
@@ -108,12 +137,17 @@ describe('PEFT adapters written by the independent Python writer', () => {
     { folder: 'peft-tiny-adapter-rslora', expected: 'peft-tiny-rslora-expected.json' },
   ];
 
-  function logitsOf(model: DistilBertForSequenceClassification, fx: { input_ids: number[][]; attention_mask: number[][] }) {
-    return noGrad(() => tidy(() => {
-      const ids = tensor(fx.input_ids, { dtype: 'int64' });
-      const mask = tensor(fx.attention_mask, { dtype: 'int64' });
-      return { logits: model.forward(ids, mask).logits, cls: model.distilbert.forward(ids, mask).select(1, 0) };
-    }));
+  function logitsOf(
+    model: DistilBertForSequenceClassification,
+    fx: { input_ids: number[][]; attention_mask: number[][] },
+  ) {
+    return noGrad(() =>
+      tidy(() => {
+        const ids = tensor(fx.input_ids, { dtype: 'int64' });
+        const mask = tensor(fx.attention_mask, { dtype: 'int64' });
+        return { logits: model.forward(ids, mask).logits, cls: model.distilbert.forward(ids, mask).select(1, 0) };
+      }),
+    );
   }
 
   for (const v of variants) {
@@ -149,7 +183,8 @@ describe('PEFT adapters written by the independent Python writer', () => {
             expect(layer.B.requiresGrad).toBe(want);
           }
           // PEFT 0.13 saves both heads ('classifier' matches 'pre_classifier' by suffix); both load, with the same flag.
-          for (const p of [...model.classifier.parameters(), ...model.pre_classifier.parameters()]) expect(p.requiresGrad).toBe(want);
+          for (const p of [...model.classifier.parameters(), ...model.pre_classifier.parameters()])
+            expect(p.requiresGrad).toBe(want);
           model.dispose();
         }
       });
@@ -158,7 +193,10 @@ describe('PEFT adapters written by the independent Python writer', () => {
         const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
         loadAdapter(model, dir);
         const out = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-roundtrip-'));
-        saveAdapter(model, out, { modulesToSave: ['pre_classifier', 'classifier'], baseModelNameOrPath: 'distilbert-tiny-random' });
+        saveAdapter(model, out, {
+          modulesToSave: ['pre_classifier', 'classifier'],
+          baseModelNameOrPath: 'distilbert-tiny-random',
+        });
 
         const theirs = io.readSafetensors(path.join(dir, 'adapter_model.safetensors'));
         const ours = io.readSafetensors(path.join(out, 'adapter_model.safetensors'));
@@ -172,9 +210,24 @@ describe('PEFT adapters written by the independent Python writer', () => {
 
         const a = readAdapterConfig(dir);
         const b = readAdapterConfig(out);
-        for (const k of ['peft_type', 'task_type', 'r', 'lora_alpha', 'lora_dropout', 'bias', 'use_rslora', 'use_dora',
-          'fan_in_fan_out', 'inference_mode', 'init_lora_weights', 'base_model_name_or_path', 'revision',
-          'layers_to_transform', 'layers_pattern', 'alpha_pattern'] as const) {
+        for (const k of [
+          'peft_type',
+          'task_type',
+          'r',
+          'lora_alpha',
+          'lora_dropout',
+          'bias',
+          'use_rslora',
+          'use_dora',
+          'fan_in_fan_out',
+          'inference_mode',
+          'init_lora_weights',
+          'base_model_name_or_path',
+          'revision',
+          'layers_to_transform',
+          'layers_pattern',
+          'alpha_pattern',
+        ] as const) {
           expect({ k, v: b[k] }).toEqual({ k, v: a[k] });
         }
         expect([...(b.target_modules as string[])].sort()).toEqual([...(a.target_modules as string[])].sort());
@@ -201,7 +254,10 @@ describe('PEFT adapters written by the independent Python writer', () => {
  * PEFT 0.13's rank lookup (LoraModel._create_and_replace): the first rank_pattern / alpha_pattern key k, as a regular
  * expression, with re.match(rf'.*\.{k}$', name); else the module's own full name, looked up literally; else r.
  */
-function peft013Rank(config: { r: number; rank_pattern: Record<string, number>; alpha_pattern: Record<string, number> }, name: string): number {
+function peft013Rank(
+  config: { r: number; rank_pattern: Record<string, number>; alpha_pattern: Record<string, number> },
+  name: string,
+): number {
   const keys = [...Object.keys(config.rank_pattern ?? {}), ...Object.keys(config.alpha_pattern ?? {})];
   const key = keys.find((k) => new RegExp(`^.*\\.${k}$`).test(name)) ?? name;
   return config.rank_pattern?.[key] ?? config.r;

@@ -1,25 +1,50 @@
 // nn.Module and the layers against PyTorch's own numbers and strings (test/fixtures/nn.json or nn.torch2.json, written by
 // tools/make_nn_fixtures.py with Debian's PyTorch).
-import type { Tensor, DType} from '../../lib';
+import type { Tensor, DType } from '../../lib';
 import { tensor, empty, ones, zeros, arange, randn, manualSeed, nn, F, memory } from '../../lib';
 import { readFixture } from '../helpers/fixture-file';
 
 // ------------------------------------------------------------------------------------------------ fixture
-interface Enc { shape: number[]; dtype: string; values: number[] }
+interface Enc {
+  shape: number[];
+  dtype: string;
+  values: number[];
+}
 interface LoadFx {
-  strict_error: string; removed: string[]; extra: string[]; missing_keys: string[]; unexpected_keys: string[];
-  size_mismatch_key: string; size_mismatch_shape: number[]; size_mismatch_error: string;
+  strict_error: string;
+  removed: string[];
+  extra: string[];
+  missing_keys: string[];
+  unexpected_keys: string[];
+  size_mismatch_key: string;
+  size_mismatch_shape: number[];
+  size_mismatch_error: string;
 }
 interface ModelFx {
-  repr: string; state_dict_keys: string[]; state_dict_shapes: Record<string, number[]>; state_dict_dtypes: Record<string, string>;
-  named_parameters: string[]; named_parameters_no_recurse: string[]; named_buffers: string[]; named_children: string[];
-  named_modules: string[]; module_types: string[]; num_parameters: number; apply_order: string[]; children_types: string[];
+  repr: string;
+  state_dict_keys: string[];
+  state_dict_shapes: Record<string, number[]>;
+  state_dict_dtypes: Record<string, string>;
+  named_parameters: string[];
+  named_parameters_no_recurse: string[];
+  named_buffers: string[];
+  named_children: string[];
+  named_modules: string[];
+  module_types: string[];
+  num_parameters: number;
+  apply_order: string[];
+  children_types: string[];
   load: LoadFx;
 }
 type InitFx = Record<string, unknown> & { seed: number };
 const FX = readFixture('nn');
 // Module reprs are ours (no libtorch involved): always as PyTorch 2.x prints them.
-const REPRS = readFixture('nn', 2).models as { tiny: ModelFx; shared: ModelFx; sequential_repr: string; empty_module_list_repr: string };
+const REPRS = readFixture('nn', 2).models as {
+  tiny: ModelFx;
+  shared: ModelFx;
+  sequential_repr: string;
+  empty_module_list_repr: string;
+};
 const MODELS = FX.models as { tiny: ModelFx; shared: ModelFx; sequential_repr: string; empty_module_list_repr: string };
 const INITS = FX.init as InitFx[];
 const FWD = FX.forward;
@@ -52,9 +77,21 @@ class TinyNet extends nn.Module {
   constructor() {
     super();
     this.registerModule('embed', new nn.Embedding(10, 8, { paddingIdx: 0 }));
-    this.registerModule('body', new nn.Sequential(new nn.Linear(8, 8), new nn.ReLU(), new nn.Dropout(0.1), new nn.LayerNorm(8, 1e-12), new nn.GELU()));
+    this.registerModule(
+      'body',
+      new nn.Sequential(
+        new nn.Linear(8, 8),
+        new nn.ReLU(),
+        new nn.Dropout(0.1),
+        new nn.LayerNorm(8, 1e-12),
+        new nn.GELU(),
+      ),
+    );
     this.registerModule('heads', new nn.ModuleList([new nn.Linear(8, 4), new nn.Linear(8, 2, { bias: false })]));
-    this.registerModule('extra', new nn.ModuleDict({ norm: new nn.LayerNorm(8), act: new nn.Tanh(), drop: new nn.Dropout(0.25) }));
+    this.registerModule(
+      'extra',
+      new nn.ModuleDict({ norm: new nn.LayerNorm(8), act: new nn.Tanh(), drop: new nn.Dropout(0.25) }),
+    );
     this.registerBuffer('position_ids', arange(6).expand(1, -1));
     this.registerBuffer('cache', zeros([2]), false);
     this.registerParameter('scale', ones([1]));
@@ -96,13 +133,18 @@ describe('toString equals print(model)', () => {
     m.dispose();
   });
   it('nested Sequential, empty ModuleList', () => {
-    const seq = new nn.Sequential(new nn.Linear(2, 2), new nn.Sequential(new nn.Identity(), new nn.SiLU(), new nn.Sigmoid()));
+    const seq = new nn.Sequential(
+      new nn.Linear(2, 2),
+      new nn.Sequential(new nn.Identity(), new nn.SiLU(), new nn.Sigmoid()),
+    );
     expect(String(seq)).toBe(REPRS.sequential_repr);
     expect(String(new nn.ModuleList())).toBe(REPRS.empty_module_list_repr);
   });
   it("prints floats with Python's repr", () => {
     for (const [v, repr] of FX.float_repr as [number, string][]) {
-      expect(new nn.LayerNorm(1, v).toString()).toBe(`LayerNorm((1,), eps=${repr}, elementwise_affine=True, bias=True)`);
+      expect(new nn.LayerNorm(1, v).toString()).toBe(
+        `LayerNorm((1,), eps=${repr}, elementwise_affine=True, bias=True)`,
+      );
     }
   });
   it('indents a multi-line extraRepr, and puts it before the children', () => {
@@ -111,11 +153,15 @@ describe('toString equals print(model)', () => {
         super();
         if (withChild) this.registerModule('lin', new nn.Linear(1, 1));
       }
-      extraRepr(): string { return 'a=1\nb=2'; }
+      extraRepr(): string {
+        return 'a=1\nb=2';
+      }
       forward(): void {}
     }
     expect(new Multi(false).toString()).toBe('Multi(\n  a=1\n  b=2\n)');
-    expect(new Multi(true).toString()).toBe('Multi(\n  a=1\n  b=2\n  (lin): Linear(in_features=1, out_features=1, bias=True)\n)');
+    expect(new Multi(true).toString()).toBe(
+      'Multi(\n  a=1\n  b=2\n  (lin): Linear(in_features=1, out_features=1, bias=True)\n)',
+    );
   });
 });
 
@@ -279,7 +325,10 @@ describe('train/eval, to, requiresGrad_', () => {
 
   it('zeroGrad clears the gradients', () => {
     const lin = new nn.Linear(3, 2);
-    lin.forward(ones([1, 3])).sum().backward();
+    lin
+      .forward(ones([1, 3]))
+      .sum()
+      .backward();
     expect(lin.weight.grad).not.toBeNull();
     lin.zeroGrad();
     expect(lin.weight.grad).toBeNull();
@@ -308,7 +357,8 @@ describe('stateDict / loadStateDict', () => {
     expect(values(weight)).not.toEqual(values(a.heads.at(0).weight));
     const res = b.loadStateDict(a.stateDict());
     expect(res).toEqual({ missingKeys: [], unexpectedKeys: [] });
-    for (const [k, t] of Object.entries(b.stateDict())) expect({ k, v: values(t) }).toEqual({ k, v: values(a.stateDict()[k]) });
+    for (const [k, t] of Object.entries(b.stateDict()))
+      expect({ k, v: values(t) }).toEqual({ k, v: values(a.stateDict()[k]) });
     expect(b.heads.at(0).weight).toBe(weight);
     // from a Map, and with a cast from float64
     const c = new TinyNet();
@@ -328,7 +378,11 @@ describe('stateDict / loadStateDict', () => {
     const before = values(strictModel.parameters()[0]);
     expect(() => strictModel.loadStateDict(bad)).toThrow(fx.strict_error);
     let message = '';
-    try { strictModel.loadStateDict(bad); } catch (e) { message = (e as Error).message; }
+    try {
+      strictModel.loadStateDict(bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
     expect(message).toBe(fx.strict_error);
     expect(values(strictModel.parameters()[0])).toEqual(before); // nothing copied when it throws
     const res = build[name]().loadStateDict(bad, { strict: false });
@@ -393,7 +447,12 @@ describe('init: the same numbers as PyTorch after manual_seed', () => {
     const cases: [string, number[], DType, (t: Tensor) => unknown][] = [
       ['kaiming_uniform', [4, 6], 'float32', (t) => nn.init.kaimingUniform_(t)],
       ['kaiming_uniform_a_sqrt5', [3, 7], 'float32', (t) => nn.init.kaimingUniform_(t, { a: Math.sqrt(5) })],
-      ['kaiming_uniform_fan_out_relu', [2, 3, 4], 'float32', (t) => nn.init.kaimingUniform_(t, { mode: 'fan_out', nonlinearity: 'relu' })],
+      [
+        'kaiming_uniform_fan_out_relu',
+        [2, 3, 4],
+        'float32',
+        (t) => nn.init.kaimingUniform_(t, { mode: 'fan_out', nonlinearity: 'relu' }),
+      ],
       ['kaiming_normal', [4, 6], 'float32', (t) => nn.init.kaimingNormal_(t)],
       ['xavier_uniform', [3, 5], 'float32', (t) => nn.init.xavierUniform_(t)],
       ['xavier_uniform_gain_tanh', [5, 3], 'float32', (t) => nn.init.xavierUniform_(t, nn.init.calculateGain('tanh'))],
@@ -416,7 +475,12 @@ describe('init: the same numbers as PyTorch after manual_seed', () => {
     it.each([
       ['trunc_normal', [40], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0, 1, -2, 2, { method })],
       ['trunc_normal_narrow', [30], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0.1, 1.0, -0.5, 0.5, { method })],
-      ['trunc_normal_float64', [10], 'float64', (t: Tensor) => nn.init.truncNormal_(t, 0, 0.02, -0.04, 0.04, { method })],
+      [
+        'trunc_normal_float64',
+        [10],
+        'float64',
+        (t: Tensor) => nn.init.truncNormal_(t, 0, 0.02, -0.04, 0.04, { method }),
+      ],
       ['trunc_normal_tail', [25], 'float32', (t: Tensor) => nn.init.truncNormal_(t, 0, 1, 1.5, 3, { method })],
     ] as [string, number[], DType, (t: Tensor) => unknown][])(`nn.init: %s (${method})`, (name, shape, dtype, fn) => {
       manualSeed(seed);
@@ -529,7 +593,8 @@ describe('Sequential, ModuleList, ModuleDict', () => {
     expect([...list]).toEqual([a, b, a]);
     expect(() => list.forward()).toThrow(/no forward/);
     expect(list.toString()).toBe(
-      'ModuleList(\n  (0): Linear(in_features=2, out_features=2, bias=True)\n  (1): ReLU()\n  (2): Linear(in_features=2, out_features=2, bias=True)\n)');
+      'ModuleList(\n  (0): Linear(in_features=2, out_features=2, bias=True)\n  (1): ReLU()\n  (2): Linear(in_features=2, out_features=2, bias=True)\n)',
+    );
   });
 
   it('ModuleDict keeps insertion order and replaces in place', () => {
@@ -544,13 +609,16 @@ describe('Sequential, ModuleList, ModuleDict', () => {
     expect(d.has('a')).toBe(false);
     expect(d.get('a')).toBeUndefined();
     expect(d.size).toBe(2);
-    expect(d.entries().map(([k, m]) => [k, m.constructor.name])).toEqual([['b', 'GELU'], ['c', 'Linear']]);
+    expect(d.entries().map(([k, m]) => [k, m.constructor.name])).toEqual([
+      ['b', 'GELU'],
+      ['c', 'Linear'],
+    ]);
     expect(Object.keys(d.stateDict())).toEqual(['c.weight', 'c.bias']);
     expect(() => d.forward()).toThrow(/no forward/);
   });
 });
 
-describe('call(): forward hooks and a memory scope, as PyTorch\'s module(...)', () => {
+describe("call(): forward hooks and a memory scope, as PyTorch's module(...)", () => {
   // A layer whose forward makes a throw-away intermediate, as a transformer block does.
   class TwiceThenAddOne extends nn.Module {
     forward(x: Tensor): Tensor {
@@ -601,7 +669,9 @@ describe('call(): forward hooks and a memory scope, as PyTorch\'s module(...)', 
     const relu = new nn.ReLU();
     const seq = new nn.Sequential(new nn.Identity(), relu);
     const inputs: number[][] = [];
-    const h = relu.registerForwardHook((_m, args) => { inputs.push(values(args[0] as Tensor)); });
+    const h = relu.registerForwardHook((_m, args) => {
+      inputs.push(values(args[0] as Tensor));
+    });
     expect(values(seq.call(tensor([-1, 2])) as Tensor)).toEqual([0, 2]);
     expect(inputs).toEqual([[-1, 2]]);
     h.remove();

@@ -5,23 +5,50 @@ import { Tensor, tensor, zeros, nn, optim } from '../../lib';
 import { otherDevice, skippedWithoutGpu } from '../helpers/devices';
 import { readFixture } from '../helpers/fixture-file';
 
-interface Enc { shape: number[]; dtype: string; values: number[] }
+interface Enc {
+  shape: number[];
+  dtype: string;
+  values: number[];
+}
 type Group = Record<string, unknown> & { params: number[] };
 interface Trajectory {
-  name: string; optimizer: 'Adam' | 'AdamW' | 'SGD'; defaults: Record<string, unknown>; groups: Group[] | null;
-  steps: [number[], number[]][]; state: Record<string, Record<string, number | number[]>>;
+  name: string;
+  optimizer: 'Adam' | 'AdamW' | 'SGD';
+  defaults: Record<string, unknown>;
+  groups: Group[] | null;
+  steps: [number[], number[]][];
+  state: Record<string, Record<string, number | number[]>>;
   state_after_3: Record<string, Record<string, number | number[]>>;
 }
 interface StateDictFx {
-  optimizer: 'Adam' | 'AdamW' | 'SGD'; kwargs: Record<string, unknown>; state_indices: number[];
-  state_keys: Record<string, string[]>; state_steps: Record<string, number | null>;
-  param_groups: Record<string, unknown>[]; frozen_has_grad: boolean;
+  optimizer: 'Adam' | 'AdamW' | 'SGD';
+  kwargs: Record<string, unknown>;
+  state_indices: number[];
+  state_keys: Record<string, string[]>;
+  state_steps: Record<string, number | null>;
+  param_groups: Record<string, unknown>[];
+  frozen_has_grad: boolean;
 }
 interface ScheduleFx {
-  kind: 'linear' | 'cosine'; warmup: number; total: number; steps: number; num_cycles: number | null; base_lrs: number[];
-  last_lr: number[][]; group_lr: number[][]; final_state: { last_epoch: number; base_lrs: number[] };
+  kind: 'linear' | 'cosine';
+  warmup: number;
+  total: number;
+  steps: number;
+  num_cycles: number | null;
+  base_lrs: number[];
+  last_lr: number[][];
+  group_lr: number[][];
+  final_state: { last_epoch: number; base_lrs: number[] };
 }
-interface ClipFx { name: string; max_norm: number; norm_type: number | 'inf'; dtype: DType; grads: Enc[]; total_norm: number; clipped: Enc[] }
+interface ClipFx {
+  name: string;
+  max_norm: number;
+  norm_type: number | 'inf';
+  dtype: DType;
+  grads: Enc[];
+  total_norm: number;
+  clipped: Enc[];
+}
 
 const FX = readFixture('nn').optim;
 const PROBLEM = FX.problem as Record<'X' | 'Y' | 'W0' | 'b0', Enc>;
@@ -54,14 +81,18 @@ function backward(W: Tensor, b: Tensor): void {
 type AnyOptimizer = optim.Optimizer<{ lr: number }, Record<string, Tensor | number>>;
 function makeOptimizer(fx: Pick<Trajectory, 'optimizer' | 'defaults' | 'groups'>, params: Tensor[]): AnyOptimizer {
   const defaults = camelOpts(fx.defaults);
-  const arg = fx.groups === null
-    ? params
-    : fx.groups.map(({ params: ids, ...rest }) => ({ ...camelOpts(rest), params: ids.map((i) => params[i]) }));
+  const arg =
+    fx.groups === null
+      ? params
+      : fx.groups.map(({ params: ids, ...rest }) => ({ ...camelOpts(rest), params: ids.map((i) => params[i]) }));
   /* eslint-disable @typescript-eslint/no-explicit-any */
   switch (fx.optimizer) {
-    case 'Adam': return new optim.Adam(arg as any, defaults) as unknown as AnyOptimizer;
-    case 'AdamW': return new optim.AdamW(arg as any, defaults) as unknown as AnyOptimizer;
-    case 'SGD': return new optim.SGD(arg as any, defaults as any) as unknown as AnyOptimizer;
+    case 'Adam':
+      return new optim.Adam(arg as any, defaults) as unknown as AnyOptimizer;
+    case 'AdamW':
+      return new optim.AdamW(arg as any, defaults) as unknown as AnyOptimizer;
+    case 'SGD':
+      return new optim.SGD(arg as any, defaults as any) as unknown as AnyOptimizer;
   }
   /* eslint-enable @typescript-eslint/no-explicit-any */
 }
@@ -124,7 +155,11 @@ describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))('%s', (_name, fx) =
     // A fresh optimizer with other hyper-parameters: loadStateDict brings back the saved ones.
     const W2 = W.detach().clone().requiresGrad_();
     const b2 = b.detach().clone().requiresGrad_();
-    const other = { ...fx, defaults: { ...fx.defaults, lr: 123 }, groups: fx.groups?.map((g) => ({ ...g, lr: 456 })) ?? null };
+    const other = {
+      ...fx,
+      defaults: { ...fx.defaults, lr: 123 },
+      groups: fx.groups?.map((g) => ({ ...g, lr: 456 })) ?? null,
+    };
     const opt2 = makeOptimizer(other, [W2, b2]);
     opt2.loadStateDict(sd);
     expect(opt2.paramGroups.map((g) => g.options.lr)).toEqual(opt.paramGroups.map((g) => g.options.lr));
@@ -145,9 +180,14 @@ describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))('%s', (_name, fx) =
     const shapes = [PROBLEM.W0.shape, PROBLEM.b0.shape];
     const state: Record<number, Record<string, Tensor | number>> = {};
     for (const [i, s] of Object.entries(fx.state_after_3)) {
-      state[Number(i)] = Object.fromEntries(Object.entries(s).map(([k, v]) => [
-        k, k === 'step' ? tensor([v as number], { dtype: 'float32' }).reshape([]) : tensor(v as number[], { dtype: 'float64' }).reshape(shapes[Number(i)]),
-      ]));
+      state[Number(i)] = Object.fromEntries(
+        Object.entries(s).map(([k, v]) => [
+          k,
+          k === 'step'
+            ? tensor([v as number], { dtype: 'float32' }).reshape([])
+            : tensor(v as number[], { dtype: 'float64' }).reshape(shapes[Number(i)]),
+        ]),
+      );
     }
     opt.loadStateDict({ state, param_groups: opt.stateDict().param_groups });
     for (let i = 3; i < 5; i++) {
@@ -166,7 +206,10 @@ if (otherDevice === null) {
 } else {
   describe.each(TRAJECTORIES.map((t) => [t.name, t] as const))(`%s on ${otherDevice}`, (_name, fx) => {
     it('every step matches PyTorch to 1e-6', () => {
-      const [W, b] = [fromEnc(PROBLEM.W0).to(otherDevice).requiresGrad_(), fromEnc(PROBLEM.b0).to(otherDevice).requiresGrad_()];
+      const [W, b] = [
+        fromEnc(PROBLEM.W0).to(otherDevice).requiresGrad_(),
+        fromEnc(PROBLEM.b0).to(otherDevice).requiresGrad_(),
+      ];
       const [Xd, Yd] = [X.to(otherDevice), Y.to(otherDevice)];
       const opt = makeOptimizer(fx, [W, b]);
       fx.steps.forEach(([wantW, wantB], step) => {
@@ -181,7 +224,7 @@ if (otherDevice === null) {
   });
 }
 
-describe('optimizer stateDict() has the shape of PyTorch\'s', () => {
+describe("optimizer stateDict() has the shape of PyTorch's", () => {
   it.each(STATE_DICTS.map((s) => [s.optimizer, s] as const))('%s', (_n, fx) => {
     const [W, b] = makeParams();
     const frozen = zeros([2], { dtype: 'float64' }).requiresGrad_();
@@ -222,7 +265,9 @@ describe('optimizer stateDict() has the shape of PyTorch\'s', () => {
 
   it('rejects a parameter in two groups and an empty list', () => {
     const [W, b] = makeParams();
-    expect(() => new optim.SGD([{ params: [W, b] }, { params: [b] }], { lr: 0.1 })).toThrow(/more than one parameter group/);
+    expect(() => new optim.SGD([{ params: [W, b] }, { params: [b] }], { lr: 0.1 })).toThrow(
+      /more than one parameter group/,
+    );
     expect(() => new optim.AdamW([])).toThrow(/empty parameter list/);
     expect(() => new optim.SGD([W], { lr: 0.1, nesterov: true })).toThrow(/Nesterov/);
   });
@@ -269,45 +314,65 @@ describe('zeroGrad', () => {
 });
 
 // ================================================================================================ schedules
-describe.each(SCHEDULES.map((s) => [`${s.kind} warmup=${s.warmup} total=${s.total}${s.num_cycles !== null ? ` cycles=${s.num_cycles}` : ''}`, s] as const))(
-  'schedule %s', (_n, fx) => {
-    const make = () => {
-      const ps = fx.base_lrs.map(() => zeros([1]).requiresGrad_());
-      const opt = new optim.SGD(ps.map((p, i) => ({ params: [p], lr: fx.base_lrs[i] })), { lr: 1 });
-      const sched = fx.kind === 'linear'
+describe.each(
+  SCHEDULES.map(
+    (s) =>
+      [
+        `${s.kind} warmup=${s.warmup} total=${s.total}${s.num_cycles !== null ? ` cycles=${s.num_cycles}` : ''}`,
+        s,
+      ] as const,
+  ),
+)('schedule %s', (_n, fx) => {
+  const make = () => {
+    const ps = fx.base_lrs.map(() => zeros([1]).requiresGrad_());
+    const opt = new optim.SGD(
+      ps.map((p, i) => ({ params: [p], lr: fx.base_lrs[i] })),
+      { lr: 1 },
+    );
+    const sched =
+      fx.kind === 'linear'
         ? optim.linearScheduleWithWarmup(opt, fx.warmup, fx.total)
         : optim.cosineScheduleWithWarmup(opt, fx.warmup, fx.total, fx.num_cycles ?? 0.5);
-      return { opt, sched };
-    };
-    const close = (got: number[], want: number[]) => expect(maxDiff(got, want)).toBeLessThanOrEqual(1e-15);
+    return { opt, sched };
+  };
+  const close = (got: number[], want: number[]) => expect(maxDiff(got, want)).toBeLessThanOrEqual(1e-15);
 
-    it('the lr sequence equals LambdaLR\'s', () => {
-      const { opt, sched } = make();
-      close(sched.getLastLr(), fx.last_lr[0]);
-      close(opt.paramGroups.map((g) => g.options.lr), fx.group_lr[0]);
-      for (let i = 1; i <= fx.steps; i++) {
-        opt.step();
-        sched.step();
-        close(sched.getLastLr(), fx.last_lr[i]);
-        close(opt.paramGroups.map((g) => g.options.lr), fx.group_lr[i]);
-      }
-      expect(sched.stateDict()).toEqual(fx.final_state);
-    });
-
-    it('stateDict/loadStateDict resumes the sequence', () => {
-      const { sched } = make();
-      const half = Math.floor(fx.steps / 2);
-      for (let i = 0; i < half; i++) sched.step();
-      const saved = JSON.parse(JSON.stringify(sched.stateDict()));
-      const { opt: opt2, sched: sched2 } = make();
-      sched2.loadStateDict(saved);
-      close(sched2.getLastLr(), fx.last_lr[half]);
-      for (let i = half + 1; i <= fx.steps; i++) {
-        sched2.step();
-        close(opt2.paramGroups.map((g) => g.options.lr), fx.group_lr[i]);
-      }
-    });
+  it("the lr sequence equals LambdaLR's", () => {
+    const { opt, sched } = make();
+    close(sched.getLastLr(), fx.last_lr[0]);
+    close(
+      opt.paramGroups.map((g) => g.options.lr),
+      fx.group_lr[0],
+    );
+    for (let i = 1; i <= fx.steps; i++) {
+      opt.step();
+      sched.step();
+      close(sched.getLastLr(), fx.last_lr[i]);
+      close(
+        opt.paramGroups.map((g) => g.options.lr),
+        fx.group_lr[i],
+      );
+    }
+    expect(sched.stateDict()).toEqual(fx.final_state);
   });
+
+  it('stateDict/loadStateDict resumes the sequence', () => {
+    const { sched } = make();
+    const half = Math.floor(fx.steps / 2);
+    for (let i = 0; i < half; i++) sched.step();
+    const saved = JSON.parse(JSON.stringify(sched.stateDict()));
+    const { opt: opt2, sched: sched2 } = make();
+    sched2.loadStateDict(saved);
+    close(sched2.getLastLr(), fx.last_lr[half]);
+    for (let i = half + 1; i <= fx.steps; i++) {
+      sched2.step();
+      close(
+        opt2.paramGroups.map((g) => g.options.lr),
+        fx.group_lr[i],
+      );
+    }
+  });
+});
 
 // ================================================================================================ clip_grad_norm_
 describe.each(CLIPS.map((c) => [c.name, c] as const))('clipGradNorm_ %s', (_n, fx) => {

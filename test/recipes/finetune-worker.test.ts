@@ -15,18 +15,28 @@ function job(trainSize: number, outputDir?: string, extra: Partial<FinetuneJob> 
   return {
     model: TINY_MODEL,
     data: {
-      name: 'sst2-small', labels: ['negative', 'positive'],
+      name: 'sst2-small',
+      labels: ['negative', 'positive'],
       train: datasets.subsample(sst2.train, trainSize, 1),
       validation: datasets.subsample(sst2.validation, 32, 2),
       test: datasets.subsample(sst2.validation, 48, 3),
     },
-    lora: { rank: 2, alpha: 4 }, epochs: 2, batchSize: 16, lr: 2e-3, maxLength: 32, seed: 7, progress: false, outputDir, ...extra,
+    lora: { rank: 2, alpha: 4 },
+    epochs: 2,
+    batchSize: 16,
+    lr: 2e-3,
+    maxLength: 32,
+    seed: 7,
+    progress: false,
+    outputDir,
+    ...extra,
   };
 }
 
 describe('runFinetuneJob and finetuneInWorker', () => {
   test('a worker thread gives the same run as this thread: losses, accuracies and the adapter file', async () => {
-    const here = tmp(), there = tmp();
+    const here = tmp(),
+      there = tmp();
     const before = await settledLiveTensors();
     const a = await runFinetuneJob(job(96, here));
     expect(liveTensors()).toBe(before); // the job frees its model
@@ -34,7 +44,13 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     const b = await finetuneInWorker(job(96, there), { log: (l) => lines.push(l) });
 
     expect(a.method).toBe('lora');
-    expect(a.data).toEqual({ name: 'sst2-small', labels: ['negative', 'positive'], train: 96, validation: 32, test: 48 });
+    expect(a.data).toEqual({
+      name: 'sst2-small',
+      labels: ['negative', 'positive'],
+      train: 96,
+      validation: 32,
+      test: 48,
+    });
     expect(b.data).toEqual(a.data);
     expect(b.trainable).toBe(a.trainable);
     expect(b.epochs.map((e) => e.trainLoss)).toEqual(a.epochs.map((e) => e.trainLoss));
@@ -47,8 +63,13 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     expect(lines.filter((l) => /^epoch [12]: train loss/.test(l))).toHaveLength(2);
   });
 
-  test('a job trained in a worker is served at once by a running classifier, with the dataset\'s class names', async () => {
-    const classifier = await createClassifier({ model: TINY_MODEL, workers: 1, maxLength: 32, onWorkerError: () => undefined });
+  test("a job trained in a worker is served at once by a running classifier, with the dataset's class names", async () => {
+    const classifier = await createClassifier({
+      model: TINY_MODEL,
+      workers: 1,
+      maxLength: 32,
+      onWorkerError: () => undefined,
+    });
     try {
       const trained = await finetuneInWorker(job(96, tmp(), { lora: { rank: 2, alpha: 4, trainHead: true } }));
       await classifier.addAdapter('sst2', trained.adapterDir!);
@@ -73,12 +94,16 @@ describe('runFinetuneJob and finetuneInWorker', () => {
     }, 5);
     const started = performance.now();
     try {
-      await finetuneInWorker(job(2000, undefined, { epochs: 1, maxLength: 64, logEvery: 5 }), { onMetrics: (r) => metrics.push(r) });
+      await finetuneInWorker(job(2000, undefined, { epochs: 1, maxLength: 64, logEvery: 5 }), {
+        onMetrics: (r) => metrics.push(r),
+      });
     } finally {
       clearInterval(timer);
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(`event loop during ${seconds.toFixed(1)} s of training in a worker: longest gap between 5 ms ticks ${maxGap.toFixed(1)} ms`);
+    console.log(
+      `event loop during ${seconds.toFixed(1)} s of training in a worker: longest gap between 5 ms ticks ${maxGap.toFixed(1)} ms`,
+    );
     expect(maxGap).toBeLessThan(250);
     const steps = metrics.filter((m) => m.split === 'train' && m.lr !== undefined).map((m) => m.step);
     expect(steps).toEqual(Array.from({ length: 25 }, (_, i) => 5 * (i + 1))); // 2,000 examples in batches of 16: 125 steps
@@ -103,16 +128,27 @@ describe('runFinetuneJob and finetuneInWorker', () => {
   test('an aborted run in this thread rejects too and frees its model', async () => {
     const stop = new AbortController();
     const before = await settledLiveTensors();
-    const run = runFinetuneJob(job(400, undefined, { logEvery: 1 }), { signal: stop.signal, onMetrics: (r) => r.step === 2 && stop.abort() });
+    const run = runFinetuneJob(job(400, undefined, { logEvery: 1 }), {
+      signal: stop.signal,
+      onMetrics: (r) => r.step === 2 && stop.abort(),
+    });
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(liveTensors()).toBe(before);
   });
 
   test('bad jobs fail with a clear error, in the worker as here', async () => {
-    await expect(finetuneInWorker({ ...job(96), data: '/nonexistent/reviews.txt' })).rejects.toThrow(/not a dataset I know/);
-    await expect(finetuneInWorker({ ...job(96), model: path.join(SHARED, 'no-such-model') })).rejects.toThrow(/no-such-model/);
-    await expect(runFinetuneJob({ ...job(96), data: { train: [{ text: 'fine', label: -1 }] } })).rejects.toThrow(/label 0\.\.n-1/);
+    await expect(finetuneInWorker({ ...job(96), data: '/nonexistent/reviews.txt' })).rejects.toThrow(
+      /not a dataset I know/,
+    );
+    await expect(finetuneInWorker({ ...job(96), model: path.join(SHARED, 'no-such-model') })).rejects.toThrow(
+      /no-such-model/,
+    );
+    await expect(runFinetuneJob({ ...job(96), data: { train: [{ text: 'fine', label: -1 }] } })).rejects.toThrow(
+      /label 0\.\.n-1/,
+    );
     await expect(runFinetuneJob({ ...job(96), data: { train: [] } })).rejects.toThrow(/non-empty array/);
-    await expect(finetuneInWorker({ ...job(96), log: () => undefined } as FinetuneJob)).rejects.toThrow(/must be plain data/);
+    await expect(finetuneInWorker({ ...job(96), log: () => undefined } as FinetuneJob)).rejects.toThrow(
+      /must be plain data/,
+    );
   });
 });

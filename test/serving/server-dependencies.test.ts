@@ -15,7 +15,9 @@ test('names the missing ones with the npm install line', () => {
     return id;
   };
   expect(missingServerDependencies(without('fastify'))).toEqual(['fastify']);
-  expect(serverDependencyError(['fastify', 'prom-client'])).toMatch(/needs fastify and prom-client.*npm install fastify@\^5\.\d+\.\d+ prom-client@\^15\.\d+\.\d+$/);
+  expect(serverDependencyError(['fastify', 'prom-client'])).toMatch(
+    /needs fastify and prom-client.*npm install fastify@\^5\.\d+\.\d+ prom-client@\^15\.\d+\.\d+$/,
+  );
 });
 
 test('the server entry point exits 1 with that line when fastify cannot be resolved; the library still loads', () => {
@@ -24,12 +26,25 @@ test('the server entry point exits 1 with that line when fastify cannot be resol
   try {
     // Preloaded: Node's resolver fails for fastify as it would where the package is not installed.
     const hide = path.join(dir, 'hide-fastify.js');
-    fs.writeFileSync(hide, `const M = require('node:module'); const r = M._resolveFilename;
-M._resolveFilename = function (id, ...rest) { if (id === 'fastify' || id.startsWith('fastify/')) { const e = new Error("Cannot find module '" + id + "'"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, id, ...rest); };`);
-    const serve = spawnSync('node', ['-r', hide, path.join(repo, 'dist', 'examples', 'server', 'main.js'), '--model', dir], { encoding: 'utf8', timeout: 60_000 });
+    fs.writeFileSync(
+      hide,
+      `const M = require('node:module'); const r = M._resolveFilename;
+M._resolveFilename = function (id, ...rest) { if (id === 'fastify' || id.startsWith('fastify/')) { const e = new Error("Cannot find module '" + id + "'"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, id, ...rest); };`,
+    );
+    const serve = spawnSync(
+      'node',
+      ['-r', hide, path.join(repo, 'dist', 'examples', 'server', 'main.js'), '--model', dir],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(serve.status).toBe(1);
-    expect(serve.stderr.trim()).toMatch(/^torch-lora serve: the HTTP server needs fastify, .* Run: npm install fastify@\^5/);
-    const lib = spawnSync('node', ['-r', hide, '-e', `require(${JSON.stringify(path.join(repo, 'dist', 'lib'))}); console.log('ok')`], { encoding: 'utf8', timeout: 60_000 });
+    expect(serve.stderr.trim()).toMatch(
+      /^torch-lora serve: the HTTP server needs fastify, .* Run: npm install fastify@\^5/,
+    );
+    const lib = spawnSync(
+      'node',
+      ['-r', hide, '-e', `require(${JSON.stringify(path.join(repo, 'dist', 'lib'))}); console.log('ok')`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(lib.stdout.trim()).toBe('ok');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Classifier} from '../../lib';
+import type { Classifier } from '../../lib';
 import { createClassifier } from '../../lib';
 import { buildServer } from '../../examples/server/app';
 import { TINY_MODEL } from '../helpers/paths';
@@ -78,18 +78,33 @@ function bodyOf(r: Reply): string {
 
 function makeCase(rand: () => number, adapterRoot: string): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-  const randomString = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 0x3000))).join('');
+  const randomString = (n: number) =>
+    Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 0x3000))).join('');
   const randomJson = (depth = 0): unknown => {
     switch (Math.floor(rand() * (depth > 3 ? 6 : 9))) {
-      case 0: return null;
-      case 1: return rand() < 0.5;
-      case 2: return pick([0, -1, 1e308, -1e308, 2 ** 53 + 1, 0.5, 1e-320]);
-      case 3: return randomString(Math.floor(rand() * 40));
-      case 4: return pick(['a', '', 'the movie was wonderful', 'x'.repeat(20_001), '\u0000\ud800', '../../etc/passwd']);
-      case 5: return pick([adapterRoot, 'a', 'nope', '..', '/dev/zero', 'a/../../', '%2e%2e']);
-      case 6: return Array.from({ length: Math.floor(rand() * 5) }, () => randomJson(depth + 1));
-      case 7: return Object.fromEntries(Array.from({ length: Math.floor(rand() * 4) }, () => [pick(['texts', 'adapter', 'name', 'path', '__proto__', 'constructor', randomString(3)]), randomJson(depth + 1)]));
-      default: return pick([[], {}, [[[[[]]]]]]);
+      case 0:
+        return null;
+      case 1:
+        return rand() < 0.5;
+      case 2:
+        return pick([0, -1, 1e308, -1e308, 2 ** 53 + 1, 0.5, 1e-320]);
+      case 3:
+        return randomString(Math.floor(rand() * 40));
+      case 4:
+        return pick(['a', '', 'the movie was wonderful', 'x'.repeat(20_001), '\u0000\ud800', '../../etc/passwd']);
+      case 5:
+        return pick([adapterRoot, 'a', 'nope', '..', '/dev/zero', 'a/../../', '%2e%2e']);
+      case 6:
+        return Array.from({ length: Math.floor(rand() * 5) }, () => randomJson(depth + 1));
+      case 7:
+        return Object.fromEntries(
+          Array.from({ length: Math.floor(rand() * 4) }, () => [
+            pick(['texts', 'adapter', 'name', 'path', '__proto__', 'constructor', randomString(3)]),
+            randomJson(depth + 1),
+          ]),
+        );
+      default:
+        return pick([[], {}, [[[[[]]]]]]);
     }
   };
   const valid = pick<unknown>([
@@ -100,16 +115,24 @@ function makeCase(rand: () => number, adapterRoot: string): Buffer {
   ]);
   let body: string;
   switch (Math.floor(rand() * 8)) {
-    case 0: body = JSON.stringify(valid); break;
-    case 1: { // one field replaced by a random value
+    case 0:
+      body = JSON.stringify(valid);
+      break;
+    case 1: {
+      // one field replaced by a random value
       const o = { ...(valid as Record<string, unknown>) };
       o[pick(Object.keys(o))] = randomJson();
       body = JSON.stringify(o);
       break;
     }
-    case 2: body = JSON.stringify(randomJson()); break;
-    case 3: body = '['.repeat(Math.floor(rand() * 5000)) + ']'.repeat(Math.floor(rand() * 5000)); break; // deep nesting
-    case 4: { // bytes flipped, dropped or inserted
+    case 2:
+      body = JSON.stringify(randomJson());
+      break;
+    case 3:
+      body = '['.repeat(Math.floor(rand() * 5000)) + ']'.repeat(Math.floor(rand() * 5000));
+      break; // deep nesting
+    case 4: {
+      // bytes flipped, dropped or inserted
       const b = Buffer.from(JSON.stringify(valid));
       for (let k = 0; k < 1 + rand() * 4; k++) {
         const at = Math.floor(rand() * b.length);
@@ -118,37 +141,92 @@ function makeCase(rand: () => number, adapterRoot: string): Buffer {
       body = b.toString('latin1');
       break;
     }
-    case 5: body = JSON.stringify(valid).slice(0, Math.floor(rand() * 20)); break; // truncated
-    case 6: body = JSON.stringify({ texts: Array.from({ length: Math.floor(rand() * 300) }, () => randomString(Math.floor(rand() * 50))) }); break;
-    default: body = ''; break;
+    case 5:
+      body = JSON.stringify(valid).slice(0, Math.floor(rand() * 20));
+      break; // truncated
+    case 6:
+      body = JSON.stringify({
+        texts: Array.from({ length: Math.floor(rand() * 300) }, () => randomString(Math.floor(rand() * 50))),
+      });
+      break;
+    default:
+      body = '';
+      break;
   }
   const bodyBytes = Buffer.from(body, rand() < 0.2 ? 'latin1' : 'utf8');
-  const method = pick(['GET', 'POST', 'POST', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD', 'P\u00d8ST', 'GET /x']);
+  const method = pick([
+    'GET',
+    'POST',
+    'POST',
+    'POST',
+    'DELETE',
+    'PUT',
+    'PATCH',
+    'OPTIONS',
+    'HEAD',
+    'P\u00d8ST',
+    'GET /x',
+  ]);
   const url = pick([
-    '/v1/classify', '/v1/classify', '/v1/adapters', '/v1/adapters/a', '/v1/adapters/b', `/v1/adapters/${encodeURIComponent(randomString(5))}`,
-    '/health', '/metrics', '/', '/v1/classify?adapter=a', '/' + 'x'.repeat(5000), '/v1/adapters/%2e%2e', '*', 'http://127.0.0.1/health',
+    '/v1/classify',
+    '/v1/classify',
+    '/v1/adapters',
+    '/v1/adapters/a',
+    '/v1/adapters/b',
+    `/v1/adapters/${encodeURIComponent(randomString(5))}`,
+    '/health',
+    '/metrics',
+    '/',
+    '/v1/classify?adapter=a',
+    '/' + 'x'.repeat(5000),
+    '/v1/adapters/%2e%2e',
+    '*',
+    'http://127.0.0.1/health',
   ]);
   const headers: string[] = ['Host: 127.0.0.1', 'Connection: close'];
-  const contentType = pick(['application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded',
-    'multipart/form-data; boundary=x', 'application/json; charset=latin1', '', 'a/b/c', 'application/json\u0000']);
+  const contentType = pick([
+    'application/json',
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/json; charset=latin1',
+    '',
+    'a/b/c',
+    'application/json\u0000',
+  ]);
   if (contentType) headers.push(`Content-Type: ${contentType}`);
   const auth = rand();
   if (auth < 0.3) headers.push(`Authorization: Bearer ${TOKEN}`);
-  else if (auth < 0.5) headers.push(`Authorization: ${pick(['Bearer', 'Bearer ', `Basic ${TOKEN}`, `Bearer ${TOKEN}${TOKEN}`, 'Bearer \u00ff\u00fe', `bearer ${TOKEN}`])}`);
+  else if (auth < 0.5)
+    headers.push(
+      `Authorization: ${pick(['Bearer', 'Bearer ', `Basic ${TOKEN}`, `Bearer ${TOKEN}${TOKEN}`, 'Bearer \u00ff\u00fe', `bearer ${TOKEN}`])}`,
+    );
   const framing = rand();
   if (framing < 0.7) headers.push(`Content-Length: ${bodyBytes.length}`);
-  else if (framing < 0.75) headers.push(`Content-Length: ${bodyBytes.length + 10}`); // announces more than it sends
+  else if (framing < 0.75)
+    headers.push(`Content-Length: ${bodyBytes.length + 10}`); // announces more than it sends
   else if (framing < 0.8) headers.push(`Content-Length: ${Math.max(0, bodyBytes.length - 3)}`);
   else if (framing < 0.85) headers.push('Content-Length: -1');
   else if (framing < 0.88) headers.push(`Content-Length: ${bodyBytes.length}`, 'Content-Length: 1');
   else if (framing < 0.93) headers.push('Transfer-Encoding: chunked');
   if (rand() < 0.1) headers.push(`${randomString(3)}: ${randomString(10)}`);
   if (rand() < 0.05) headers.push(`X-Big: ${'y'.repeat(20_000)}`);
-  const payload = /chunked/.test(headers.join()) && rand() < 0.7
-    ? Buffer.concat([Buffer.from(`${bodyBytes.length.toString(16)}\r\n`), bodyBytes, Buffer.from(pick(['\r\n0\r\n\r\n', '\r\nzz\r\n', '']))])
-    : bodyBytes;
-  let request = Buffer.concat([Buffer.from(`${method} ${url} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1'), payload]);
-  if (rand() < 0.1) { // raw byte damage anywhere, request line and headers included
+  const payload =
+    /chunked/.test(headers.join()) && rand() < 0.7
+      ? Buffer.concat([
+          Buffer.from(`${bodyBytes.length.toString(16)}\r\n`),
+          bodyBytes,
+          Buffer.from(pick(['\r\n0\r\n\r\n', '\r\nzz\r\n', ''])),
+        ])
+      : bodyBytes;
+  let request = Buffer.concat([
+    Buffer.from(`${method} ${url} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1'),
+    payload,
+  ]);
+  if (rand() < 0.1) {
+    // raw byte damage anywhere, request line and headers included
     request = Buffer.from(request);
     request[Math.floor(rand() * request.length)] = Math.floor(rand() * 256);
   }
@@ -163,13 +241,28 @@ describe('HTTP API fuzz (seeded, 127.0.0.1 only)', () => {
 
   beforeAll(async () => {
     try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
     } catch (e) {
       if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'))) throw e;
     }
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-adapters-'));
-    c = await createClassifier({ model: TINY_MODEL, workers: 1, maxLength: 32, onWorkerError: () => undefined, maxAdapters: 4 });
-    app = buildServer(c, { admin: { token: TOKEN, adapterRoot: root }, requestTimeoutMs: 1000, headersTimeoutMs: 1000, maxBatchTexts: 256, maxTextChars: 20_000 });
+    c = await createClassifier({
+      model: TINY_MODEL,
+      workers: 1,
+      maxLength: 32,
+      onWorkerError: () => undefined,
+      maxAdapters: 4,
+    });
+    app = buildServer(c, {
+      admin: { token: TOKEN, adapterRoot: root },
+      requestTimeoutMs: 1000,
+      headersTimeoutMs: 1000,
+      maxBatchTexts: 256,
+      maxTextChars: 20_000,
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as net.AddressInfo).port;
   }, 300_000);
@@ -188,40 +281,56 @@ describe('HTTP API fuzz (seeded, 127.0.0.1 only)', () => {
     let slowestCase = '';
     let next = 0;
     const started = Date.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < cases.length) {
-        const i = next++;
-        const reply = await send(port, cases[i]);
-        if (reply.ms > slowest) slowestCase = `${i}: ${JSON.stringify(cases[i].toString('latin1').slice(0, 300))} -> ${JSON.stringify(reply.headers.slice(0, 100))}`;
-        slowest = Math.max(slowest, reply.ms);
-        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-        const what = `case ${i} (${JSON.stringify(cases[i].toString('latin1').slice(0, 120))})`;
-        if (reply.status === null) {
-          failures.push(`${what}: no answer within ${reply.ms} ms`);
-          continue;
-        }
-        if (reply.status >= 500 && reply.status !== 503) failures.push(`${what}: status ${reply.status} ${bodyOf(reply).slice(0, 200)}`);
-        if (reply.status >= 400 && !/^HEAD /.test(cases[i].toString('latin1'))) {
-          let parsed: { error?: unknown; message?: unknown } | null = null;
-          try {
-            parsed = JSON.parse(bodyOf(reply));
-          } catch {
-            parsed = null;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < cases.length) {
+          const i = next++;
+          const reply = await send(port, cases[i]);
+          if (reply.ms > slowest)
+            slowestCase = `${i}: ${JSON.stringify(cases[i].toString('latin1').slice(0, 300))} -> ${JSON.stringify(reply.headers.slice(0, 100))}`;
+          slowest = Math.max(slowest, reply.ms);
+          statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+          const what = `case ${i} (${JSON.stringify(cases[i].toString('latin1').slice(0, 120))})`;
+          if (reply.status === null) {
+            failures.push(`${what}: no answer within ${reply.ms} ms`);
+            continue;
           }
-          if (!parsed || typeof parsed.error !== 'string' || typeof parsed.message !== 'string') {
-            failures.push(`${what}: status ${reply.status} without a JSON {error, message}: ${bodyOf(reply).slice(0, 200)}`);
+          if (reply.status >= 500 && reply.status !== 503)
+            failures.push(`${what}: status ${reply.status} ${bodyOf(reply).slice(0, 200)}`);
+          if (reply.status >= 400 && !/^HEAD /.test(cases[i].toString('latin1'))) {
+            let parsed: { error?: unknown; message?: unknown } | null = null;
+            try {
+              parsed = JSON.parse(bodyOf(reply));
+            } catch {
+              parsed = null;
+            }
+            if (!parsed || typeof parsed.error !== 'string' || typeof parsed.message !== 'string') {
+              failures.push(
+                `${what}: status ${reply.status} without a JSON {error, message}: ${bodyOf(reply).slice(0, 200)}`,
+              );
+            }
           }
         }
-      }
-    }));
+      }),
+    );
     const seconds = (Date.now() - started) / 1000;
     const rssGrowth = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
-    console.log(`HTTP fuzz: ${CASES} cases in ${seconds.toFixed(1)} s (${CONCURRENCY} at a time), slowest answer ${slowest} ms, ` +
-      `RSS growth ${rssGrowth.toFixed(0)} MiB, statuses ${JSON.stringify(Object.fromEntries(statuses))}; slowest: case ${slowestCase}`);
+    console.log(
+      `HTTP fuzz: ${CASES} cases in ${seconds.toFixed(1)} s (${CONCURRENCY} at a time), slowest answer ${slowest} ms, ` +
+        `RSS growth ${rssGrowth.toFixed(0)} MiB, statuses ${JSON.stringify(Object.fromEntries(statuses))}; slowest: case ${slowestCase}`,
+    );
     expect(failures).toEqual([]);
     expect(rssGrowth).toBeLessThan(300);
     // Still serving, with the same model.
-    const ok = await send(port, Buffer.from('POST /v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"texts": ["a fine film"]}'.replace('22', String('{"texts": ["a fine film"]}'.length))));
+    const ok = await send(
+      port,
+      Buffer.from(
+        'POST /v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"texts": ["a fine film"]}'.replace(
+          '22',
+          String('{"texts": ["a fine film"]}'.length),
+        ),
+      ),
+    );
     expect(ok.status).toBe(200);
     expect(JSON.parse(bodyOf(ok)).results).toHaveLength(1);
     expect(c.stats().state).toBe('ready');

@@ -1,13 +1,13 @@
 // Issue 14, items 11 and 12: a hung or unstartable worker, slow clients and shutdown. Every wait here is bounded:
 // the point of each test is that the server answers (or exits) within a deadline instead of waiting for ever.
-import type { ChildProcess} from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import type { ClassifierOptions} from '../../lib';
+import type { ClassifierOptions } from '../../lib';
 import { Classifier, ServingError, createClassifier } from '../../lib';
 import type { ClassifierLike } from '../../examples/server/app';
 import { buildServer } from '../../examples/server/app';
@@ -15,7 +15,9 @@ import { shutdown } from '../../examples/server/shutdown';
 import { TINY_MODEL } from '../helpers/paths';
 
 jest.mock('cookie', () => {
-  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }).getBuiltinModule('module');
+  const nodeModule = (
+    process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }
+  ).getBuiltinModule('module');
   return nodeModule.createRequire(__filename)('cookie');
 });
 
@@ -26,7 +28,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(() => {
   // Worker threads and the server's main.js run the compiled JavaScript in dist/.
   try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
   } catch (e) {
     if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'))) throw e;
   }
@@ -53,7 +58,9 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
  */
 function stubWorker(hangAtStart = false): string {
   const file = path.join(tmp('stub-worker-'), 'worker.js');
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
     const { parentPort, workerData } = require('node:worker_threads');
     ${hangAtStart ? 'for (;;) {}' : ''}
     // An adapter named 'evil' hangs its loader (as a catastrophic regex in its target_modules would).
@@ -65,12 +72,18 @@ function stubWorker(hangAtStart = false): string {
       if (msg.texts.includes('HANG')) for (;;) {}
       const probs = new Float32Array(msg.texts.length * 2).fill(0.5);
       parentPort.postMessage({ type: 'classified', id: msg.id, probs }, [probs.buffer]);
-    });`);
+    });`,
+  );
   return file;
 }
 
 const stubOptions = (extra: Partial<ClassifierOptions> = {}): ClassifierOptions => ({
-  model: TINY_MODEL, workers: 1, onWorkerError: () => undefined, workerScript: stubWorker(), maxWaitMs: 1, ...extra,
+  model: TINY_MODEL,
+  workers: 1,
+  onWorkerError: () => undefined,
+  workerScript: stubWorker(),
+  maxWaitMs: 1,
+  ...extra,
 });
 
 describe('readiness tells the truth (item 12)', () => {
@@ -86,14 +99,20 @@ describe('readiness tells the truth (item 12)', () => {
       queued.catch(() => undefined); // awaited below
       const res = await hung;
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toMatchObject({ error: 'WORKER_CRASHED', message: expect.stringMatching(/model worker 0 crashed; .*retry/) });
+      expect(res.json()).toMatchObject({
+        error: 'WORKER_CRASHED',
+        message: expect.stringMatching(/model worker 0 crashed; .*retry/),
+      });
       expect(res.json().message).not.toMatch(/hung|ms/); // the detail (why) is for the log
       const health = await app.inject({ method: 'GET', url: '/health' });
       expect(health.statusCode).toBe(503);
       expect(health.json()).toMatchObject({ status: 'unavailable', readyWorkers: 0 });
       // The replacement serves the request that waited, and /health is ok again.
       expect(await queued).toHaveLength(1);
-      expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok', state: 'ready' });
+      expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({
+        status: 'ok',
+        state: 'ready',
+      });
     } finally {
       await app.close();
       expect(await timed(c.close())).toBeLessThan(3000);
@@ -118,7 +137,14 @@ describe('readiness tells the truth (item 12)', () => {
   }, 30_000);
 
   it('requests queued while no worker can start fail with 503 TIMEOUT within requestTimeoutMs, and close() resolves', async () => {
-    const c = new Classifier(stubOptions({ workerScript: stubWorker(true), requestTimeoutMs: 300, startTimeoutMs: 60_000, closeTimeoutMs: 200 }));
+    const c = new Classifier(
+      stubOptions({
+        workerScript: stubWorker(true),
+        requestTimeoutMs: 300,
+        startTimeoutMs: 60_000,
+        closeTimeoutMs: 200,
+      }),
+    );
     c.ready.catch(() => undefined);
     const app = buildServer(c);
     try {
@@ -183,10 +209,19 @@ function slowUploader(port: number): { socket: net.Socket; closed: Promise<strin
   socket.on('data', (d) => (received += d.toString()));
   socket.on('error', () => undefined);
   const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
-  socket.write('POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+  socket.write(
+    'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+  );
   const timer = setInterval(() => socket.writable && socket.write(' '), 100);
   closed.then(() => clearInterval(timer));
-  return { socket, closed, stop: () => { clearInterval(timer); socket.destroy(); } };
+  return {
+    socket,
+    closed,
+    stop: () => {
+      clearInterval(timer);
+      socket.destroy();
+    },
+  };
 }
 
 const okClassifier = (delayMs = 0): ClassifierLike & { close(): Promise<void> } => ({
@@ -197,7 +232,18 @@ const okClassifier = (delayMs = 0): ClassifierLike & { close(): Promise<void> } 
   addAdapter: async () => undefined,
   removeAdapter: async () => undefined,
   adapters: () => [],
-  stats: () => ({ state: 'ready', workers: 1, readyWorkers: 1, queueDepth: 0, inFlight: 0, batches: 0, meanBatchSize: 0, requests: 0, failedRequests: 0, latencyMs: { mean: 0, p50: 0, p99: 0, max: 0 } }),
+  stats: () => ({
+    state: 'ready',
+    workers: 1,
+    readyWorkers: 1,
+    queueDepth: 0,
+    inFlight: 0,
+    batches: 0,
+    meanBatchSize: 0,
+    requests: 0,
+    failedRequests: 0,
+    latencyMs: { mean: 0, p50: 0, p99: 0, max: 0 },
+  }),
   onBatch: () => () => undefined,
   close: async () => undefined,
 });
@@ -219,7 +265,11 @@ describe('timeouts and shutdown (item 11)', () => {
   }, 20_000);
 
   it('a client sending its headers a byte every 100 ms gets 408 after headersTimeoutMs; an idle keep-alive connection is closed', async () => {
-    const app = buildServer(okClassifier(), { requestTimeoutMs: 60_000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 500 });
+    const app = buildServer(okClassifier(), {
+      requestTimeoutMs: 60_000,
+      headersTimeoutMs: 1000,
+      keepAliveTimeoutMs: 500,
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as net.AddressInfo).port;
     const slow = net.connect(port, '127.0.0.1');
@@ -256,15 +306,25 @@ describe('timeouts and shutdown (item 11)', () => {
     // Shutdown starts once the request is inside the classifier (a fixed sleep raced with a loaded CI machine).
     const base = okClassifier(300);
     let markEntered!: () => void;
-    const entered = new Promise<void>((resolve) => { markEntered = resolve; });
-    const classifier: typeof base = { ...base, classify: (...args: Parameters<typeof base.classify>) => { markEntered(); return base.classify(...args); } };
+    const entered = new Promise<void>((resolve) => {
+      markEntered = resolve;
+    });
+    const classifier: typeof base = {
+      ...base,
+      classify: (...args: Parameters<typeof base.classify>) => {
+        markEntered();
+        return base.classify(...args);
+      },
+    };
     const app = buildServer(classifier, { requestTimeoutMs: 60_000 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as net.AddressInfo).port;
     const slow = slowUploader(port);
     try {
       const inFlight = fetch(`http://127.0.0.1:${port}/v1/classify`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['a'] }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ texts: ['a'] }),
       });
       await entered;
       const took = await timed(shutdown(app, okClassifier(), { drainMs: 800 }));
@@ -278,10 +338,23 @@ describe('timeouts and shutdown (item 11)', () => {
   }, 20_000);
 
   it('SIGTERM: the server process exits within the drain deadline although a client uploads a byte every 100 ms', async () => {
-    const child: ChildProcess = spawn(process.execPath, [
-      path.join(ROOT, 'dist', 'examples', 'server', 'main.js'), '--model', TINY_MODEL, '--port', '0', '--workers', '1',
-      '--drain-timeout-ms', '1000', '--log-level', 'warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist', 'examples', 'server', 'main.js'),
+        '--model',
+        TINY_MODEL,
+        '--port',
+        '0',
+        '--workers',
+        '1',
+        '--drain-timeout-ms',
+        '1000',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));

@@ -4,10 +4,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
-import type { BatchInfo, Classification, Classifier, ClassifierOptions} from '../../lib';
+import type { BatchInfo, Classification, Classifier, ClassifierOptions } from '../../lib';
 import {
-  Batcher, createClassifier, DistilBertForSequenceClassification,
-  LoRALayer, ServingError, loadAdapter, manualSeed, noGrad, replaceLinearWithLora, saveAdapter, tensor, tidy,
+  Batcher,
+  createClassifier,
+  DistilBertForSequenceClassification,
+  LoRALayer,
+  ServingError,
+  loadAdapter,
+  manualSeed,
+  noGrad,
+  replaceLinearWithLora,
+  saveAdapter,
+  tensor,
+  tidy,
 } from '../../lib';
 import { AutoTokenizer } from '../../lib/tokenizer';
 import type { ClassifierLike } from '../../examples/server/app';
@@ -17,7 +27,9 @@ import { BASE_MODEL_FILES, TINY_MODEL } from '../helpers/paths';
 // fastify's inject() needs the 'cookie' package, which is ESM-only: jest's module loader cannot require it, but
 // Node's own require can (Node >= 20.19), so jest is handed Node's copy. (jest wraps `module`, hence getBuiltinModule.)
 jest.mock('cookie', () => {
-  const nodeModule = (process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }).getBuiltinModule('module');
+  const nodeModule = (
+    process as unknown as { getBuiltinModule(id: string): typeof import('node:module') }
+  ).getBuiltinModule('module');
   return nodeModule.createRequire(__filename)('cookie');
 });
 
@@ -28,7 +40,10 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 // Worker threads run the compiled JavaScript in dist/.
 function buildDist(): void {
   try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
   } catch (e) {
     // tsc still emits when files outside lib/serving fail to type-check; only a missing worker is fatal.
     if (!fs.existsSync(WORKER)) throw e;
@@ -94,7 +109,12 @@ describe('Batcher', () => {
 
   it('keeps one queue per key (adapter) and never mixes keys in a batch', async () => {
     const { batcher, runs } = make({ maxBatchSize: 3 });
-    const ps = [batcher.submit('a', [1]), batcher.submit('b', [2]), batcher.submit('a', [3]), batcher.submit('b', [4, 5])];
+    const ps = [
+      batcher.submit('a', [1]),
+      batcher.submit('b', [2]),
+      batcher.submit('a', [3]),
+      batcher.submit('b', [4, 5]),
+    ];
     expect(runs).toEqual([{ key: 'b', items: [2, 4, 5] }]);
     jest.advanceTimersByTime(10);
     expect(runs[1]).toEqual({ key: 'a', items: [1, 3] });
@@ -105,7 +125,11 @@ describe('Batcher', () => {
     const { batcher, runs } = make({ maxBatchSize: 4 });
     const p = batcher.submit('x', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     jest.advanceTimersByTime(10);
-    expect(runs.map((r) => r.items)).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]);
+    expect(runs.map((r) => r.items)).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10],
+    ]);
     await expect(p).resolves.toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
   });
 
@@ -118,7 +142,10 @@ describe('Batcher', () => {
     expect(batcher.stats().queued).toBe(4);
     free = true;
     batcher.pump();
-    expect(runs).toEqual([{ key: 'b', items: [1, 3] }, { key: 'a', items: [2, 4] }]);
+    expect(runs).toEqual([
+      { key: 'b', items: [1, 3] },
+      { key: 'a', items: [2, 4] },
+    ]);
     await Promise.all(ps);
   });
 
@@ -149,7 +176,12 @@ describe('Batcher', () => {
 
   it('rejects every request in a failed batch and reports batches', async () => {
     const failing = new Batcher<number, number>({
-      maxBatchSize: 2, maxWaitMs: 0, maxQueue: 10, run: async () => { throw new Error('boom'); },
+      maxBatchSize: 2,
+      maxWaitMs: 0,
+      maxQueue: 10,
+      run: async () => {
+        throw new Error('boom');
+      },
     });
     await expect(failing.submit('x', [1])).rejects.toThrow('boom');
     const { batcher, batches } = make({ maxBatchSize: 2 });
@@ -180,8 +212,20 @@ const TEXTS = [
 const MAX_LENGTH = 64;
 
 /** A PEFT adapter folder over the tiny model, with its own LoRA weights and its own trained-looking head. */
-async function makeAdapter(dir: string, seed: number, targets: string[], modulesToSave: string[], labels?: string[], ownClasses = false): Promise<string> {
-  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, ownClasses ? { id2label: labels, ignoreMismatchedSizes: true } : {})).eval();
+async function makeAdapter(
+  dir: string,
+  seed: number,
+  targets: string[],
+  modulesToSave: string[],
+  labels?: string[],
+  ownClasses = false,
+): Promise<string> {
+  const m = (
+    await DistilBertForSequenceClassification.fromPretrained(
+      TINY_MODEL,
+      ownClasses ? { id2label: labels, ignoreMismatchedSizes: true } : {},
+    )
+  ).eval();
   replaceLinearWithLora(m, { rank: 4, alpha: 8, targets });
   manualSeed(seed);
   noGrad(() => {
@@ -195,13 +239,27 @@ async function makeAdapter(dir: string, seed: number, targets: string[], modules
 
 /** Softmax probabilities from the model in this process, with an adapter loaded the usual way. */
 async function expectedScores(texts: string[], adapterDir?: string, classes?: string[]): Promise<number[][]> {
-  const m = (await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, classes ? { id2label: classes, ignoreMismatchedSizes: true } : {})).eval();
+  const m = (
+    await DistilBertForSequenceClassification.fromPretrained(
+      TINY_MODEL,
+      classes ? { id2label: classes, ignoreMismatchedSizes: true } : {},
+    )
+  ).eval();
   if (adapterDir) loadAdapter(m, adapterDir);
-  const enc = AutoTokenizer.fromPretrained(TINY_MODEL).encodeBatch(texts, { maxLength: MAX_LENGTH, truncation: true, padding: 'longest' });
-  const probs = noGrad(() => tidy(() => {
-    const logits = m.forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits;
-    return logits.softmax(-1).toArray() as number[][];
-  }));
+  const enc = AutoTokenizer.fromPretrained(TINY_MODEL).encodeBatch(texts, {
+    maxLength: MAX_LENGTH,
+    truncation: true,
+    padding: 'longest',
+  });
+  const probs = noGrad(() =>
+    tidy(() => {
+      const logits = m.forward(
+        tensor(enc.inputIds, { dtype: 'int64' }),
+        tensor(enc.attentionMask, { dtype: 'int64' }),
+      ).logits;
+      return logits.softmax(-1).toArray() as number[][];
+    }),
+  );
   m.dispose();
   return probs;
 }
@@ -227,15 +285,29 @@ beforeAll(async () => {
   buildDist();
   const dir = tmp('serving-adapters-');
   adapterA = await makeAdapter(path.join(dir, 'a'), 11, ['q_lin', 'v_lin'], ['classifier']);
-  adapterB = await makeAdapter(path.join(dir, 'b'), 22, ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'], ['pre_classifier', 'classifier'], B_LABELS);
-  want = { base: await expectedScores(TEXTS), a: await expectedScores(TEXTS, adapterA), b: await expectedScores(TEXTS, adapterB) };
+  adapterB = await makeAdapter(
+    path.join(dir, 'b'),
+    22,
+    ['q_lin', 'k_lin', 'v_lin', 'out_lin', 'lin1', 'lin2'],
+    ['pre_classifier', 'classifier'],
+    B_LABELS,
+  );
+  want = {
+    base: await expectedScores(TEXTS),
+    a: await expectedScores(TEXTS, adapterA),
+    b: await expectedScores(TEXTS, adapterB),
+  };
   // The adapters differ from the base and from each other, so mixing them up would show.
   expect(Math.abs(want.a[0][0] - want.base[0][0])).toBeGreaterThan(1e-3);
   expect(Math.abs(want.b[0][0] - want.a[0][0])).toBeGreaterThan(1e-3);
 }, 300_000);
 
 const tinyOptions = (extra: Partial<ClassifierOptions> = {}): ClassifierOptions => ({
-  model: TINY_MODEL, workers: 1, maxLength: MAX_LENGTH, onWorkerError: () => undefined, ...extra,
+  model: TINY_MODEL,
+  workers: 1,
+  maxLength: MAX_LENGTH,
+  onWorkerError: () => undefined,
+  ...extra,
 });
 
 // ------------------------------------------------------------------------------------------------ classifier
@@ -259,21 +331,39 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     await c.addAdapter('b', adapterB);
     expect(c.adapters()).toEqual(['a', 'b']);
     const [a, base, b, a2] = await Promise.all([
-      c.classify(TEXTS, { adapter: 'a' }), c.classify(TEXTS), c.classify(TEXTS, { adapter: 'b' }), c.classify(TEXTS, { adapter: 'a' }),
+      c.classify(TEXTS, { adapter: 'a' }),
+      c.classify(TEXTS),
+      c.classify(TEXTS, { adapter: 'b' }),
+      c.classify(TEXTS, { adapter: 'a' }),
     ]);
     expectClose(a, want.a);
     expectClose(a2, want.a);
     expectClose(b, want.b, B_LABELS);
-    expect([c.labelNames('b'), c.labelNames('a'), c.labelNames()]).toEqual([B_LABELS, ['LABEL_0', 'LABEL_1'], ['LABEL_0', 'LABEL_1']]);
+    expect([c.labelNames('b'), c.labelNames('a'), c.labelNames()]).toEqual([
+      B_LABELS,
+      ['LABEL_0', 'LABEL_1'],
+      ['LABEL_0', 'LABEL_1'],
+    ]);
     expectClose(base, want.base);
   });
 
   it('serves an adapter whose head has its own classes (3 over a 2-class base) next to the others', async () => {
     const classes = ['neg', 'neutral', 'pos'];
-    const dir = await makeAdapter(tmp('three-classes-'), 33, ['q_lin', 'v_lin'], ['pre_classifier', 'classifier'], classes, true);
+    const dir = await makeAdapter(
+      tmp('three-classes-'),
+      33,
+      ['q_lin', 'v_lin'],
+      ['pre_classifier', 'classifier'],
+      classes,
+      true,
+    );
     const want3 = await expectedScores(TEXTS, dir, classes);
     await c.addAdapter('three', dir);
-    const [three, base, a] = await Promise.all([c.classify(TEXTS, { adapter: 'three' }), c.classify(TEXTS), c.classify(TEXTS, { adapter: 'a' })]);
+    const [three, base, a] = await Promise.all([
+      c.classify(TEXTS, { adapter: 'three' }),
+      c.classify(TEXTS),
+      c.classify(TEXTS, { adapter: 'a' }),
+    ]);
     expect(three.every((r) => r.scores.length === 3)).toBe(true);
     expectClose(three, want3, classes);
     expectClose(base, want.base);
@@ -321,7 +411,9 @@ describe('createClassifier (tiny model, 1 worker)', () => {
     await workers[0].thread.terminate();
     await expectCode(pending, 'WORKER_CRASHED');
     await expect(pending).rejects.toThrow(/model worker 0 crashed; .*retry/);
-    await expect(pending).rejects.toMatchObject({ detail: expect.stringMatching(/model worker 0 crashed \(exit code 1\)/) });
+    await expect(pending).rejects.toMatchObject({
+      detail: expect.stringMatching(/model worker 0 crashed \(exit code 1\)/),
+    });
     expectClose(await c.classify(TEXTS, { adapter: 'b' }), want.b, B_LABELS);
     expect(c.stats().readyWorkers).toBe(1);
   });
@@ -330,7 +422,9 @@ describe('createClassifier (tiny model, 1 worker)', () => {
 describe('createClassifier: queue bound and close()', () => {
   it('fails clearly when the model folder is wrong', async () => {
     await expect(createClassifier(tinyOptions({ model: tmp('no-model-') }))).rejects.toThrow(/no config.json/);
-    await expect(createClassifier(tinyOptions({ adapters: { x: tmp('no-adapter-') } }))).rejects.toThrow(/adapter_config.json/);
+    await expect(createClassifier(tinyOptions({ adapters: { x: tmp('no-adapter-') } }))).rejects.toThrow(
+      /adapter_config.json/,
+    );
   });
 
   it('rejects with QUEUE_FULL when the queue is full, then drains everything on close()', async () => {
@@ -355,7 +449,12 @@ describe('HTTP API (fastify inject)', () => {
   let app: ReturnType<typeof buildServer>;
   const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
   const classify = (payload: unknown) => post('/v1/classify', payload);
-  const expectError = (res: { statusCode: number; json(): unknown }, status: number, error: string, message?: RegExp) => {
+  const expectError = (
+    res: { statusCode: number; json(): unknown },
+    status: number,
+    error: string,
+    message?: RegExp,
+  ) => {
     expect(res.statusCode).toBe(status);
     expect(res.json()).toMatchObject({ error });
     expect((res.json() as { message: string }).message).toMatch(message ?? /./);
@@ -365,13 +464,19 @@ describe('HTTP API (fastify inject)', () => {
   const admin = { authorization: `Bearer ${TOKEN}` };
   const postAdmin = (url: string, payload: unknown, headers: Record<string, string> = admin) =>
     app.inject({ method: 'POST', url, payload: payload as object, headers });
-  const deleteAdmin = (url: string, headers: Record<string, string> = admin) => app.inject({ method: 'DELETE', url, headers });
+  const deleteAdmin = (url: string, headers: Record<string, string> = admin) =>
+    app.inject({ method: 'DELETE', url, headers });
   let root: string;
 
   beforeAll(async () => {
     c = await createClassifier(tinyOptions({ adapters: { a: adapterA } }));
     root = path.dirname(adapterB); // holds a/ and b/
-    app = buildServer(c, { modelName: 'tiny', maxBatchTexts: 256, maxTextChars: 20_000, admin: { token: TOKEN, adapterRoot: root } });
+    app = buildServer(c, {
+      modelName: 'tiny',
+      maxBatchTexts: 256,
+      maxTextChars: 20_000,
+      admin: { token: TOKEN, adapterRoot: root },
+    });
   }, 120_000);
   afterAll(async () => {
     await app?.close();
@@ -419,7 +524,12 @@ describe('HTTP API (fastify inject)', () => {
     expectClose((await classify({ texts: TEXTS, adapter: 'b' })).json().results, want.b, B_LABELS);
     expectError(await postAdmin('/v1/adapters', { name: 'b', path: 'b' }), 409, 'ADAPTER_EXISTS');
     fs.mkdirSync(path.join(root, 'empty'), { recursive: true });
-    expectError(await postAdmin('/v1/adapters', { name: 'c', path: 'empty' }), 400, 'ADAPTER_LOAD_FAILED', /^cannot load adapter 'c' from 'empty': no adapter_config.json$/);
+    expectError(
+      await postAdmin('/v1/adapters', { name: 'c', path: 'empty' }),
+      400,
+      'ADAPTER_LOAD_FAILED',
+      /^cannot load adapter 'c' from 'empty': no adapter_config.json$/,
+    );
     expectError(await postAdmin('/v1/adapters', { name: 'bad name', path: 'b' }), 400, 'BAD_REQUEST', /pattern/);
     expectError(await postAdmin('/v1/adapters', { name: 'c' }), 400, 'BAD_REQUEST', /path/);
     const removed = await deleteAdmin('/v1/adapters/b');
@@ -457,7 +567,8 @@ describe('HTTP API (fastify inject)', () => {
       onBatch: () => () => undefined,
     };
     const server = buildServer(stub, { bodyLimit: 1000 });
-    const send = (payload: unknown) => server.inject({ method: 'POST', url: '/v1/classify', payload: payload as object });
+    const send = (payload: unknown) =>
+      server.inject({ method: 'POST', url: '/v1/classify', payload: payload as object });
     const full = await send({ texts: ['a'] });
     expectError(full, 503, 'QUEUE_FULL');
     expect(full.headers['retry-after']).toBe('1');
@@ -479,7 +590,8 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
   let app: ReturnType<typeof buildServer>;
   let root: string;
   const outside = tmp('outside-root-');
-  const bytesOf = (dir: string) => ['adapter_config.json', 'adapter_model.safetensors'].reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  const bytesOf = (dir: string) =>
+    ['adapter_config.json', 'adapter_model.safetensors'].reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
   const add = (name: string, p: string, headers: Record<string, string> = auth) =>
     app.inject({ method: 'POST', url: '/v1/adapters', payload: { name, path: p }, headers });
   /** A copy of adapter a under the root with its adapter_config.json changed by `edit`. */
@@ -506,7 +618,13 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
     fs.cpSync(adapterB, path.join(root, 'b'), { recursive: true });
     fs.cpSync(adapterA, path.join(outside, 'elsewhere'), { recursive: true });
     // One adapter (a) loaded at start; room for one more, and for a second copy of a but not for b.
-    c = await createClassifier(tinyOptions({ adapters: { a: adapterA }, maxAdapters: 2, maxAdapterBytes: bytesOf(adapterA) + bytesOf(adapterB) - 1 }));
+    c = await createClassifier(
+      tinyOptions({
+        adapters: { a: adapterA },
+        maxAdapters: 2,
+        maxAdapterBytes: bytesOf(adapterA) + bytesOf(adapterB) - 1,
+      }),
+    );
     app = buildServer(c, { admin: { token: TOKEN, adapterRoot: root } });
   }, 120_000);
   afterAll(async () => {
@@ -519,7 +637,12 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
     for (const res of [
       await closed.inject({ method: 'POST', url: '/v1/adapters', payload: { name: 'x', path: 'a' }, headers: auth }),
       await closed.inject({ method: 'DELETE', url: '/v1/adapters/a', headers: auth }),
-      await closed.inject({ method: 'POST', url: '/v1/adapters', payload: 'not json', headers: { 'content-type': 'application/json' } }),
+      await closed.inject({
+        method: 'POST',
+        url: '/v1/adapters',
+        payload: 'not json',
+        headers: { 'content-type': 'application/json' },
+      }),
     ]) {
       expect(res.statusCode).toBe(403);
       expect(res.json()).toMatchObject({ error: 'ADMIN_DISABLED' });
@@ -530,7 +653,12 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
   });
 
   it('wants the bearer token: 401 with WWW-Authenticate for none, a wrong one or another scheme', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token-wrong-token' },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: `Bearer ${TOKEN}x` },
+    ]) {
       const res = await add('x', 'a2', headers);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: 'UNAUTHORIZED' });
@@ -545,7 +673,10 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
     fs.symlinkSync(path.join(outside, 'elsewhere'), path.join(root, 'link-out'));
     fs.mkdirSync(path.join(root, 'config-link'));
     fs.symlinkSync('/etc/passwd', path.join(root, 'config-link', 'adapter_config.json'));
-    fs.copyFileSync(path.join(adapterA, 'adapter_model.safetensors'), path.join(root, 'config-link', 'adapter_model.safetensors'));
+    fs.copyFileSync(
+      path.join(adapterA, 'adapter_model.safetensors'),
+      path.join(root, 'config-link', 'adapter_model.safetensors'),
+    );
     expectRefused(await add('x', '../' + path.basename(outside) + '/elsewhere'), /outside the adapter root/);
     expectRefused(await add('x', path.join(outside, 'elsewhere')), /relative to the adapter root/);
     expectRefused(await add('x', 'link-out'), /outside the adapter root/);
@@ -573,8 +704,17 @@ describe('HTTP API: hostile admin requests (issue 14, items 10 and 13)', () => {
   });
 
   it('refuses at POST (400) an adapter whose lora_alpha is not a usable number, and serves on', async () => {
-    for (const [name, alpha] of [['alpha-lots', 'lots'], ['alpha-huge', 1e308]] as const) {
-      expectRefused(await add(name, crafted(name, (cfg) => (cfg.lora_alpha = alpha))), new RegExp(`^cannot load adapter '${name}' from '${name}'`));
+    for (const [name, alpha] of [
+      ['alpha-lots', 'lots'],
+      ['alpha-huge', 1e308],
+    ] as const) {
+      expectRefused(
+        await add(
+          name,
+          crafted(name, (cfg) => (cfg.lora_alpha = alpha)),
+        ),
+        new RegExp(`^cannot load adapter '${name}' from '${name}'`),
+      );
     }
     expect(c.adapters()).toEqual(['a']);
     expectClose(await c.classify(TEXTS), want.base);
@@ -605,7 +745,8 @@ describe('event loop stays responsive during inference', () => {
     const model = DistilBertForSequenceClassification.random(config, 0);
     model.savePretrained(dir);
     model.dispose();
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) fs.copyFileSync(path.join(BASE_MODEL_FILES, f), path.join(dir, f));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+      fs.copyFileSync(path.join(BASE_MODEL_FILES, f), path.join(dir, f));
   }, 300_000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -613,7 +754,10 @@ describe('event loop stays responsive during inference', () => {
     // One libtorch thread, so that the worker leaves a core to the main thread on small machines.
     const c = await createClassifier({ model: dir, workers: 1, threadsPerWorker: 1, maxLength: 32, maxBatchSize: 32 });
     try {
-      const texts = Array.from({ length: 64 }, (_, i) => `review ${i}: ` + 'an unexpectedly moving and beautifully shot film. '.repeat(40));
+      const texts = Array.from(
+        { length: 64 },
+        (_, i) => `review ${i}: ` + 'an unexpectedly moving and beautifully shot film. '.repeat(40),
+      );
       await c.classify(texts.slice(0, 2)); // warm-up
       const delay = monitorEventLoopDelay({ resolution: 1 });
       delay.enable();
@@ -622,7 +766,9 @@ describe('event loop stays responsive during inference', () => {
       const elapsed = Date.now() - started;
       delay.disable();
       const p99 = delay.percentile(99) / 1e6;
-      console.log(`event loop during ${elapsed} ms of inference: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(delay.max / 1e6).toFixed(2)} ms`);
+      console.log(
+        `event loop during ${elapsed} ms of inference: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(delay.max / 1e6).toFixed(2)} ms`,
+      );
       expect(results).toHaveLength(64);
       expect(elapsed).toBeGreaterThan(1000);
       expect(p99).toBeLessThan(20);

@@ -67,7 +67,9 @@ describe('BertTokenizer properties', () => {
   });
 
   it('converts between tokens and ids', () => {
-    expect(fromTokenizerJson.convertTokensToIds(['[CLS]', 'hello', '##s', 'not-a-token'])).toEqual([101, 7592, 2015, 100]);
+    expect(fromTokenizerJson.convertTokensToIds(['[CLS]', 'hello', '##s', 'not-a-token'])).toEqual([
+      101, 7592, 2015, 100,
+    ]);
     expect(fromTokenizerJson.convertIdsToTokens([101, 7592, 2015])).toEqual(['[CLS]', 'hello', '##s']);
     expect(() => fromTokenizerJson.convertIdsToTokens([30522])).toThrow(RangeError);
   });
@@ -168,8 +170,12 @@ describe('decode', () => {
     const ids = tokenizer.encode("Unaffable, isn't it? I'm sure.");
     expect(tokenizer.decode(ids)).toBe("[CLS] unaffable, isn ' t it? i ' m sure. [SEP]");
     expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe("unaffable, isn ' t it? i ' m sure.");
-    expect(tokenizer.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true })).toBe("unaffable, isn't it? i'm sure.");
-    expect(tokenizer.decode(ids, { skipSpecialTokens: true, decoderCleanup: false })).toBe("unaffable , isn ' t it ? i ' m sure .");
+    expect(tokenizer.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true })).toBe(
+      "unaffable, isn't it? i'm sure.",
+    );
+    expect(tokenizer.decode(ids, { skipSpecialTokens: true, decoderCleanup: false })).toBe(
+      "unaffable , isn ' t it ? i ' m sure .",
+    );
   });
 
   it('skips padding and [UNK] with skipSpecialTokens', () => {
@@ -192,7 +198,19 @@ describe('normalizer, pre-tokenizer and WordPiece', () => {
 
   it('splits on whitespace and isolates punctuation', () => {
     const preTokenizer = new BertPreTokenizer();
-    expect(preTokenizer.preTokenize("  don't  $5+x¿«ok»  ")).toEqual(['don', "'", 't', '$', '5', '+', 'x', '¿', '«', 'ok', '»']);
+    expect(preTokenizer.preTokenize("  don't  $5+x¿«ok»  ")).toEqual([
+      'don',
+      "'",
+      't',
+      '$',
+      '5',
+      '+',
+      'x',
+      '¿',
+      '«',
+      'ok',
+      '»',
+    ]);
     expect(preTokenizer.preTokenize('a\u3000b€c')).toEqual(['a', 'b€c']);
   });
 
@@ -213,7 +231,12 @@ describe('normalizer, pre-tokenizer and WordPiece', () => {
   });
 
   it('looks spans up in the vocabulary index', () => {
-    const index = new VocabIndex(new Map([['play', 7], ['##ing', 9]]));
+    const index = new VocabIndex(
+      new Map([
+        ['play', 7],
+        ['##ing', 9],
+      ]),
+    );
     expect(index.find('replaying', 2, 6)).toBe(7);
     expect(index.find('replaying', 6, 9, '##')).toBe(9);
     expect(index.find('replaying', 6, 9)).toBe(-1);

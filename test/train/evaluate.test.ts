@@ -2,7 +2,14 @@
 // padded by length, checked against transformers running the same model one unpadded example at a time.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { BertTokenizer, DistilBertForSequenceClassification, Trainer, evaluate, evaluateAsync, data as datasets } from '../../lib';
+import {
+  BertTokenizer,
+  DistilBertForSequenceClassification,
+  Trainer,
+  evaluate,
+  evaluateAsync,
+  data as datasets,
+} from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';
 
@@ -29,8 +36,17 @@ describeWithPython('evaluate agrees with transformers', ['torch', 'transformers'
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
     const ids = examples.map((e) => tokenizer.encode(e.text, { maxLength: 48, truncation: true }));
     const labels = examples.map((e) => e.label);
-    const ref = JSON.parse(execFileSync(python, ['-c', REFERENCE], { input: JSON.stringify({ model: TINY_MODEL, ids, labels }), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
-    const confusion = [[0, 0], [0, 0]];
+    const ref = JSON.parse(
+      execFileSync(python, ['-c', REFERENCE], {
+        input: JSON.stringify({ model: TINY_MODEL, ids, labels }),
+        encoding: 'utf8',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    const confusion = [
+      [0, 0],
+      [0, 0],
+    ];
     labels.forEach((l, i) => confusion[l][ref.preds[i]]++);
     const f1 = (c: number) => {
       const tp = confusion[c][c];
@@ -57,7 +73,15 @@ describe('evaluate', () => {
     model.train();
     const alone = await evaluateAsync(model, tokenizer, examples, { maxLength: 48, batchSize: 8 });
     expect(model.training).toBe(true);
-    const trainer = new Trainer({ model, tokenizer, train: examples, maxLength: 48, evalBatchSize: 8, progress: false, log: () => undefined });
+    const trainer = new Trainer({
+      model,
+      tokenizer,
+      train: examples,
+      maxLength: 48,
+      evalBatchSize: 8,
+      progress: false,
+      log: () => undefined,
+    });
     try {
       expect(trainer.evaluate(examples)).toEqual(alone);
     } finally {
@@ -68,8 +92,12 @@ describe('evaluate', () => {
     ac.abort(new Error('stop now'));
     await expect(pending).rejects.toThrow('stop now');
     expect(model.training).toBe(true);
-    expect(() => evaluate(model, tokenizer, examples, { batchSize: 0 })).toThrow(/batchSize must be a whole number >= 1, got 0/);
-    expect(() => evaluate(model, tokenizer, examples, { maxLength: 1.5 })).toThrow(/maxLength must be a whole number >= 2, got 1.5/);
+    expect(() => evaluate(model, tokenizer, examples, { batchSize: 0 })).toThrow(
+      /batchSize must be a whole number >= 1, got 0/,
+    );
+    expect(() => evaluate(model, tokenizer, examples, { maxLength: 1.5 })).toThrow(
+      /maxLength must be a whole number >= 2, got 1.5/,
+    );
     expect(evaluate(model, tokenizer, [])).toMatchObject({ examples: 0, accuracy: 0 });
     model.dispose();
   });

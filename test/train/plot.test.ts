@@ -15,10 +15,24 @@ function sampleRun(): MetricRecord[] {
   const records: MetricRecord[] = [];
   for (let step = 1; step <= 60; step++) {
     const epoch = Math.ceil(step / 20);
-    records.push({ step, epoch, split: 'train', loss: 0.7 / Math.sqrt(step), lr: 1e-3, time: '2024-01-01T00:00:00.000Z' });
+    records.push({
+      step,
+      epoch,
+      split: 'train',
+      loss: 0.7 / Math.sqrt(step),
+      lr: 1e-3,
+      time: '2024-01-01T00:00:00.000Z',
+    });
     if (step % 20 === 0) {
       records.push({ step, epoch, split: 'train', accuracy: 0.7 + epoch / 20, time: '2024-01-01T00:00:00.000Z' });
-      records.push({ step, epoch, split: 'validation', loss: 0.5, accuracy: 0.72 + epoch / 25, time: '2024-01-01T00:00:00.000Z' });
+      records.push({
+        step,
+        epoch,
+        split: 'validation',
+        loss: 0.5,
+        accuracy: 0.72 + epoch / 25,
+        time: '2024-01-01T00:00:00.000Z',
+      });
     }
   }
   return records;

@@ -11,7 +11,8 @@ describe('progress bar', () => {
     const { writes, stream } = fakeStream(false);
     let clock = 0;
     const bar = new ProgressBar({ stream, everyPercent: 25, label: 'epoch 1/1', now: () => (clock += 1000) });
-    for (let step = 0; step <= 100; step++) bar.update({ step, total: 100, loss: 0.5, acc: 0.875, tokensPerSec: 5000.4 });
+    for (let step = 0; step <= 100; step++)
+      bar.update({ step, total: 100, loss: 0.5, acc: 0.875, tokensPerSec: 5000.4 });
     bar.done();
     expect(writes).toHaveLength(5);
     expect(writes.every((line) => line.endsWith('\n') && !line.includes('\r'))).toBe(true);

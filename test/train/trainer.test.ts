@@ -2,10 +2,29 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import type { MetricRecord, TrainerOptions} from '../../lib';
+import type { MetricRecord, TrainerOptions } from '../../lib';
 import {
-  DistilBertForSequenceClassification, DistilBertForMaskedLM, AutoTokenizer, BertTokenizer, Trainer, finetune, prepareModel, loadTextDataset, runFinetuneJob,
-  maskTokens, maskedLmLoss, pretrainMlm, readMetrics, tensor, tidy, noGrad, manualSeed, memory, data as datasets, confusionMatrix, macroF1,
+  DistilBertForSequenceClassification,
+  DistilBertForMaskedLM,
+  AutoTokenizer,
+  BertTokenizer,
+  Trainer,
+  finetune,
+  prepareModel,
+  loadTextDataset,
+  runFinetuneJob,
+  maskTokens,
+  maskedLmLoss,
+  pretrainMlm,
+  readMetrics,
+  tensor,
+  tidy,
+  noGrad,
+  manualSeed,
+  memory,
+  data as datasets,
+  confusionMatrix,
+  macroF1,
 } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
 import { liveTensors, settledLiveTensors } from '../helpers/gc';
@@ -22,13 +41,33 @@ describe('Trainer', () => {
     manualSeed(0);
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
     prepareModel(model, 'lora', { rank: 4, alpha: 8, trainHead: true });
-    const opts = { model, tokenizer, train: small(96, 1), validation: small(32, 2), test: small(32, 3), batchSize: 16, maxLength: 64, lr: 5e-3, outputDir: out, logEvery: 2, ...quiet };
+    const opts = {
+      model,
+      tokenizer,
+      train: small(96, 1),
+      validation: small(32, 2),
+      test: small(32, 3),
+      batchSize: 16,
+      maxLength: 64,
+      lr: 5e-3,
+      outputDir: out,
+      logEvery: 2,
+      ...quiet,
+    };
     const first = await new Trainer({ ...opts, epochs: 1 }).train();
     expect(first.epochs).toHaveLength(1);
     expect(first.steps).toBe(6);
     expect(first.test!.examples).toBe(32);
     expect(first.bestEpoch).toBe(1);
-    for (const f of ['metrics.jsonl', 'metrics.svg', 'checkpoint/trainer_state.json', 'checkpoint/trainable.safetensors', 'checkpoint/optimizer.safetensors', 'best/trainable.safetensors', 'best/best.json']) {
+    for (const f of [
+      'metrics.jsonl',
+      'metrics.svg',
+      'checkpoint/trainer_state.json',
+      'checkpoint/trainable.safetensors',
+      'checkpoint/optimizer.safetensors',
+      'best/trainable.safetensors',
+      'best/best.json',
+    ]) {
       expect(fs.existsSync(path.join(out, f))).toBe(true);
     }
     const records = readMetrics(path.join(out, 'metrics.jsonl'));
@@ -37,7 +76,10 @@ describe('Trainer', () => {
 
     const resumed = await new Trainer({ ...opts, epochs: 2, resume: true }).train();
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([2]);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'))).toMatchObject({ epoch: 2, globalStep: 12 });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'))).toMatchObject({
+      epoch: 2,
+      globalStep: 12,
+    });
   });
 
   it('stopped mid-epoch and resumed, it ends with exactly the weights and numbers of an uninterrupted run; saveEvery; early stopping', async () => {
@@ -47,12 +89,26 @@ describe('Trainer', () => {
       const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
       prepareModel(model, 'lora', { rank: 2, alpha: 4, trainHead: true });
       const trainer = new Trainer({
-        model, tokenizer, train: small(64, 5), validation: small(24, 6), test: small(24, 7), epochs: 3, batchSize: 8, gradientAccumulation: 2,
-        lr: 2e-2, maxLength: 32, outputDir: out, logEvery: 1, ...quiet, ...extra,
+        model,
+        tokenizer,
+        train: small(64, 5),
+        validation: small(24, 6),
+        test: small(24, 7),
+        epochs: 3,
+        batchSize: 8,
+        gradientAccumulation: 2,
+        lr: 2e-2,
+        maxLength: 32,
+        outputDir: out,
+        logEvery: 1,
+        ...quiet,
+        ...extra,
       });
       try {
         const result = await trainer.train();
-        const weights = [...model.namedParameters()].filter(([, p]) => p.requiresGrad).map(([n, p]) => [n, Array.from(p.dataSync())]);
+        const weights = [...model.namedParameters()]
+          .filter(([, p]) => p.requiresGrad)
+          .map(([n, p]) => [n, Array.from(p.dataSync())]);
         return { result, weights };
       } finally {
         trainer.dispose();
@@ -71,12 +127,19 @@ describe('Trainer', () => {
       { when: afterStep(2), step: 2, epoch: 0, batches: 4 },
       { when: afterStep(7), step: 7, epoch: 1, batches: 6 },
       { when: afterStep(9), step: 9, epoch: 2, batches: 2 },
-      { when: (r: MetricRecord) => r.epoch === 2 && r.split === 'train' && r.accuracy !== undefined, step: 8, epoch: 1, batches: 8 },
+      {
+        when: (r: MetricRecord) => r.epoch === 2 && r.split === 'train' && r.accuracy !== undefined,
+        step: 8,
+        epoch: 1,
+        batches: 8,
+      },
     ];
     for (const { when, step, epoch, batches } of stops) {
       const out = tmp('stopped-');
       const stop = new AbortController();
-      await expect(run(out, { signal: stop.signal, onMetrics: (r) => when(r) && stop.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+      await expect(run(out, { signal: stop.signal, onMetrics: (r) => when(r) && stop.abort() })).rejects.toMatchObject({
+        name: 'AbortError',
+      });
       const saved = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
       expect(saved).toMatchObject({ globalStep: step, epoch, inEpoch: { batches } });
       const lines: string[] = [];
@@ -84,15 +147,26 @@ describe('Trainer', () => {
       expect(lines[0]).toMatch(new RegExp(`in epoch ${epoch + 1} after ${batches} batches \\(step ${step}\\)`));
       expect(resumed.weights).toEqual(whole.weights);
       expect(resumed.result.test).toEqual(whole.result.test);
-      expect([resumed.result.bestEpoch, resumed.result.bestValidationAccuracy]).toEqual([whole.result.bestEpoch, whole.result.bestValidationAccuracy]);
-      expect(resumed.result.epochs).toEqual(whole.result.epochs.slice(-resumed.result.epochs.length).map((e, i) => ({ ...e, seconds: resumed.result.epochs[i].seconds })));
+      expect([resumed.result.bestEpoch, resumed.result.bestValidationAccuracy]).toEqual([
+        whole.result.bestEpoch,
+        whole.result.bestValidationAccuracy,
+      ]);
+      expect(resumed.result.epochs).toEqual(
+        whole.result.epochs
+          .slice(-resumed.result.epochs.length)
+          .map((e, i) => ({ ...e, seconds: resumed.result.epochs[i].seconds })),
+      );
     }
 
     // Resuming mid-epoch with other batches is refused rather than silently wrong.
     const other = tmp('stopped-other-');
     const halt = new AbortController();
-    await expect(run(other, { signal: halt.signal, onMetrics: (r) => afterStep(2)(r) && halt.abort() })).rejects.toMatchObject({ name: 'AbortError' });
-    await expect(run(other, { resume: true, batchSize: 16 })).rejects.toThrow(/after 4 of 8 batches in epoch 1, but this run makes 4; resume with the same data, batchSize and seed/);
+    await expect(
+      run(other, { signal: halt.signal, onMetrics: (r) => afterStep(2)(r) && halt.abort() }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(run(other, { resume: true, batchSize: 16 })).rejects.toThrow(
+      /after 4 of 8 batches in epoch 1, but this run makes 4; resume with the same data, batchSize and seed/,
+    );
 
     // Early stopping with a patience of 1: the run ends at the first epoch that does not beat the best one.
     const patient = await run(tmp('patience-'), { epochs: 6, earlyStoppingPatience: 1 });
@@ -106,23 +180,40 @@ describe('Trainer', () => {
     // saveEvery checkpoints within the epoch too: at step 4 the last checkpoint is step 3's.
     const out = tmp('save-every-');
     let seenAtStep4: unknown;
-    await run(out, { saveEvery: 3, onMetrics: (r) => {
-      if (r.step === 4 && r.lr !== undefined) seenAtStep4 = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
-    } });
+    await run(out, {
+      saveEvery: 3,
+      onMetrics: (r) => {
+        if (r.step === 4 && r.lr !== undefined)
+          seenAtStep4 = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
+      },
+    });
     expect(seenAtStep4).toMatchObject({ epoch: 0, globalStep: 3, inEpoch: { batches: 6 } });
   });
 
   it('learns a learnable task and holds memory flat across epochs', async () => {
     // Sentences that say "good" are positive and "bad" negative: the tiny model must fit this quickly.
     const words = ['film', 'plot', 'actor', 'scene', 'music', 'story', 'ending', 'cast'];
-    const make = (n: number, seed: number) => Array.from({ length: n }, (_, i) => {
-      const w = words[(i * 7 + seed) % words.length];
-      return i % 2 ? { text: `the ${w} was good , really good`, label: 1 } : { text: `the ${w} was bad , really bad`, label: 0 };
-    });
+    const make = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const w = words[(i * 7 + seed) % words.length];
+        return i % 2
+          ? { text: `the ${w} was good , really good`, label: 1 }
+          : { text: `the ${w} was bad , really bad`, label: 0 };
+      });
     manualSeed(1);
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
     prepareModel(model, 'full');
-    const trainer = new Trainer({ model, tokenizer, train: make(64, 0), validation: make(16, 3), epochs: 4, batchSize: 8, lr: 3e-3, maxLength: 16, ...quiet });
+    const trainer = new Trainer({
+      model,
+      tokenizer,
+      train: make(64, 0),
+      validation: make(16, 3),
+      epochs: 4,
+      batchSize: 8,
+      lr: 3e-3,
+      maxLength: 16,
+      ...quiet,
+    });
     const before = await settledLiveTensors();
     const r = await trainer.train();
     expect(r.bestValidationAccuracy).toBe(1);
@@ -138,8 +229,21 @@ describe('Trainer', () => {
       const stop = new AbortController();
       const splits: string[] = [];
       const trainer = new Trainer({
-        model, tokenizer, train: small(64, 8), validation, epochs: 2, batchSize: 8, evalBatchSize: 8, maxLength: 32, logEvery: 1, ...quiet,
-        signal: stop.signal, onMetrics: (r) => { splits.push(r.split); if (when(r)) stop.abort(); },
+        model,
+        tokenizer,
+        train: small(64, 8),
+        validation,
+        epochs: 2,
+        batchSize: 8,
+        evalBatchSize: 8,
+        maxLength: 32,
+        logEvery: 1,
+        ...quiet,
+        signal: stop.signal,
+        onMetrics: (r) => {
+          splits.push(r.split);
+          if (when(r)) stop.abort();
+        },
       });
       const before = await settledLiveTensors();
       await expect(trainer.train()).rejects.toMatchObject({ name: 'AbortError' });
@@ -168,29 +272,48 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
-  it('evaluates accuracy, macro F1 and the confusion matrix of the model\'s own predictions', async () => {
+  it("evaluates accuracy, macro F1 and the confusion matrix of the model's own predictions", async () => {
     // scikit-learn's documented example: f1_score([0,1,2,0,1,2], [0,2,1,0,0,1], average='macro') == 0.2666...
     expect(macroF1(confusionMatrix([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1], 3))).toBeCloseTo(0.26666666666666666, 12);
     expect(macroF1(confusionMatrix([0, 0, 1], [0, 0, 1], 3))).toBe(1); // a class nobody has or predicts does not count
 
     manualSeed(3);
-    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, { id2label: ['a', 'b', 'c'], ignoreMismatchedSizes: true });
+    const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL, {
+      id2label: ['a', 'b', 'c'],
+      ignoreMismatchedSizes: true,
+    });
     const examples = small(60, 11).map((e, i) => ({ ...e, label: i % 3 }));
     const trainer = new Trainer({ model, tokenizer, train: examples, maxLength: 32, evalBatchSize: 7, ...quiet });
     const r = trainer.evaluate(examples);
     // The same predictions made here, one example at a time.
-    const predicted = examples.map((e) => noGrad(() => tidy(() => {
-      const enc = tokenizer.encodeBatch([e.text], { maxLength: 32, truncation: true });
-      return model.eval().forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' })).logits.argmax(-1).item() as number;
-    })));
-    const confusion = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+    const predicted = examples.map((e) =>
+      noGrad(() =>
+        tidy(() => {
+          const enc = tokenizer.encodeBatch([e.text], { maxLength: 32, truncation: true });
+          return model
+            .eval()
+            .forward(tensor(enc.inputIds, { dtype: 'int64' }), tensor(enc.attentionMask, { dtype: 'int64' }))
+            .logits.argmax(-1)
+            .item() as number;
+        }),
+      ),
+    );
+    const confusion = [
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ];
     examples.forEach((e, i) => confusion[e.label][predicted[i]]++);
     expect(r.confusion).toEqual(confusion);
     expect(r.accuracy).toBeCloseTo(examples.filter((e, i) => e.label === predicted[i]).length / 60, 12);
-    const f1 = [0, 1, 2].map((c) => {
-      const tp = confusion[c][c], fn = confusion[c].reduce((a, b) => a + b) - tp, fp = confusion.reduce((a, row) => a + row[c], 0) - tp;
-      return tp + fn + fp ? (2 * tp) / (2 * tp + fp + fn) : null;
-    }).filter((v): v is number => v !== null);
+    const f1 = [0, 1, 2]
+      .map((c) => {
+        const tp = confusion[c][c],
+          fn = confusion[c].reduce((a, b) => a + b) - tp,
+          fp = confusion.reduce((a, row) => a + row[c], 0) - tp;
+        return tp + fn + fp ? (2 * tp) / (2 * tp + fp + fn) : null;
+      })
+      .filter((v): v is number => v !== null);
     expect(r.macroF1).toBeCloseTo(f1.reduce((a, b) => a + b) / f1.length, 12);
     trainer.dispose();
     model.dispose();
@@ -205,7 +328,18 @@ describe('Trainer', () => {
   it('finetune() writes a PEFT adapter for LoRA and reports parameter counts', async () => {
     const out = tmp('finetune-');
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
-    const r = await finetune({ model, tokenizer, method: 'lora', lora: { rank: 2, alpha: 4 }, train: small(32, 4), epochs: 1, batchSize: 16, maxLength: 32, outputDir: out, ...quiet });
+    const r = await finetune({
+      model,
+      tokenizer,
+      method: 'lora',
+      lora: { rank: 2, alpha: 4 },
+      train: small(32, 4),
+      epochs: 1,
+      batchSize: 16,
+      maxLength: 32,
+      outputDir: out,
+      ...quiet,
+    });
     expect(r.trainable).toBe(4 * 2 * (32 + 32));
     expect(fs.existsSync(path.join(out, 'adapter', 'adapter_config.json'))).toBe(true);
   });
@@ -216,7 +350,18 @@ describe('Trainer', () => {
     const before = embeddings.parameters().map((p) => p.toArray());
     const frozen = embeddings.parameters().reduce((n, p) => n + p.numel(), 0);
     const all = model.parameters().reduce((n, p) => n + p.numel(), 0);
-    const r = await finetune({ model, tokenizer, method: 'full', keepFrozen: ['distilbert.embeddings'], train: small(32, 4), epochs: 1, batchSize: 16, lr: 1e-2, maxLength: 32, ...quiet });
+    const r = await finetune({
+      model,
+      tokenizer,
+      method: 'full',
+      keepFrozen: ['distilbert.embeddings'],
+      train: small(32, 4),
+      epochs: 1,
+      batchSize: 16,
+      lr: 1e-2,
+      maxLength: 32,
+      ...quiet,
+    });
     expect(r.trainable).toBe(all - frozen);
     expect(embeddings.parameters().map((p) => p.toArray())).toEqual(before);
     expect(embeddings.parameters().every((p) => !p.requiresGrad)).toBe(true);
@@ -231,7 +376,11 @@ describe('masked-language-model pretraining', () => {
     const n = 200_000;
     const ids = Int32Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 101 : i % 50 === 49 ? 102 : 1000 + (i % 997)));
     const { inputs, labels } = maskTokens(ids, opts, datasets.mulberry32(3));
-    let chosen = 0, masked = 0, kept = 0, special = 0, touchedUnchosen = 0;
+    let chosen = 0,
+      masked = 0,
+      kept = 0,
+      special = 0,
+      touchedUnchosen = 0;
     for (let i = 0; i < n; i++) {
       if (labels[i] === -100) {
         if (inputs[i] !== ids[i]) touchedUnchosen++;
@@ -252,22 +401,57 @@ describe('masked-language-model pretraining', () => {
   });
 
   it('computes the loss at chosen positions only, equal to the full head with ignore_index', () => {
-    const mlm = DistilBertForMaskedLM.random({ dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 }, 5);
+    const mlm = DistilBertForMaskedLM.random(
+      { dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 },
+      5,
+    );
     mlm.eval();
-    noGrad(() => tidy(() => {
-      const ids = tensor([[101, 2000, 103, 2003, 102], [101, 103, 2010, 102, 0]], { dtype: 'int64' });
-      const mask = tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], { dtype: 'int64' });
-      const labels = tensor([[-100, -100, 2001, -100, -100], [-100, 2500, -100, -100, -100]], { dtype: 'int64' });
-      const full = mlm.forward(ids, mask, labels).loss!.item() as number;
-      const fast = maskedLmLoss(mlm, ids, mask, labels.view(-1)).item() as number;
-      expect(Math.abs(full - fast)).toBeLessThan(1e-5);
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const ids = tensor(
+          [
+            [101, 2000, 103, 2003, 102],
+            [101, 103, 2010, 102, 0],
+          ],
+          { dtype: 'int64' },
+        );
+        const mask = tensor(
+          [
+            [1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 0],
+          ],
+          { dtype: 'int64' },
+        );
+        const labels = tensor(
+          [
+            [-100, -100, 2001, -100, -100],
+            [-100, 2500, -100, -100, -100],
+          ],
+          { dtype: 'int64' },
+        );
+        const full = mlm.forward(ids, mask, labels).loss!.item() as number;
+        const fast = maskedLmLoss(mlm, ids, mask, labels.view(-1)).item() as number;
+        expect(Math.abs(full - fast)).toBeLessThan(1e-5);
+      }),
+    );
   });
 
   it('lowers the MLM loss on repeated text', async () => {
-    const mlm = DistilBertForMaskedLM.random({ dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 }, 6);
+    const mlm = DistilBertForMaskedLM.random(
+      { dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0, attention_dropout: 0 },
+      6,
+    );
     const texts = Array.from({ length: 64 }, () => 'the movie was a wonderful story about love and music');
-    const r = await pretrainMlm({ model: mlm, tokenizer, texts, batchSize: 8, lr: 1e-2, maxLength: 16, progress: false, seed: 1 });
+    const r = await pretrainMlm({
+      model: mlm,
+      tokenizer,
+      texts,
+      batchSize: 8,
+      lr: 1e-2,
+      maxLength: 16,
+      progress: false,
+      seed: 1,
+    });
     expect(r.steps).toBe(8);
     expect(r.lastLoss).toBeLessThan(r.firstLoss);
   });
@@ -275,7 +459,11 @@ describe('masked-language-model pretraining', () => {
 
 describe('datasets for the pipeline and the CLI', () => {
   it("loads IMDb with Raschka's split, subsampled", async () => {
-    const d = await loadTextDataset(path.join(SHARED, 'data', 'aclImdb_v1.tar.gz'), { trainSize: 100, validationSize: 20, testSize: 40 });
+    const d = await loadTextDataset(path.join(SHARED, 'data', 'aclImdb_v1.tar.gz'), {
+      trainSize: 100,
+      validationSize: 20,
+      testSize: 40,
+    });
     expect([d.train.length, d.validation.length, d.test.length]).toEqual([100, 20, 40]);
     expect(d.labels).toEqual(['neg', 'pos']);
   });
@@ -285,23 +473,67 @@ describe('datasets for the pipeline and the CLI', () => {
     execFileSync('node', ['scripts/bootstrap.js', '--quiet'], { cwd: repo });
     const out = tmp('cli-');
     const cli = path.join(repo, 'dist', 'bin', 'torch-lora.js');
-    const stdout = execFileSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', path.join(SHARED, 'data', 'sst2'), '--train-size', '48',
-      '--val-size', '16', '--test-size', '16', '--epochs', '1', '--max-length', '32', '--lora-query', '--lora-value', '--rank', '2', '--output', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const stdout = execFileSync(
+      'node',
+      [
+        cli,
+        'finetune',
+        '--model',
+        TINY_MODEL,
+        '--data',
+        path.join(SHARED, 'data', 'sst2'),
+        '--train-size',
+        '48',
+        '--val-size',
+        '16',
+        '--test-size',
+        '16',
+        '--epochs',
+        '1',
+        '--max-length',
+        '32',
+        '--lora-query',
+        '--lora-value',
+        '--rank',
+        '2',
+        '--output',
+        out,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     expect(stdout).toMatch(/trainable parameters: 512 of/);
     expect(stdout).toMatch(/test \d+\.\d+%/);
     expect(fs.existsSync(path.join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
-    const predicted = execFileSync('node', [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(out, 'adapter'), 'a fine film'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const predicted = execFileSync(
+      'node',
+      [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(out, 'adapter'), 'a fine film'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     expect(predicted).toMatch(/^(negative|positive)\t0\.\d{4}\ta fine film/); // SST-2's class names, carried by the adapter
     // An adapter for three classes over the two-class base: predict sizes the head from the adapter.
     const three = tmp('three-classes-');
     const texts = ['good film', 'bad film', 'so-so film'];
     await runFinetuneJob({
-      model: TINY_MODEL, data: { labels: ['pos', 'neg', 'meh'], train: Array.from({ length: 24 }, (_, i) => ({ text: texts[i % 3], label: i % 3 })) },
-      lora: { rank: 2, trainHead: true }, epochs: 1, maxLength: 16, progress: false, outputDir: three,
+      model: TINY_MODEL,
+      data: {
+        labels: ['pos', 'neg', 'meh'],
+        train: Array.from({ length: 24 }, (_, i) => ({ text: texts[i % 3], label: i % 3 })),
+      },
+      lora: { rank: 2, trainHead: true },
+      epochs: 1,
+      maxLength: 16,
+      progress: false,
+      outputDir: three,
     });
-    const threeOut = execFileSync('node', [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(three, 'adapter'), 'good film'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const threeOut = execFileSync(
+      'node',
+      [cli, 'predict', '--model', TINY_MODEL, '--adapter', path.join(three, 'adapter'), 'good film'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     expect(threeOut).toMatch(/^(pos|neg|meh)\t0\.\d{4}\tgood film/);
-    const bad = spawnSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', '/nonexistent.csv'], { encoding: 'utf8' });
+    const bad = spawnSync('node', [cli, 'finetune', '--model', TINY_MODEL, '--data', '/nonexistent.csv'], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/torch-lora: /);
   });

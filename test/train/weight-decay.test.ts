@@ -5,7 +5,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { optim, BertTokenizer, DistilBertForSequenceClassification, Trainer, decayParameterNames, prepareModel, saveTrainingCheckpoint, weightDecayGroups, nn } from '../../lib';
+import {
+  optim,
+  BertTokenizer,
+  DistilBertForSequenceClassification,
+  Trainer,
+  decayParameterNames,
+  prepareModel,
+  saveTrainingCheckpoint,
+  weightDecayGroups,
+  nn,
+} from '../../lib';
 import { TINY_MODEL } from '../helpers/paths';
 import { describeWithPython } from '../helpers/python';
 
@@ -33,20 +43,37 @@ describe('weight decay groups', () => {
     prepareModel(model, 'lora', { rank: 2, trainHead: true });
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'one-group-'));
     const old = new optim.AdamW(model.parameters().filter((p) => p.requiresGrad));
-    saveTrainingCheckpoint(path.join(out, 'checkpoint'), model, old, { epoch: 1, globalStep: 2, bestMetric: null, bestEpoch: null });
+    saveTrainingCheckpoint(path.join(out, 'checkpoint'), model, old, {
+      epoch: 1,
+      globalStep: 2,
+      bestMetric: null,
+      bestEpoch: null,
+    });
     old.dispose();
-    const trainer = new Trainer({ model, tokenizer: BertTokenizer.fromPretrained(TINY_MODEL), train: [{ text: 'fine', label: 1 }], outputDir: out, resume: true, progress: false, log: () => undefined });
-    await expect(trainer.train()).rejects.toThrow(/checkpoint\/trainer_state\.json: the optimizer state has 1 parameter group\(s\), this optimizer 2 .*start again without resume/);
+    const trainer = new Trainer({
+      model,
+      tokenizer: BertTokenizer.fromPretrained(TINY_MODEL),
+      train: [{ text: 'fine', label: 1 }],
+      outputDir: out,
+      resume: true,
+      progress: false,
+      log: () => undefined,
+    });
+    await expect(trainer.train()).rejects.toThrow(
+      /checkpoint\/trainer_state\.json: the optimizer state has 1 parameter group\(s\), this optimizer 2 .*start again without resume/,
+    );
     trainer.dispose();
     model.dispose();
   });
 });
 
 describeWithPython('the Trainer decays weights as transformers does', ['torch', 'transformers'], (python) => {
-  it('full fine-tuning ends with the parameters of torch AdamW over transformers\' groups (1e-5)', async () => {
+  it("full fine-tuning ends with the parameters of torch AdamW over transformers' groups (1e-5)", async () => {
     const tokenizer = BertTokenizer.fromPretrained(TINY_MODEL);
     // One batch holding every example, so each epoch is one optimizer step on the same padded batch as PyTorch's.
-    const train = ['a wonderful film', 'dull and far too long', 'the cast is great but the plot is thin', 'bad'].map((text, i) => ({ text, label: i % 2 }));
+    const train = ['a wonderful film', 'dull and far too long', 'the cast is great but the plot is thin', 'bad'].map(
+      (text, i) => ({ text, label: i % 2 }),
+    );
     const model = await DistilBertForSequenceClassification.fromPretrained(TINY_MODEL);
     prepareModel(model, 'full');
     // The key projection's bias has a zero gradient in exact arithmetic (softmax ignores a shift shared by all keys),
@@ -55,17 +82,31 @@ describeWithPython('the Trainer decays weights as transformers does', ['torch', 
     for (const [, p] of frozen) p.requiresGrad_(false);
     const cfg = { lr: 1e-2, weight_decay: 0.5, steps: 3 };
     const trainer = new Trainer({
-      model, tokenizer, train, epochs: cfg.steps, batchSize: train.length, lr: cfg.lr, weightDecay: cfg.weight_decay, schedule: 'constant', maxLength: 32,
-      progress: false, log: () => undefined,
+      model,
+      tokenizer,
+      train,
+      epochs: cfg.steps,
+      batchSize: train.length,
+      lr: cfg.lr,
+      weightDecay: cfg.weight_decay,
+      schedule: 'constant',
+      maxLength: 32,
+      progress: false,
+      log: () => undefined,
     });
     const ids = train.map((e) => tokenizer.encode(e.text, { maxLength: 32, truncation: true }));
     const len = Math.max(...ids.map((r) => r.length));
     const input = {
-      model: TINY_MODEL, ...cfg, frozen: frozen.map(([n]) => n), labels: train.map((e) => e.label),
+      model: TINY_MODEL,
+      ...cfg,
+      frozen: frozen.map(([n]) => n),
+      labels: train.map((e) => e.label),
       input_ids: ids.map((r) => [...r, ...new Array(len - r.length).fill(tokenizer.padTokenId)]),
       attention_mask: ids.map((r) => [...r.map(() => 1), ...new Array(len - r.length).fill(0)]),
     };
-    const ref = JSON.parse(execFileSync(python, [REFERENCE], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 30 }));
+    const ref = JSON.parse(
+      execFileSync(python, [REFERENCE], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 30 }),
+    );
     expect([...decayParameterNames(model)].sort()).toEqual(ref.decay);
     expect(trainer.optimizer.paramGroups.map((g) => g.options.weightDecay)).toEqual([0.5, 0]);
     // Decaying everything moves the LayerNorm weights and biases this far away: the comparison below can tell.

@@ -32,7 +32,10 @@ export interface DistilBertConfig {
  * transformers' defaults with `overrides` applied, every field checked; `source` (the config.json read) names the
  * input in errors.
  */
-export function distilBertConfig(overrides: Partial<DistilBertConfig> & { num_labels?: number } = {}, source = 'DistilBertConfig'): DistilBertConfig {
+export function distilBertConfig(
+  overrides: Partial<DistilBertConfig> & { num_labels?: number } = {},
+  source = 'DistilBertConfig',
+): DistilBertConfig {
   assertConfigObject(overrides, source);
   const { num_labels, ...rest } = overrides;
   const config: DistilBertConfig = {
@@ -56,7 +59,8 @@ export function distilBertConfig(overrides: Partial<DistilBertConfig> & { num_la
     ...rest,
   };
   if (num_labels !== undefined) {
-    if (!Number.isInteger(num_labels) || num_labels < 1 || num_labels > MAX_CLASSES) throw new Error(`${source}: num_labels must be an integer from 1 to ${MAX_CLASSES}, got ${num_labels}`);
+    if (!Number.isInteger(num_labels) || num_labels < 1 || num_labels > MAX_CLASSES)
+      throw new Error(`${source}: num_labels must be an integer from 1 to ${MAX_CLASSES}, got ${num_labels}`);
     if (num_labels !== numLabels(config)) setNumLabels(config, num_labels);
   }
   checkDistilBertConfig(config, source);
@@ -87,17 +91,28 @@ function checkDistilBertConfig(config: DistilBertConfig, source: string): void {
   c.number('initializer_range', 0, 1e6);
   checkId2label(config, c);
   const parameters = (vocab + positions) * dim + layers * (4 * dim * dim + 2 * dim * hidden);
-  c.require(parameters <= MAX_PARAMETERS, 'dim', `small enough for at most ${MAX_PARAMETERS} parameters (these fields give ${parameters.toExponential(2)})`);
+  c.require(
+    parameters <= MAX_PARAMETERS,
+    'dim',
+    `small enough for at most ${MAX_PARAMETERS} parameters (these fields give ${parameters.toExponential(2)})`,
+  );
 }
 
 // id2label: {"0": name, ...}, at most MAX_CLASSES names, keys the class indices.
 function checkId2label(config: DistilBertConfig, c: ConfigChecker): void {
   const id2label = config.id2label as unknown;
-  const entries = typeof id2label === 'object' && id2label !== null && !Array.isArray(id2label) ? Object.entries(id2label) : undefined;
+  const entries =
+    typeof id2label === 'object' && id2label !== null && !Array.isArray(id2label)
+      ? Object.entries(id2label)
+      : undefined;
   c.require(entries !== undefined, 'id2label', 'an object {"0": name, ...}');
   c.require(entries!.length <= MAX_CLASSES, 'id2label', `at most ${MAX_CLASSES} classes`);
   for (const [k, v] of entries!) {
-    c.require(/^\d+$/.test(k) && Number(k) < MAX_CLASSES && typeof v === 'string', 'id2label', `an object from class indices to names (entry ${JSON.stringify(k.slice(0, 40))} is not)`);
+    c.require(
+      /^\d+$/.test(k) && Number(k) < MAX_CLASSES && typeof v === 'string',
+      'id2label',
+      `an object from class indices to names (entry ${JSON.stringify(k.slice(0, 40))} is not)`,
+    );
   }
 }
 
@@ -105,7 +120,8 @@ function checkId2label(config: DistilBertConfig, c: ConfigChecker): void {
 export function readDistilBertConfig(dir: string, numLabelsOverride?: number): DistilBertConfig {
   const raw = readConfigJson(dir);
   const source = path.join(dir, 'config.json');
-  if (raw.model_type !== undefined && raw.model_type !== 'distilbert') throw new Error(`${source}: model_type is ${describeValue(raw.model_type, 80)}, not "distilbert"`);
+  if (raw.model_type !== undefined && raw.model_type !== 'distilbert')
+    throw new Error(`${source}: model_type is ${describeValue(raw.model_type, 80)}, not "distilbert"`);
   return distilBertConfig({ ...(raw as Partial<DistilBertConfig>), num_labels: numLabelsOverride }, source);
 }
 

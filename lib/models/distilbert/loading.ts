@@ -1,7 +1,7 @@
 // Building DistilBERT models: transformers' weight initialisation, fromPretrained, random weights, savePretrained.
-import type { DistilBertConfig} from './config';
+import type { DistilBertConfig } from './config';
 import { distilBertConfig, numLabels, readDistilBertConfig, setLabelNames } from './config';
-import type { FromPretrainedOptions, LoadingInfo} from '../pretrained';
+import type { FromPretrainedOptions, LoadingInfo } from '../pretrained';
 import { loadCheckpointInto, resolveCheckpointDir, savePretrained } from '../pretrained';
 import type { Module } from '../../nn/module';
 import { Embedding, LayerNorm, Linear } from '../../nn/layers';
@@ -23,7 +23,10 @@ export function initDistilBertWeights(model: Module, config: DistilBertConfig, o
         else init.zeros_(p);
       } else if (m instanceof Embedding) {
         if (p.requiresGrad) init.normal_(p, 0, config.initializer_range);
-        if (m.paddingIdx !== undefined) tidy(() => { init.zeros_(p.select(0, m.paddingIdx!)); });
+        if (m.paddingIdx !== undefined)
+          tidy(() => {
+            init.zeros_(p.select(0, m.paddingIdx!));
+          });
       } else if (m instanceof LayerNorm) {
         if (pn === 'weight') init.ones_(p);
         else init.zeros_(p);
@@ -37,7 +40,11 @@ export function initDistilBertWeights(model: Module, config: DistilBertConfig, o
 type DistilBertClass<M> = new (config: DistilBertConfig) => M;
 
 /** A model with HF-style weights initialised from a seed, for tests and benchmarks (no checkpoint needed). */
-export function randomDistilBert<M extends Module>(cls: DistilBertClass<M>, config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number): M {
+export function randomDistilBert<M extends Module>(
+  cls: DistilBertClass<M>,
+  config: Partial<DistilBertConfig> & { num_labels?: number } = {},
+  seed?: number,
+): M {
   const cfg = distilBertConfig(config);
   if (seed !== undefined) manualSeed(seed);
   const model = new cls(cfg);
@@ -47,19 +54,24 @@ export function randomDistilBert<M extends Module>(cls: DistilBertClass<M>, conf
 
 /** Builds the model from a folder's config.json and loads its weights; keys the checkpoint lacks are initialised as transformers does. */
 export async function fromPretrained<M extends Module>(
-  cls: DistilBertClass<M>, pathOrId: string, opts: FromPretrainedOptions = {},
+  cls: DistilBertClass<M>,
+  pathOrId: string,
+  opts: FromPretrainedOptions = {},
 ): Promise<M & { loadingInfo: LoadingInfo }> {
   const dir = await resolveCheckpointDir(pathOrId, opts);
   const config = readDistilBertConfig(dir, opts.numLabels);
   if (opts.id2label) setLabelNames(config, opts.id2label);
-  if (opts.numLabels !== undefined && numLabels(config) !== opts.numLabels) throw new Error(`fromPretrained: numLabels ${opts.numLabels} but ${numLabels(config)} names in id2label`);
+  if (opts.numLabels !== undefined && numLabels(config) !== opts.numLabels)
+    throw new Error(`fromPretrained: numLabels ${opts.numLabels} but ${numLabels(config)} names in id2label`);
   // Parameters start uninitialised and only what the checkpoint lacks is initialised after loading, as transformers'
   // fast init does: random-initialising 66M weights only to overwrite them cost about a third of a load.
   const model = init.withoutInit(() => new cls(config));
   const info = loadCheckpointInto(model, dir, 'distilbert.', opts);
   initDistilBertWeights(model, config, [...info.missingKeys, ...info.mismatchedKeys]);
   if (info.missingKeys.length && !opts.quiet) {
-    console.warn(`Some weights of ${cls.name} were not in the checkpoint at ${dir} and are newly initialized: ${info.missingKeys.join(', ')}`);
+    console.warn(
+      `Some weights of ${cls.name} were not in the checkpoint at ${dir} and are newly initialized: ${info.missingKeys.join(', ')}`,
+    );
   }
   if (opts.dtype) model.to(opts.dtype);
   if (opts.device) model.to(opts.device);
@@ -69,4 +81,3 @@ export async function fromPretrained<M extends Module>(
 export function saveDistilBert(model: Module & { config: DistilBertConfig }, dir: string): void {
   savePretrained(model, dir, { ...model.config, num_labels: undefined });
 }
-

@@ -8,7 +8,7 @@ import * as F from '../../functional';
 import { Module } from '../../nn/module';
 import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers';
 import { ModuleList } from '../../nn/containers';
-import type { DistilBertConfig} from './config';
+import type { DistilBertConfig } from './config';
 import { numLabels } from './config';
 import { fromPretrained, randomDistilBert, saveDistilBert } from './loading';
 import type { FromPretrainedOptions, LoadingInfo } from '../pretrained';
@@ -20,16 +20,25 @@ export class Embeddings extends Module {
   dropout: Dropout;
   constructor(config: DistilBertConfig) {
     super();
-    this.word_embeddings = this.registerModule('word_embeddings', new Embedding(config.vocab_size, config.dim, { paddingIdx: config.pad_token_id }));
-    this.position_embeddings = this.registerModule('position_embeddings', new Embedding(config.max_position_embeddings, config.dim));
-    if (config.sinusoidal_pos_embds) sinusoidalInit(this.position_embeddings.weight, config.max_position_embeddings, config.dim);
+    this.word_embeddings = this.registerModule(
+      'word_embeddings',
+      new Embedding(config.vocab_size, config.dim, { paddingIdx: config.pad_token_id }),
+    );
+    this.position_embeddings = this.registerModule(
+      'position_embeddings',
+      new Embedding(config.max_position_embeddings, config.dim),
+    );
+    if (config.sinusoidal_pos_embds)
+      sinusoidalInit(this.position_embeddings.weight, config.max_position_embeddings, config.dim);
     this.LayerNorm = this.registerModule('LayerNorm', new LayerNorm(config.dim, 1e-12));
     this.dropout = this.registerModule('dropout', new Dropout(config.dropout));
   }
   forward(inputIds: Tensor): Tensor {
     const seqLen = inputIds.shape[1];
     if (seqLen > this.position_embeddings.numEmbeddings) {
-      throw new Error(`sequence length ${seqLen} is longer than max_position_embeddings ${this.position_embeddings.numEmbeddings}`);
+      throw new Error(
+        `sequence length ${seqLen} is longer than max_position_embeddings ${this.position_embeddings.numEmbeddings}`,
+      );
     }
     // Children run through call(): each frees its intermediates when it returns (autograd keeps what backward
     // needs), so memory is released as it is in PyTorch rather than at the end of the caller's tidy.
@@ -77,7 +86,11 @@ export class MultiHeadSelfAttention extends Module {
     const q = heads(this.q_lin.call(x));
     const k = heads(this.k_lin.call(x));
     const v = heads(this.v_lin.call(x));
-    const context = F.scaledDotProductAttention(q, k, v, { attnMask: keepMask, dropoutP: this.dropout.p, training: this.training });
+    const context = F.scaledDotProductAttention(q, k, v, {
+      attnMask: keepMask,
+      dropoutP: this.dropout.p,
+      training: this.training,
+    });
     return this.out_lin.call(context.transpose(1, 2).reshape(bs, len, this.dim));
   }
 }
@@ -122,7 +135,10 @@ export class Transformer extends Module {
   layer: ModuleList<TransformerBlock>;
   constructor(config: DistilBertConfig) {
     super();
-    this.layer = this.registerModule('layer', new ModuleList([...Array(config.n_layers)].map(() => new TransformerBlock(config))));
+    this.layer = this.registerModule(
+      'layer',
+      new ModuleList([...Array(config.n_layers)].map(() => new TransformerBlock(config))),
+    );
   }
   forward(x: Tensor, keepMask: Tensor | null): Tensor {
     let h = x;
@@ -140,13 +156,17 @@ export abstract class DistilBertPreTrainedModel extends Module {
   abstract readonly config: DistilBertConfig;
   /** Builds the model from a checkpoint folder or hub id; keys the checkpoint lacks are initialised and reported. */
   static fromPretrained<M extends DistilBertPreTrainedModel>(
-    this: new (config: DistilBertConfig) => M, pathOrId: string, opts: FromPretrainedOptions = {},
+    this: new (config: DistilBertConfig) => M,
+    pathOrId: string,
+    opts: FromPretrainedOptions = {},
   ): Promise<M & { loadingInfo: LoadingInfo }> {
     return fromPretrained(this, pathOrId, opts);
   }
   /** Random weights initialised as transformers does, from a seed. */
   static random<M extends DistilBertPreTrainedModel>(
-    this: new (config: DistilBertConfig) => M, config: Partial<DistilBertConfig> & { num_labels?: number } = {}, seed?: number,
+    this: new (config: DistilBertConfig) => M,
+    config: Partial<DistilBertConfig> & { num_labels?: number } = {},
+    seed?: number,
   ): M {
     return randomDistilBert(this, config, seed);
   }
@@ -170,7 +190,10 @@ export class DistilBertModel extends DistilBertPreTrainedModel {
   }
 }
 
-export interface ClassifierOutput { logits: Tensor; loss?: Tensor }
+export interface ClassifierOutput {
+  logits: Tensor;
+  loss?: Tensor;
+}
 
 /** [CLS] → pre_classifier → ReLU → dropout → classifier, as transformers' DistilBertForSequenceClassification. */
 export class DistilBertForSequenceClassification extends DistilBertPreTrainedModel {
@@ -228,4 +251,3 @@ export class DistilBertForMaskedLM extends DistilBertPreTrainedModel {
     return { logits, loss };
   }
 }
-

@@ -47,7 +47,9 @@ export class BestWeightsCallback implements TrainerCallback {
     for (const [n, p] of ctx.model.namedParameters()) if (p.requiresGrad) weights.set(n, tensorToRaw(p));
     writeFolderAtomic(this.o.dir!, (temp) => {
       writeSafetensors(path.join(temp, 'trainable.safetensors'), weights, { format: 'pt', epoch: String(epoch) });
-      writeFileAtomic(path.join(temp, 'best.json'), [Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n')]);
+      writeFileAtomic(path.join(temp, 'best.json'), [
+        Buffer.from(JSON.stringify({ epoch, validation }, null, 2) + '\n'),
+      ]);
     });
   }
 
@@ -66,7 +68,12 @@ export class BestWeightsCallback implements TrainerCallback {
 function snapshot(ctx: CallbackContext): Map<Tensor, Tensor> {
   const snap = new Map<Tensor, Tensor>();
   noGrad(() => {
-    for (const g of ctx.optimizer.paramGroups) for (const p of g.params) snap.set(p, tidy(() => keep(p.detach().clone())));
+    for (const g of ctx.optimizer.paramGroups)
+      for (const p of g.params)
+        snap.set(
+          p,
+          tidy(() => keep(p.detach().clone())),
+        );
   });
   return snap;
 }

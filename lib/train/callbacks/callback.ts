@@ -37,7 +37,10 @@ export interface CallbackContext {
   elapsed(): number;
 }
 
-export interface EpochInfo { epoch: number; batches: number }
+export interface EpochInfo {
+  epoch: number;
+  batches: number;
+}
 export interface TrainBatchInfo extends EpochInfo {
   /** Batches of this epoch done so far (1-based). */
   batch: number;
@@ -47,7 +50,12 @@ export interface TrainBatchInfo extends EpochInfo {
   tokensPerSec: number;
 }
 export type EpochSummary = TrainResult['epochs'][number];
-export interface EvaluateInfo { split: 'validation'; result: EvalResult; epoch: number; isBest: boolean }
+export interface EvaluateInfo {
+  split: 'validation';
+  result: EvalResult;
+  epoch: number;
+  isBest: boolean;
+}
 
 /** Every hook is optional and may return a promise (the loop waits for it). */
 export interface TrainerCallback {
@@ -76,7 +84,11 @@ export interface TrainerCallback {
 type Hook = Exclude<keyof TrainerCallback, never>;
 
 /** Calls a hook on every callback in order, waiting for each. */
-export async function callHook<H extends Hook>(callbacks: readonly TrainerCallback[], hook: H, ...args: Parameters<NonNullable<TrainerCallback[H]>>): Promise<void> {
+export async function callHook<H extends Hook>(
+  callbacks: readonly TrainerCallback[],
+  hook: H,
+  ...args: Parameters<NonNullable<TrainerCallback[H]>>
+): Promise<void> {
   for (const cb of callbacks) {
     const fn = cb[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (fn) await fn.apply(cb, args);

@@ -1,5 +1,13 @@
 export { callHook, freshControl } from './callback';
-export type { TrainerCallback, TrainerControl, CallbackContext, EpochInfo, TrainBatchInfo, EpochSummary, EvaluateInfo } from './callback';
+export type {
+  TrainerCallback,
+  TrainerControl,
+  CallbackContext,
+  EpochInfo,
+  TrainBatchInfo,
+  EpochSummary,
+  EvaluateInfo,
+} from './callback';
 export { DefaultFlowCallback } from './flow';
 export type { FlowOptions } from './flow';
 export { MetricsLogCallback } from './metrics-log';

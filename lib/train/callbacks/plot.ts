@@ -4,7 +4,11 @@ import { plotMetricsSvg, writePlot } from '../plot';
 import type { TrainerCallback } from './callback';
 
 export class PlotCallback implements TrainerCallback {
-  constructor(private readonly metricsFile: string, private readonly svgFile: string, private readonly title = 'torch-lora fine-tuning') {}
+  constructor(
+    private readonly metricsFile: string,
+    private readonly svgFile: string,
+    private readonly title = 'torch-lora fine-tuning',
+  ) {}
 
   private draw(): void {
     writePlot(this.svgFile, plotMetricsSvg(readMetrics(this.metricsFile), { title: this.title }));

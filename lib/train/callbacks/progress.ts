@@ -6,7 +6,9 @@ import type { TrainBatchInfo, CallbackContext, EpochInfo, EpochSummary, TrainerC
 export class ProgressCallback implements TrainerCallback {
   private bar: ProgressBar | null = null;
 
-  constructor(private readonly o: { label?: (epoch: number, epochs: number) => string; stream?: ProgressStream } = {}) {}
+  constructor(
+    private readonly o: { label?: (epoch: number, epochs: number) => string; stream?: ProgressStream } = {},
+  ) {}
 
   onEpochBegin(ctx: CallbackContext, { epoch }: EpochInfo): void {
     const label = this.o.label ? this.o.label(epoch, ctx.epochs) : `epoch ${epoch}/${ctx.epochs}`;
@@ -34,8 +36,12 @@ export class ProgressCallback implements TrainerCallback {
 /** "epoch 2: train loss … acc … | validation loss … acc … | 3.1 s" in the run's log. */
 export class PrinterCallback implements TrainerCallback {
   onEpochEnd(ctx: CallbackContext, e: EpochSummary): void {
-    ctx.log(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}${Number.isNaN(e.trainAccuracy) ? '' : ` acc ${(100 * e.trainAccuracy).toFixed(2)}%`}` +
-      (e.validation ? ` | validation loss ${e.validation.loss.toFixed(4)} acc ${(100 * e.validation.accuracy).toFixed(2)}%` : '') +
-      ` | ${e.seconds.toFixed(1)} s`);
+    ctx.log(
+      `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}${Number.isNaN(e.trainAccuracy) ? '' : ` acc ${(100 * e.trainAccuracy).toFixed(2)}%`}` +
+        (e.validation
+          ? ` | validation loss ${e.validation.loss.toFixed(4)} acc ${(100 * e.validation.accuracy).toFixed(2)}%`
+          : '') +
+        ` | ${e.seconds.toFixed(1)} s`,
+    );
   }
 }
