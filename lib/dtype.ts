@@ -26,7 +26,7 @@ const ALIASES: Record<string, DType> = {
   char: 'int8',
 };
 
-export const ITEMSIZE: Record<DType, number> = {
+export const ITEMSIZE: Readonly<Record<DType, number>> = {
   float32: 4,
   float64: 8,
   float16: 2,

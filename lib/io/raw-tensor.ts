@@ -1,8 +1,11 @@
 // The tensor-library-independent unit of exchange for checkpoint files: a dtype, a shape and the raw
 // little-endian, C-contiguous bytes.
 
-export type DType =
-  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+import type { DType } from '../dtype';
+import { ITEMSIZE } from '../dtype';
+
+export type { DType };
+export { ITEMSIZE };
 
 export interface RawTensor {
   dtype: DType;
@@ -23,19 +26,6 @@ export const DTYPES: readonly DType[] = [
   'uint8',
   'bool',
 ];
-
-export const ITEMSIZE: Readonly<Record<DType, number>> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
 
 const SAFETENSORS_NAMES: Readonly<Record<DType, string>> = {
   float32: 'F32',
