@@ -193,8 +193,8 @@ export abstract class Module {
   }
   /**
    * Moves or casts every parameter and buffer (floating dtypes only are cast, as in PyTorch). A tensor shared by
-   * several modules (tied weights) is converted once and stays shared. The parameters are new tensors: build the
-   * optimizer after calling this.
+   * several modules (tied weights) is converted once and stays shared. The parameters are new tensors (the old ones
+   * are disposed as the conversion goes, so the model is never held twice): build the optimizer after calling this.
    */
   to(target: string | DType | { device?: string; dtype?: DType }): this {
     const opts =
