@@ -7,10 +7,8 @@
 
 namespace tl {
 
-namespace {
 Napi::Value argAt(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
-std::string nth(size_t i) { return "argument " + std::to_string(i + 1); }
-}  // namespace
+std::string argName(size_t i) { return "argument " + std::to_string(i + 1); }
 
 bool hasArg(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length()) return false;
@@ -21,10 +19,10 @@ bool hasArg(const Napi::CallbackInfo& info, size_t i) {
 at::Tensor& tensorArg(const Napi::CallbackInfo& info, size_t i) {
   // The hottest path of every op: one engine call, which fails for anything that is not a number.
   int64_t h;
-  if (i >= info.Length() || napi_get_value_int64(info.Env(), info[i], &h) != napi_ok) throw ArgError(nth(i) + " must be a Tensor");
+  if (i >= info.Length() || napi_get_value_int64(info.Env(), info[i], &h) != napi_ok) throw ArgError(argName(i) + " must be a Tensor");
   auto& t = table();
   if (at::Tensor* found = t.find(h)) return *found;
-  throw ArgError(nth(i) + " is " + t.problem(h));
+  throw ArgError(argName(i) + " is " + t.problem(h));
 }
 
 c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i) {
@@ -36,15 +34,15 @@ c10::optional<at::Tensor> optTensorArg(const Napi::CallbackInfo& info, size_t i)
 
 std::vector<at::Tensor> tensorListArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
-  if (!v.IsArray()) throw ArgError(nth(i) + " must be an array of Tensors");
+  if (!v.IsArray()) throw ArgError(argName(i) + " must be an array of Tensors");
   auto arr = v.As<Napi::Array>();
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value e = arr[k];
-    if (!e.IsNumber()) throw ArgError(nth(i) + "[" + std::to_string(k) + "] must be a Tensor");
+    if (!e.IsNumber()) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be a Tensor");
     int64_t h = e.As<Napi::Number>().Int64Value();
-    if (const char* why = table().problem(h)) throw ArgError(nth(i) + "[" + std::to_string(k) + "] is " + why);
+    if (const char* why = table().problem(h)) throw ArgError(argName(i) + "[" + std::to_string(k) + "] is " + why);
     out.push_back(table().get(h));
   }
   return out;
@@ -53,7 +51,7 @@ std::vector<at::Tensor> tensorListArg(const Napi::CallbackInfo& info, size_t i) 
 double numberArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
-  if (!v.IsNumber()) throw ArgError(nth(i) + " must be a number");
+  if (!v.IsNumber()) throw ArgError(argName(i) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
@@ -63,36 +61,36 @@ int64_t intArg(const Napi::CallbackInfo& info, size_t i) {
     bool lossless;
     return v.As<Napi::BigInt>().Int64Value(&lossless);
   }
-  if (!v.IsNumber()) throw ArgError(nth(i) + " must be an integer");
+  if (!v.IsNumber()) throw ArgError(argName(i) + " must be an integer");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(nth(i) + " must be an integer, got " + std::to_string(d));
+  if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(argName(i) + " must be an integer, got " + std::to_string(d));
   return static_cast<int64_t>(d);
 }
 
 bool boolArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
   if (v.IsUndefined() || v.IsNull()) return false;
-  if (!v.IsBoolean()) throw ArgError(nth(i) + " must be a boolean");
+  if (!v.IsBoolean()) throw ArgError(argName(i) + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
 std::string stringArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
-  if (!v.IsString()) throw ArgError(nth(i) + " must be a string");
+  if (!v.IsString()) throw ArgError(argName(i) + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
 std::vector<int64_t> intListArg(const Napi::CallbackInfo& info, size_t i) {
   auto v = argAt(info, i);
   if (v.IsNumber()) return {intArg(info, i)};
-  if (!v.IsArray()) throw ArgError(nth(i) + " must be an array of integers");
+  if (!v.IsArray()) throw ArgError(argName(i) + " must be an array of integers");
   auto arr = v.As<Napi::Array>();
   std::vector<int64_t> out(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value e = arr[k];
-    if (!e.IsNumber()) throw ArgError(nth(i) + " must be an array of integers");
+    if (!e.IsNumber()) throw ArgError(argName(i) + " must be an array of integers");
     double d = e.As<Napi::Number>().DoubleValue();
-    if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(nth(i) + " must contain integers only");
+    if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(argName(i) + " must contain integers only");
     out[k] = static_cast<int64_t>(d);
   }
   return out;
@@ -104,7 +102,7 @@ at::ScalarType dtypeArg(const Napi::CallbackInfo& info, size_t i) {
     case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 11: case 15:
       return static_cast<at::ScalarType>(code);
     default:
-      throw ArgError(nth(i) + " is not a supported dtype");
+      throw ArgError(argName(i) + " is not a supported dtype");
   }
 }
 
@@ -135,7 +133,7 @@ at::Scalar scalarArg(const Napi::CallbackInfo& info, size_t i) {
     bool lossless;
     return at::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
   }
-  if (!v.IsNumber()) throw ArgError(nth(i) + " must be a number");
+  if (!v.IsNumber()) throw ArgError(argName(i) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   // JavaScript has one number type; an integral value is passed as an integer Scalar, the way Python passes `2`
   // (not `2.0`), so that int64 + 2 stays int64 as in PyTorch. -0 and values beyond 2^53 stay doubles.

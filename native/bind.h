@@ -26,9 +26,6 @@ namespace bound {
 
 using Info = Napi::CallbackInfo;
 
-// "argument 2" for index 1, as the readers of native/arguments.cc name an argument in their errors.
-inline std::string argName(size_t i) { return "argument " + std::to_string(i + 1); }
-
 // The reader for a parameter of (decayed) type T.
 template <typename T>
 struct Reader;
@@ -87,7 +84,7 @@ struct Reader<Napi::Env> {  // takes no argument
 };
 template <>
 struct Reader<Napi::Value> {  // the argument as it is (undefined when missing), for a convention no reader has
-  static Napi::Value read(const Info& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
+  static Napi::Value read(const Info& info, size_t i) { return argAt(info, i); }
 };
 template <>
 struct Reader<Napi::Object> {  // an options object (arrays and functions are objects too, as in JavaScript)
@@ -111,7 +108,7 @@ struct ByteView {
 template <>
 struct Reader<ByteView> {
   static ByteView read(const Info& info, size_t i) {
-    Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+    Napi::Value v = argAt(info, i);
     if (v.IsTypedArray()) {
       auto ta = v.As<Napi::TypedArray>();
       return {static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};

@@ -68,6 +68,8 @@ double numberArg(const Napi::CallbackInfo& info, size_t i);
 int64_t intArg(const Napi::CallbackInfo& info, size_t i);
 bool boolArg(const Napi::CallbackInfo& info, size_t i);
 bool hasArg(const Napi::CallbackInfo& info, size_t i);  // present and not null/undefined
+Napi::Value argAt(const Napi::CallbackInfo& info, size_t i);  // the argument, or undefined when missing
+std::string argName(size_t i);                                 // "argument 2" for index 1, as the errors say
 std::string stringArg(const Napi::CallbackInfo& info, size_t i);
 std::vector<int64_t> intListArg(const Napi::CallbackInfo& info, size_t i);
 at::ScalarType dtypeArg(const Napi::CallbackInfo& info, size_t i);
