@@ -1,14 +1,12 @@
 // Issue 14, item 18: tensor handles cannot be forged. A handle number taken from a live tensor, a disposed one, a
 // worker thread or NaN never reaches someone else's tensor: the constructor is closed, and the native table checks
 // each handle's generation, scrambled with a random key of its own (so another thread's handles do not fit).
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Tensor, memory, ones, tensor, zeros } from '../lib';
 import { N } from '../lib/native';
+import { ensureCompiled, ROOT } from './helpers/compiled';
 
-const ROOT = path.resolve(__dirname, '..');
 const handleOf = (t: Tensor) => (t as unknown as { _h: number })._h;
 /** A Tensor object built around any number, the way an attacker would without the constructor. */
 const forge = (h: number): Tensor =>
@@ -61,14 +59,7 @@ describe('tensor handles', () => {
   });
 
   it("another thread's handle is refused in this one, and cannot free this thread's tensors", async () => {
-    try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch (e) {
-      if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'creation.js'))) throw e;
-    }
+    ensureCompiled(path.join(ROOT, 'dist', 'lib', 'creation.js'));
     const mine = Array.from({ length: 8 }, (_, i) => tensor([i]));
     const worker = new Worker(
       `

@@ -1,12 +1,12 @@
 // The main job end to end at toy size: the learning rate is chosen on validation only, the test set is evaluated once
 // per method (at the chosen rate), and the run writes its results file, its comparison plot and a PEFT adapter.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMetrics } from '../../lib';
+import { ensureCompiled, ROOT } from '../helpers/compiled';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const DEMO = path.join(ROOT, 'dist', 'examples', 'demo.js');
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
@@ -20,14 +20,7 @@ function demo(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 beforeAll(() => {
   // The demo runs as users run it: compiled (dist/). The bootstrap rebuilds what is out of date, quietly.
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-  } catch (e) {
-    if (!fs.existsSync(DEMO)) throw e;
-  }
+  ensureCompiled(DEMO);
 }, 300_000);
 
 describe('demo (toy sizes)', () => {

@@ -1,7 +1,7 @@
 // Issue 14, item 14: nothing is written half. A checkpoint, an adapter or a model folder appears whole or not at all;
 // a resume refuses a checkpoint mixed from two saves; metrics.jsonl after a SIGKILL and a resume has no repeats; a
 // full disk names the file it was writing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,8 +23,8 @@ import {
   writePlot,
 } from '../../lib';
 import { TINY_MODEL, SHARED } from '../helpers/paths';
+import { ensureCompiled, ROOT } from '../helpers/compiled';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 // The module object itself (the `import * as` namespace has read-only bindings, which jest cannot spy on).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeFs: typeof fs = require('node:fs');
@@ -226,14 +226,7 @@ describe('saveAdapter and savePretrained folders are whole or nothing', () => {
 
 describe('metrics.jsonl after SIGKILL and resume', () => {
   beforeAll(() => {
-    try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch (e) {
-      if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'index.js'))) throw e;
-    }
+    ensureCompiled(path.join(ROOT, 'dist', 'lib', 'index.js'));
   }, 300_000);
 
   /** Trains in a child process (dist/), which SIGKILLs itself right after writing the train record of step `killAt`. */

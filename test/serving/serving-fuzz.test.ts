@@ -2,7 +2,6 @@
 // bytes to the real server on 127.0.0.1. Every request must get an answer within a deadline, every error must be a
 // JSON {error, message} with a 4xx status (or 503), never a 500 or a dropped connection, and the server must still
 // serve afterwards with its memory bounded.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -12,8 +11,8 @@ import { createClassifier } from '../../lib';
 import { buildServer } from '../../examples/server/app';
 import { TINY_MODEL } from '../helpers/paths';
 import { mulberry32 } from '../../lib/data/split';
+import { ensureCompiled, ROOT } from '../helpers/compiled';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const SEED = 14;
 const CASES = 1500;
 const CONCURRENCY = 8;
@@ -240,14 +239,7 @@ describe('HTTP API fuzz (seeded, 127.0.0.1 only)', () => {
   let root: string;
 
   beforeAll(async () => {
-    try {
-      execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch (e) {
-      if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'))) throw e;
-    }
+    ensureCompiled(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'));
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-adapters-'));
     c = await createClassifier({
       model: TINY_MODEL,

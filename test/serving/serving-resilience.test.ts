@@ -1,7 +1,7 @@
 // Issue 14, items 11 and 12: a hung or unstartable worker, slow clients and shutdown. Every wait here is bounded:
 // the point of each test is that the server answers (or exits) within a deadline instead of waiting for ever.
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import type { ClassifierLike } from '../../examples/server/app';
 import { buildServer } from '../../examples/server/app';
 import { shutdown } from '../../examples/server/shutdown';
 import { TINY_MODEL } from '../helpers/paths';
+import { ensureCompiled, ROOT } from '../helpers/compiled';
 
 jest.mock('cookie', () => {
   const nodeModule = (
@@ -21,20 +22,12 @@ jest.mock('cookie', () => {
   return nodeModule.createRequire(__filename)('cookie');
 });
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
   // Worker threads and the server's main.js run the compiled JavaScript in dist/.
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-  } catch (e) {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'))) throw e;
-  }
+  ensureCompiled(path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js'));
 }, 300_000);
 
 /** Resolves with how long `p` took to settle (either way). */

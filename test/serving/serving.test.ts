@@ -23,6 +23,7 @@ import { AutoTokenizer } from '../../lib/tokenizer';
 import type { ClassifierLike } from '../../examples/server/app';
 import { buildServer } from '../../examples/server/app';
 import { BASE_MODEL_FILES, TINY_MODEL } from '../helpers/paths';
+import { ensureCompiled, ROOT } from '../helpers/compiled';
 
 // fastify's inject() needs the 'cookie' package, which is ESM-only: jest's module loader cannot require it, but
 // Node's own require can (Node >= 20.19), so jest is handed Node's copy. (jest wraps `module`, hence getBuiltinModule.)
@@ -33,21 +34,12 @@ jest.mock('cookie', () => {
   return nodeModule.createRequire(__filename)('cookie');
 });
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const WORKER = path.join(ROOT, 'dist', 'lib', 'serving', 'worker.js');
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 
 // Worker threads run the compiled JavaScript in dist/.
 function buildDist(): void {
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bootstrap.js'), '--quiet'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
-  } catch (e) {
-    // tsc still emits when files outside lib/serving fail to type-check; only a missing worker is fatal.
-    if (!fs.existsSync(WORKER)) throw e;
-  }
+  ensureCompiled(WORKER);
 }
 
 /** Rejects with a ServingError whose code is `code`. */
