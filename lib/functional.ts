@@ -94,29 +94,22 @@ export interface AttentionOptions {
  * and the explicit matmul-softmax path otherwise; both give the same result. A bool mask keeps positions that are true.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  return wrap(
-    N.scaledDotProductAttention(
-      arg(q),
-      arg(k),
-      arg(v),
-      optional(opts.attnMask),
-      opts.dropoutP ?? 0,
-      opts.isCausal ?? false,
-      opts.training ?? (opts.dropoutP ?? 0) > 0,
-    ),
-  );
+  return wrap(N.scaledDotProductAttention(...attentionArgs(q, k, v, opts)));
 }
 /** The explicit matmul-softmax attention, always (for comparison with the fused path). */
 export function attentionMatmulSoftmax(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  return wrap(
-    N.attentionMatmulSoftmax(
-      arg(q),
-      arg(k),
-      arg(v),
-      optional(opts.attnMask),
-      opts.dropoutP ?? 0,
-      opts.isCausal ?? false,
-      opts.training ?? (opts.dropoutP ?? 0) > 0,
-    ),
-  );
+  return wrap(N.attentionMatmulSoftmax(...attentionArgs(q, k, v, opts)));
+}
+/** The native argument list both attention entry points share. */
+function attentionArgs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions) {
+  const dropoutP = opts.dropoutP ?? 0;
+  return [
+    arg(q),
+    arg(k),
+    arg(v),
+    optional(opts.attnMask),
+    dropoutP,
+    opts.isCausal ?? false,
+    opts.training ?? dropoutP > 0,
+  ] as const;
 }
