@@ -40,9 +40,9 @@ export class Tensor {
     this.dispose();
   }
   /**
-   * @internal Disposes, and when this was the last reference to the storage, gives its memory back to the system
-   * instead of to the CPU cache (cpu.enableTuning): for bulk frees whose sizes will not come back, such as the old
-   * weights of a cast model.
+   * @internal Disposes, and marks the storage's block (when the CPU cache's allocator made it: cpu.enableTuning) to
+   * go back to the system instead of to the cache once its last reference is freed: for bulk frees whose sizes will
+   * not come back, such as the old weights of a cast model.
    */
   _disposeUncached(): void {
     if (this._h < 0) return;

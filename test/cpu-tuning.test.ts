@@ -9,6 +9,15 @@ import * as torch from '../lib';
 const { cpu } = torch;
 const root = path.join(__dirname, '..');
 const MiB = 1 << 20;
+/** Makes two 8 MiB tensors and frees both. */
+const twoBlocksFreed = () =>
+  torch.tidy(() =>
+    torch
+      .ones([2 * MiB])
+      .mul(2)
+      .sum()
+      .item(),
+  );
 
 test('loading the library changes nothing process-wide; TORCH_LORA_CPU_TUNING=1 opts in', () => {
   const probe = (env: NodeJS.ProcessEnv) => {
@@ -38,25 +47,13 @@ test('enabled, freed large blocks are cached for reuse; emptyCache returns them;
   try {
     expect(cpu.tuningInfo()).toMatchObject({ enabled: true, mallocTuned: false });
     before.dispose();
-    torch.tidy(() =>
-      torch
-        .ones([2 * MiB])
-        .mul(2)
-        .sum()
-        .item(),
-    ); // two 8 MiB blocks, both freed
+    twoBlocksFreed();
     const cached = cpu.tuningInfo().cachedBytes;
     expect(cached).toBeGreaterThanOrEqual(16 * MiB);
     expect(torch.memory().cpuCachedBytes).toBe(cached);
     // The same sizes again are served from the cache: nothing new is mapped.
     const mapped = cpu.tuningInfo().mappedBytes;
-    torch.tidy(() =>
-      torch
-        .ones([2 * MiB])
-        .mul(2)
-        .sum()
-        .item(),
-    );
+    twoBlocksFreed();
     expect(cpu.tuningInfo().mappedBytes).toBe(mapped);
     cpu.emptyCache();
     expect(torch.memory().cpuCachedBytes).toBe(0);
