@@ -130,11 +130,7 @@ export function evaluate(
   examples: readonly TextExample[],
   opts: EvaluateOptions = {},
 ): EvalResult {
-  const steps = evaluationSteps(model, encode(tokenizer, examples, opts), plan(tokenizer, opts));
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
+  return drainSync(evaluationSteps(model, encode(tokenizer, examples, opts), plan(tokenizer, opts)));
 }
 
 /** The same, giving the event loop a turn between batches; rejects at once when `signal` aborts. */
@@ -146,6 +142,14 @@ export async function evaluateAsync(
 ): Promise<EvalResult> {
   const steps = evaluationSteps(model, encode(tokenizer, examples, opts), plan(tokenizer, opts));
   return drain(steps, opts.signal);
+}
+
+/** @internal Runs the steps to the end in one go. */
+export function drainSync(steps: Generator<void, EvalResult>): EvalResult {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }
 
 /** @internal Runs the steps with a turn of the event loop between batches; stopped early, the model's mode is restored. */

@@ -16,7 +16,7 @@ import type { MetricInput, MetricRecord } from './metrics-log';
 import { macroF1 } from './classification-metrics';
 import type { Batch, Collator, EncodedExamples, TokenizerLike } from './encode';
 import { collate, encodeExamples } from './encode';
-import { ampFor, drain, evaluationSteps } from './evaluate';
+import { ampFor, drain, drainSync, evaluationSteps } from './evaluate';
 import type { EvalResult, EvaluationPlan, SequenceClassifier } from './evaluate';
 import type { TrainerState } from './state';
 import { hasTrainingCheckpoint, loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';
@@ -487,11 +487,7 @@ export class Trainer {
   }
 
   private evaluateEncoded(data: EncodedExamples): EvalResult {
-    const steps = evaluationSteps(this.opts.model, data, this.evaluationPlan(1));
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
+    return drainSync(evaluationSteps(this.opts.model, data, this.evaluationPlan(1)));
   }
 
   /** The same, giving the event loop a turn between batches; stops at once when the signal aborts. */
