@@ -86,6 +86,10 @@ export interface NativeIrregular {
   // ---- memory (native/memory.cc)
   dispose(h: Handle): void;
   disposeMany(hs: Handle[]): void;
+  /** The Int32Array buffer lib/scope.ts queues disposed handles in ([count, handle, ...]); every call frees them first. */
+  pendingFrees(): ArrayBuffer;
+  /** Frees the queued handles (any call does, this one does nothing else). */
+  freePending(): void;
   /** Its large block (if the CPU cache's allocator made it) is unmapped when freed, not cached. */
   skipCache(h: Handle): void;
   memory(): NativeMemory;

@@ -2,7 +2,7 @@
 import { N } from './native';
 import type { DType, TypedArray } from './dtype';
 import { dtypeCode, dtypeName } from './dtype';
-import { track, untrack } from './scope';
+import { release, track, untrack } from './scope';
 import { formatTensor } from './format';
 
 export type Shape = number[];
@@ -31,10 +31,11 @@ export class Tensor {
 
   // ------------------------------------------------------------ lifetime
   dispose(): void {
-    if (this._h < 0) return;
-    untrack(this);
-    N.dispose(this._h);
+    const h = this._h;
+    if (h < 0) return;
+    if (this._registered) untrack(this);
     this._h = -1;
+    release(h);
   }
   [Symbol.dispose](): void {
     this.dispose();

@@ -11,9 +11,15 @@ thread_local TensorTable* currentTable = nullptr;
 thread_local napi_env currentEnv = nullptr;
 constexpr int64_t kExternalMemoryFlushBytes = 1 << 20;
 
+// Every op's result passes here, so no virtual calls: unsafe_storage is the storage field itself (empty where
+// there is none), and is_view, a call through autograd's hooks, is asked only of tensors that carry autograd
+// metadata (one without it is never a view).
 int64_t ownedBytes(const at::Tensor& t) {
-  if (!t.defined() || t.is_view() || !t.has_storage()) return 0;
-  return static_cast<int64_t>(t.storage().nbytes());
+  if (!t.defined()) return 0;
+  const c10::TensorImpl* impl = t.unsafeGetTensorImpl();
+  const c10::Storage& storage = impl->unsafe_storage();
+  if (!storage || (impl->autograd_meta() != nullptr && t.is_view())) return 0;
+  return static_cast<int64_t>(storage.nbytes());
 }
 }  // namespace
 
@@ -112,6 +118,37 @@ void TensorTable::flushExternalMemory(napi_env env) {
   int64_t result;
   napi_adjust_external_memory(env, pendingBytes_, &result);
   pendingBytes_ = 0;
+}
+
+Napi::Value TensorTable::pendingFreesBuffer(Napi::Env env) {
+  if (pendingRef_.IsEmpty()) {
+    // Made by V8 rather than over memory of ours (runtimes that refuse external buffers exist): its bytes stay
+    // where they are and live as long as the reference.
+    auto buffer = Napi::ArrayBuffer::New(env, (kPendingCapacity + 1) * sizeof(int32_t));
+    pending_ = static_cast<int32_t*>(buffer.Data());
+    pending_[0] = 0;
+    pendingRef_ = Napi::Persistent(buffer);
+    // The table lives exactly as long as the environment, which deletes its references itself when it ends.
+    pendingRef_.SuppressDestruct();
+  }
+  return pendingRef_.Value();
+}
+
+// JavaScript writes the queue, so its count is read as untrusted: clamped to the capacity; each handle goes through
+// release, which ignores anything that is not a live handle of this table.
+void TensorTable::drainPendingSlow() noexcept {
+  uint32_t n = static_cast<uint32_t>(pending_[0]);
+  if (n > kPendingCapacity) n = kPendingCapacity;
+  pending_[0] = 0;
+  try {
+    for (uint32_t k = 1; k <= n; ++k) release(pending_[k]);
+  } catch (...) {
+    // release only throws when growing its free list fails (out of memory): the rest stay owned by the table.
+  }
+}
+
+void drainPendingFrees() noexcept {
+  if (currentTable) currentTable->drainPending();
 }
 
 void TensorTable::clear() {
