@@ -66,13 +66,16 @@ function registerWaiting(): void {
 // Disposed handles wait here until the next native call, which frees them before it does anything else (native
 // TensorTable::drainPending): one Node-API call per op instead of two in a chain that disposes as it goes, and each
 // tensor is still freed before the next op allocates, so the allocator hands its block straight back. Handles left
-// when JavaScript goes idle are freed at the next microtask. [count, handle, handle, ...]
-const pending = new Int32Array(N.pendingFrees());
+// when JavaScript goes idle are freed at the next microtask. [count, handle, handle, ...]; where the runtime refuses
+// the addon's external buffer (Electron), each dispose is a call of its own.
+const pendingBuffer = N.pendingFrees();
+const pending = pendingBuffer ? new Int32Array(pendingBuffer) : new Int32Array(1);
 const PENDING_CAPACITY = pending.length - 1;
 let drainQueued = false;
 
 /** Frees a tensor handle (before any other native work is done). */
 export function release(h: number): void {
+  if (PENDING_CAPACITY === 0) return N.dispose(h);
   const n = pending[0] + 1;
   pending[n] = h;
   pending[0] = n;

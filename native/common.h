@@ -47,19 +47,21 @@ class TensorTable {
   // goes frees each tensor before the next op allocates, as a dispose call would, for one Node-API call per op
   // instead of two (about 0.05 us of the 0.25 us a small op costs beyond libtorch).
   static constexpr uint32_t kPendingCapacity = 256;
+  // The queue's ArrayBuffer (made once per table), or undefined where the runtime refuses external buffers: then
+  // JavaScript disposes with a call each.
   Napi::Value pendingFreesBuffer(Napi::Env env);
   void drainPending() noexcept {
     if (pending_ && pending_[0] != 0) drainPendingSlow();
   }
+  ~TensorTable();
 
  private:
   void drainPendingSlow() noexcept;
+  struct PendingBlock;  // the queue's memory, owned by the table and the ArrayBuffer together
+  PendingBlock* pendingBlock_ = nullptr;
   int32_t* pending_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> pendingRef_;
 
- public:
-
- private:
   // The slot whose live handle is `handle`, or -1 (a free slot's handle is 0, and no handle is 0).
   int64_t indexOf(int64_t handle) const;
   std::vector<Slot> slots_;

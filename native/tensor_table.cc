@@ -120,18 +120,40 @@ void TensorTable::flushExternalMemory(napi_env env) {
   pendingBytes_ = 0;
 }
 
-Napi::Value TensorTable::pendingFreesBuffer(Napi::Env env) {
-  if (pendingRef_.IsEmpty()) {
-    // Made by V8 rather than over memory of ours (runtimes that refuse external buffers exist): its bytes stay
-    // where they are and live as long as the reference.
-    auto buffer = Napi::ArrayBuffer::New(env, (kPendingCapacity + 1) * sizeof(int32_t));
-    pending_ = static_cast<int32_t*>(buffer.Data());
-    pending_[0] = 0;
-    pendingRef_ = Napi::Persistent(buffer);
-    // The table lives exactly as long as the environment, which deletes its references itself when it ends.
-    pendingRef_.SuppressDestruct();
+// Owned by the table and by V8's ArrayBuffer over it, and freed when both are done: the buffer may outlive the
+// table (it is garbage when the environment ends) and the table may outlive the buffer's JavaScript life (a buffer
+// detached or transferred from JavaScript), and neither can make the other touch freed memory.
+struct TensorTable::PendingBlock {
+  std::atomic<int> owners{2};
+  int32_t slots[kPendingCapacity + 1] = {};
+  void drop() {
+    if (owners.fetch_sub(1) == 1) delete this;
   }
+};
+
+Napi::Value TensorTable::pendingFreesBuffer(Napi::Env env) {
+  if (!pendingRef_.IsEmpty()) return pendingRef_.Value();
+  if (pendingBlock_) return env.Undefined();  // tried before: the runtime refuses external buffers
+  pendingBlock_ = new PendingBlock();
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(
+      env, pendingBlock_->slots, sizeof pendingBlock_->slots,
+      [](napi_env, void*, void* block) { static_cast<PendingBlock*>(block)->drop(); }, pendingBlock_, &buffer);
+  if (status != napi_ok) {
+    // Runtimes with a V8 memory sandbox (Electron) refuse external buffers: the block stays the table's alone.
+    pendingBlock_->owners.store(1);
+    return env.Undefined();
+  }
+  pending_ = pendingBlock_->slots;
+  pendingRef_ = Napi::Reference<Napi::ArrayBuffer>::New(Napi::ArrayBuffer(env, buffer), 1);
+  // The table lives exactly as long as the environment, which deletes its references itself when it ends.
+  pendingRef_.SuppressDestruct();
   return pendingRef_.Value();
+}
+
+TensorTable::~TensorTable() {
+  pending_ = nullptr;
+  if (pendingBlock_) pendingBlock_->drop();
 }
 
 // JavaScript writes the queue, so its count is read as untrusted: clamped to the capacity; each handle goes through

@@ -2,7 +2,6 @@
 // whose tensor count and RSS stay flat.
 import * as torch from '../lib';
 import { F, Tensor } from '../lib';
-import { N } from '../lib/native';
 import { gc, turn, liveTensors as live, settledLiveTensors as settled } from './helpers/gc';
 
 describe('tidy', () => {
@@ -180,52 +179,6 @@ describe('dispose and using', () => {
     }).toThrow('in block');
     expect(escaped!.isDisposed).toBe(true);
     expect(live()).toBe(before);
-  });
-});
-
-describe('the dispose queue', () => {
-  // Tensor.dispose() writes the handle into a buffer shared with the addon, which frees it at the start of the next
-  // native call (lib/scope.ts release): what the user sees must be the same as an immediate free.
-  const queue = new Int32Array(N.pendingFrees()); // the buffer lib/scope.ts writes: [count, handle, ...]
-
-  test('a chain that disposes as it goes reuses the freed slot at every op: the table does not grow', () => {
-    const start = N.memory();
-    let x = torch.ones([8, 8]);
-    for (let i = 0; i < 10_000; i++) {
-      const y = x.add(1);
-      x.dispose();
-      x = y;
-    }
-    expect(x.toArray()[0][0]).toBe(10_001);
-    x.dispose();
-    const end = N.memory();
-    expect(end.numTensors).toBe(start.numTensors);
-    expect(end.tableSize).toBeLessThanOrEqual(start.tableSize + 2);
-  });
-
-  test('more disposes than the queue holds free themselves; the rest are freed once JavaScript goes idle', async () => {
-    const before = live();
-    const ts = Array.from({ length: 1000 }, () => torch.ones([4]));
-    for (const t of ts) t.dispose();
-    expect(queue[0]).toBeGreaterThan(0);
-    expect(queue[0]).toBeLessThan(queue.length - 1);
-    await Promise.resolve();
-    expect(queue[0]).toBe(0);
-    expect(ts.every((t) => t.isDisposed)).toBe(true);
-    expect(live()).toBe(before);
-  });
-
-  test('a corrupt queue (a count out of range, junk handles) frees nothing it should not and does not crash', () => {
-    const keep = torch.ones([3]);
-    const before = live();
-    for (const count of [-1, 0x7fffffff, queue.length + 5]) {
-      queue[0] = count;
-      for (let k = 1; k < queue.length; k++) queue[k] = k * 7919;
-      expect(keep.add(1).toArray()).toEqual([2, 2, 2]);
-      expect(queue[0]).toBe(0);
-    }
-    expect(live()).toBe(before + 3); // the three results above, still owned by the test
-    expect(keep.toArray()).toEqual([1, 1, 1]);
   });
 });
 
