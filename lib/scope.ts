@@ -132,16 +132,17 @@ function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null):
       : survivors instanceof Set
         ? (t: Disposable) => survivors.has(t)
         : (t: Disposable) => t === survivors;
-  const dead: number[] = [];
+  // Through the dispose queue: a typed-array write per tensor and one call per 256, where an array handed to the
+  // addon would cost a Node-API read per element.
   for (const t of scope.items) {
-    if (t._h < 0) continue;
+    const h = t._h;
+    if (h < 0) continue;
     if (t._kept || survives(t)) track(t);
     else {
-      dead.push(t._h);
       t._h = -1;
+      release(h);
     }
   }
-  if (dead.length) N.disposeMany(dead);
 }
 
 /**
