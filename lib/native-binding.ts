@@ -85,6 +85,7 @@ export interface NativeIrregular {
 
   // ---- memory (native/memory.cc)
   dispose(h: Handle): void;
+  disposeMany(hs: Handle[]): void;
   /**
    * The buffer lib/scope.ts queues disposed handles in (an Int32Array: [count, handle, ...]; every call frees them
    * first), or undefined where the runtime refuses external buffers.

@@ -132,17 +132,16 @@ function endScope(scope: Scope, survivors: Set<Disposable> | Disposable | null):
       : survivors instanceof Set
         ? (t: Disposable) => survivors.has(t)
         : (t: Disposable) => t === survivors;
-  // Through the dispose queue: a typed-array write per tensor and one call per 256, where an array handed to the
-  // addon would cost a Node-API read per element.
+  const dead: number[] = [];
   for (const t of scope.items) {
-    const h = t._h;
-    if (h < 0) continue;
+    if (t._h < 0) continue;
     if (t._kept || survives(t)) track(t);
     else {
+      dead.push(t._h);
       t._h = -1;
-      release(h);
     }
   }
+  if (dead.length) N.disposeMany(dead);
 }
 
 /**

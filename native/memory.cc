@@ -15,6 +15,12 @@ void dispose(Napi::Value h) {
   if (h.IsNumber()) table().release(h.As<Napi::Number>().Int64Value());
 }
 
+void disposeMany(Napi::Value hs) {
+  if (!hs.IsArray()) return;
+  auto arr = hs.As<Napi::Array>();
+  for (uint32_t k = 0; k < arr.Length(); ++k) dispose(Napi::Value(arr[k]));
+}
+
 // Live handles, and bytes per device counted once per storage (views share their base's bytes).
 Napi::Value memory(Napi::Env env) {
   auto& tab = table();
@@ -43,6 +49,7 @@ Napi::Value memory(Napi::Env env) {
 
 void registerMemory(Napi::Env env, Napi::Object exports) {
   TL_BIND(exports, "dispose", dispose);
+  TL_BIND(exports, "disposeMany", disposeMany);
   // The queue lib/scope.ts writes disposed handles into; any call frees them (enter), this one does nothing else.
   TL_BIND(exports, "pendingFrees", [](Napi::Env env) { return table().pendingFreesBuffer(env); });
   TL_BIND(exports, "freePending", [](Napi::Env) {});
