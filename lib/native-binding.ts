@@ -86,13 +86,6 @@ export interface NativeIrregular {
   // ---- memory (native/memory.cc)
   dispose(h: Handle): void;
   disposeMany(hs: Handle[]): void;
-  /**
-   * The buffer lib/scope.ts queues disposed handles in (an Int32Array: [count, handle, ...]; every call frees them
-   * first), or undefined where the runtime refuses external buffers.
-   */
-  pendingFrees(): ArrayBuffer | undefined;
-  /** Frees the queued handles (any call does, this one does nothing else). */
-  freePending(): void;
   /** Its large block (if the CPU cache's allocator made it) is unmapped when freed, not cached. */
   skipCache(h: Handle): void;
   memory(): NativeMemory;

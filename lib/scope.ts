@@ -1,6 +1,6 @@
 // Tensor lifetimes. Tensors made inside `tidy` belong to its scope and are freed when it ends, without any
 // per-tensor finalizer cost; tensors made outside any scope, or that escape one, get a GC finalizer as a
-// safety net. `dispose()` (or `using`) frees a tensor before any other native work is done (`release`).
+// safety net. `dispose()` (or `using`) frees a tensor at once.
 import { N } from './native';
 
 export interface Disposable {
@@ -61,34 +61,6 @@ function registerWaiting(): void {
     finalizers.register(t, t._h, t);
   }
   unregistered.length = 0;
-}
-
-// Disposed handles wait here until the next native call, which frees them before it does anything else (native
-// TensorTable::drainPending): one Node-API call per op instead of two in a chain that disposes as it goes, and each
-// tensor is still freed before the next op allocates, so the allocator hands its block straight back. Handles left
-// when JavaScript goes idle are freed at the next microtask. [count, handle, handle, ...]; where the runtime refuses
-// the addon's external buffer (Electron), each dispose is a call of its own.
-const pendingBuffer = N.pendingFrees();
-const pending = pendingBuffer ? new Int32Array(pendingBuffer) : new Int32Array(1);
-const PENDING_CAPACITY = pending.length - 1;
-let drainQueued = false;
-
-/** Frees a tensor handle (before any other native work is done). */
-export function release(h: number): void {
-  if (PENDING_CAPACITY === 0) return N.dispose(h);
-  const n = pending[0] + 1;
-  pending[n] = h;
-  pending[0] = n;
-  if (n === PENDING_CAPACITY) N.freePending();
-  else if (!drainQueued) {
-    drainQueued = true;
-    queueMicrotask(drainPending);
-  }
-}
-
-function drainPending(): void {
-  drainQueued = false;
-  if (pending[0] !== 0) N.freePending();
 }
 
 export function untrack(t: Disposable): void {

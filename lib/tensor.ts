@@ -2,7 +2,7 @@
 import { N } from './native';
 import type { DType, TypedArray } from './dtype';
 import { dtypeCode, dtypeName } from './dtype';
-import { release, track, untrack } from './scope';
+import { track, untrack } from './scope';
 import { formatTensor } from './format';
 
 export type Shape = number[];
@@ -31,11 +31,10 @@ export class Tensor {
 
   // ------------------------------------------------------------ lifetime
   dispose(): void {
-    const h = this._h;
-    if (h < 0) return;
-    if (this._registered) untrack(this);
+    if (this._h < 0) return;
+    untrack(this);
+    N.dispose(this._h);
     this._h = -1;
-    release(h);
   }
   [Symbol.dispose](): void {
     this.dispose();

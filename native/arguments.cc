@@ -143,11 +143,7 @@ at::Scalar scalarArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
-  // A handle is a positive 31-bit integer: made as one, V8 skips the double-to-small-integer check.
-  napi_value out;
-  napi_status status = napi_create_uint32(env, static_cast<uint32_t>(table().insert(std::move(t))), &out);
-  NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-  return Napi::Value(env, out);
+  return Napi::Number::New(env, table().insert(std::move(t)));
 }
 
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {

@@ -42,26 +42,7 @@ class TensorTable {
   int64_t pendingBytes() const { return pendingBytes_; }
   void clear();
 
-  // Disposes queued by JavaScript without a call of their own (lib/scope.ts `release`): an Int32Array shared with
-  // JS, [count, handle, handle, ...]. Every entry point frees them first (enter), so a chain that disposes as it
-  // goes frees each tensor before the next op allocates, as a dispose call would, for one Node-API call per op
-  // instead of two (about 0.05 us of the 0.25 us a small op costs beyond libtorch).
-  static constexpr uint32_t kPendingCapacity = 256;
-  // The queue's ArrayBuffer (made once per table), or undefined where the runtime refuses external buffers: then
-  // JavaScript disposes with a call each.
-  Napi::Value pendingFreesBuffer(Napi::Env env);
-  void drainPending() noexcept {
-    if (pending_ && pending_[0] != 0) drainPendingSlow();
-  }
-  ~TensorTable();
-
  private:
-  void drainPendingSlow() noexcept;
-  struct PendingBlock;  // the queue's memory, owned by the table and the ArrayBuffer together
-  PendingBlock* pendingBlock_ = nullptr;
-  int32_t* pending_ = nullptr;
-  Napi::Reference<Napi::ArrayBuffer> pendingRef_;
-
   // The slot whose live handle is `handle`, or -1 (a free slot's handle is 0, and no handle is 0).
   int64_t indexOf(int64_t handle) const;
   std::vector<Slot> slots_;
@@ -73,8 +54,6 @@ class TensorTable {
 
 TensorTable& table();
 void initTable(Napi::Env env);
-// Frees what JavaScript queued on this thread's table (TensorTable::drainPending); nothing when there is none.
-void drainPendingFrees() noexcept;
 
 // Thrown for argument errors detected before libtorch is called.
 struct ArgError : std::runtime_error {

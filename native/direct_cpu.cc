@@ -1,7 +1,7 @@
 #include "direct_cpu.h"
 
 #include <ATen/ScalarOps.h>
-#include <ATen/core/grad_mode.h>
+#include "compat.h"
 #include <ATen/ops/add_cpu_dispatch.h>
 #include <ATen/ops/div_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
@@ -28,11 +28,9 @@ bool plain(const at::Tensor& t, bool gradMode) {
 
 // Nothing on this thread adds a dispatch layer: autocast (off by default through the excluded set), or any key
 // switched on for the thread beyond the default ones (a Python mode, functionalization).
-// Both from one read of the thread's dispatch state: autocast is on exactly when its key is no longer excluded
-// (at::autocast::is_autocast_enabled reads the same bit).
 bool noExtraLayers() {
-  c10::impl::LocalDispatchKeySet local = c10::impl::tls_local_dispatch_key_set();
-  return local.excluded_.has(c10::DispatchKey::AutocastCPU) && local.included_ == c10::default_included_set;
+  bool autocast = compat::cpuAutocastEnabled();
+  return !autocast && c10::impl::tls_local_dispatch_key_set().included_ == c10::default_included_set;
 }
 
 bool direct(const at::Tensor& a) { return noExtraLayers() && plain(a, at::GradMode::is_enabled()); }

@@ -44,7 +44,6 @@ void throwQuietly(napi_env env, const Napi::Error* error, const char* message) n
 }
 
 napi_value enter(napi_env env, napi_callback_info cbinfo, Impl impl) noexcept {
-  drainPendingFrees();
   try {
     Napi::CallbackInfo info(env, cbinfo);
     return guarded(info, impl);

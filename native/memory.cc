@@ -50,9 +50,6 @@ Napi::Value memory(Napi::Env env) {
 void registerMemory(Napi::Env env, Napi::Object exports) {
   TL_BIND(exports, "dispose", dispose);
   TL_BIND(exports, "disposeMany", disposeMany);
-  // The queue lib/scope.ts writes disposed handles into; any call frees them (enter), this one does nothing else.
-  TL_BIND(exports, "pendingFrees", [](Napi::Env env) { return table().pendingFreesBuffer(env); });
-  TL_BIND(exports, "freePending", [](Napi::Env) {});
   // Before a dispose whose memory should go back to the system rather than to the CPU cache (Module.to).
   TL_BIND(exports, "skipCache", [](at::Tensor& t) { skipCpuCache(t); });
   TL_BIND(exports, "memory", memory);

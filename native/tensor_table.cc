@@ -11,15 +11,9 @@ thread_local TensorTable* currentTable = nullptr;
 thread_local napi_env currentEnv = nullptr;
 constexpr int64_t kExternalMemoryFlushBytes = 1 << 20;
 
-// Every op's result passes here, so no virtual calls: unsafe_storage is the storage field itself (empty where
-// there is none), and is_view, a call through autograd's hooks, is asked only of tensors that carry autograd
-// metadata (one without it is never a view).
 int64_t ownedBytes(const at::Tensor& t) {
-  if (!t.defined()) return 0;
-  const c10::TensorImpl* impl = t.unsafeGetTensorImpl();
-  const c10::Storage& storage = impl->unsafe_storage();
-  if (!storage || (impl->autograd_meta() != nullptr && t.is_view())) return 0;
-  return static_cast<int64_t>(storage.nbytes());
+  if (!t.defined() || t.is_view() || !t.has_storage()) return 0;
+  return static_cast<int64_t>(t.storage().nbytes());
 }
 }  // namespace
 
@@ -118,59 +112,6 @@ void TensorTable::flushExternalMemory(napi_env env) {
   int64_t result;
   napi_adjust_external_memory(env, pendingBytes_, &result);
   pendingBytes_ = 0;
-}
-
-// Owned by the table and by V8's ArrayBuffer over it, and freed when both are done: the buffer may outlive the
-// table (it is garbage when the environment ends) and the table may outlive the buffer's JavaScript life (a buffer
-// detached or transferred from JavaScript), and neither can make the other touch freed memory.
-struct TensorTable::PendingBlock {
-  std::atomic<int> owners{2};
-  int32_t slots[kPendingCapacity + 1] = {};
-  void drop() {
-    if (owners.fetch_sub(1) == 1) delete this;
-  }
-};
-
-Napi::Value TensorTable::pendingFreesBuffer(Napi::Env env) {
-  if (!pendingRef_.IsEmpty()) return pendingRef_.Value();
-  if (pendingBlock_) return env.Undefined();  // tried before: the runtime refuses external buffers
-  pendingBlock_ = new PendingBlock();
-  napi_value buffer;
-  napi_status status = napi_create_external_arraybuffer(
-      env, pendingBlock_->slots, sizeof pendingBlock_->slots,
-      [](napi_env, void*, void* block) { static_cast<PendingBlock*>(block)->drop(); }, pendingBlock_, &buffer);
-  if (status != napi_ok) {
-    // Runtimes with a V8 memory sandbox (Electron) refuse external buffers: the block stays the table's alone.
-    pendingBlock_->owners.store(1);
-    return env.Undefined();
-  }
-  pending_ = pendingBlock_->slots;
-  pendingRef_ = Napi::Reference<Napi::ArrayBuffer>::New(Napi::ArrayBuffer(env, buffer), 1);
-  // The table lives exactly as long as the environment, which deletes its references itself when it ends.
-  pendingRef_.SuppressDestruct();
-  return pendingRef_.Value();
-}
-
-TensorTable::~TensorTable() {
-  pending_ = nullptr;
-  if (pendingBlock_) pendingBlock_->drop();
-}
-
-// JavaScript writes the queue, so its count is read as untrusted: clamped to the capacity; each handle goes through
-// release, which ignores anything that is not a live handle of this table.
-void TensorTable::drainPendingSlow() noexcept {
-  uint32_t n = static_cast<uint32_t>(pending_[0]);
-  if (n > kPendingCapacity) n = kPendingCapacity;
-  pending_[0] = 0;
-  try {
-    for (uint32_t k = 1; k <= n; ++k) release(pending_[k]);
-  } catch (...) {
-    // release only throws when growing its free list fails (out of memory): the rest stay owned by the table.
-  }
-}
-
-void drainPendingFrees() noexcept {
-  if (currentTable) currentTable->drainPending();
 }
 
 void TensorTable::clear() {
